@@ -1,0 +1,21 @@
+import { ConfigError, readServerConfig } from '../src/config.js';
+import { openDatabase, type Db } from '../src/db/client.js';
+import { runMigrations } from '../src/db/migrate.js';
+
+/** Opens the configured database (ANNALS_DB) for a command-line tool, migrated. */
+export function openConfiguredDatabase(): Db {
+  try {
+    const config = readServerConfig();
+    const db = openDatabase(config.databasePath);
+    runMigrations(db);
+    return db;
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
+export function fail(message: string): never {
+  process.stderr.write(`annals: ${message}\n`);
+  process.exit(2);
+}

@@ -1,0 +1,48 @@
+/**
+ * npm run import -- FILE [--dry-run] [--stop-on-error]
+ * Loads an interchange NDJSON file (or - for standard input) into ANNALS_DB, with a live
+ * progress line on stderr and the report as JSON on stdout.
+ */
+import { createReadStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { importNdjson, type ImportProgress } from '../src/import/ndjson.js';
+import { fail, openConfiguredDatabase } from './cli.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'dry-run': { type: 'boolean' }, 'stop-on-error': { type: 'boolean' } },
+});
+const file = positionals[0];
+if (!file) fail('usage: npm run import -- FILE [--dry-run] [--stop-on-error]');
+
+const db = openConfiguredDatabase();
+const started = process.hrtime.bigint();
+const interactive = process.stderr.isTTY;
+let lastPrinted = 0;
+const progressLine = (p: ImportProgress) => {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const stored = p.created + p.updated + p.unchanged;
+  const rate = seconds > 0 ? Math.round(stored / seconds) : 0;
+  return `${p.lines} lines read, ${stored} records (${p.created} created, ${p.updated} updated, ${p.unchanged} unchanged), ${rate} records/s, ${p.refused} refused`;
+};
+const onProgress = (p: ImportProgress) => {
+  const now = Date.now();
+  if (now - lastPrinted < 250) return;
+  lastPrinted = now;
+  process.stderr.write(interactive ? `\r\x1b[K${progressLine(p)}` : `${progressLine(p)}\n`);
+};
+
+const input = file === '-' ? process.stdin : createReadStream(file);
+input.on('error', (error: Error) => fail(`cannot read ${file}: ${error.message}`));
+const report = await importNdjson(db, input, {
+  dryRun: values['dry-run'] ?? false,
+  stopOnError: values['stop-on-error'] ?? false,
+  onProgress,
+});
+process.stderr.write(`${interactive ? '\r\x1b[K' : ''}${progressLine(report)}${report.dryRun ? ' (dry run: nothing stored)' : ''}\n`);
+for (const error of report.errors.slice(0, 20)) {
+  process.stderr.write(`  line ${error.line}${error.key ? ` (${error.key})` : ''}: ${error.reason}\n`);
+}
+process.stdout.write(`${JSON.stringify(report)}\n`);
+db.$client.close();
+process.exit(report.refused > 0 ? 1 : 0);

@@ -1,0 +1,115 @@
+import fastifyCors from '@fastify/cors';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { AppConfig } from './config.js';
+import { openDatabase, type Db } from './db/client.js';
+import { runMigrations } from './db/migrate.js';
+import { CursorCodec } from './cursor.js';
+import { installProblemHandlers } from './plugins/problems.js';
+import { ensureApiKey } from './repositories/apiKeys.js';
+import { cursorSecret } from './repositories/settings.js';
+import { actorRoutes } from './routes/actors.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { importRoutes } from './routes/import.js';
+import { placeRoutes } from './routes/places.js';
+import { sourceRoutes } from './routes/sources.js';
+import { statementRoutes } from './routes/statements.js';
+import { timelineRoutes } from './routes/timeline.js';
+import { timelinesRoutes } from './routes/timelines.js';
+import { StreamBody } from './schemas/common.js';
+import { loadSeedIfEmpty } from './seed.js';
+import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db;
+    cursors: CursorCodec;
+  }
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Builds the application from a config object: opens and migrates the database, loads the
+ * seed into an empty one, registers every plugin and route in order. It never listens.
+ */
+export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
+  const db = openDatabase(config.databasePath);
+  runMigrations(db);
+  if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
+  if (config.bootstrapKey) ensureApiKey(db, 'bootstrap', config.bootstrapKey);
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    },
+    bodyLimit: BODY_LIMIT,
+    // one process serves one database; a client's slow upload must not hold a socket forever
+    requestTimeout: 120_000,
+    connectionTimeout: 0,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.decorate('db', db);
+  app.decorate('cursors', new CursorCodec(cursorSecret(db)));
+  app.addHook('onClose', async () => {
+    db.$client.close();
+  });
+
+  // Streamed bodies are passed through unvalidated: the handler reads and checks each line.
+  app.setValidatorCompiler((route) =>
+    route.schema === StreamBody
+      ? (data: unknown) => ({ value: data })
+      : validatorCompiler(route as Parameters<typeof validatorCompiler>[0]),
+  );
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+
+  // RFC 7396 merge patches are JSON too
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  await app.register(fastifyCors, {
+    origin: '*',
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['ETag', 'Link', 'Location', 'Retry-After'],
+    maxAge: 600,
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: openapiDocumentBase,
+    transform: jsonSchemaTransform,
+    transformObject: (document) => pruneUnusedSchemas(jsonSchemaTransformObject(document)),
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes);
+  await app.register(
+    async (v1) => {
+      await v1.register(timelineRoutes);
+      await v1.register(sourceRoutes, { prefix: '/sources' });
+      await v1.register(placeRoutes, { prefix: '/places' });
+      await v1.register(actorRoutes, { prefix: '/actors' });
+      await v1.register(eventRoutes, { prefix: '/events' });
+      await v1.register(statementRoutes, { prefix: '/statements' });
+      await v1.register(timelinesRoutes, { prefix: '/timelines' });
+      await v1.register(importRoutes);
+    },
+    { prefix: '/v1' },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}

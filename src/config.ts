@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Everything the server reads from its environment, read once at start-up. */
+export const environmentSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ANNALS_DB: z.string().min(1).default('data/annals.db'),
+  ANNALS_BOOTSTRAP_KEY: z
+    .string()
+    .min(16, 'must be at least 16 characters so that it cannot be guessed')
+    .optional(),
+  ANNALS_SEED: z.enum(['auto', 'off']).default('auto'),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+});
+
+export interface AppConfig {
+  /** Path of the SQLite database file, or `:memory:`. */
+  databasePath: string;
+  /** When set, an API key with this secret and every scope exists after start-up. */
+  bootstrapKey?: string | undefined;
+  /** Load the shipped seed dataset into an empty database at start-up. */
+  seedWhenEmpty: boolean;
+  logLevel: (typeof logLevels)[number];
+}
+
+export interface ServerConfig extends AppConfig {
+  port: number;
+  host: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment; a bad value throws one line naming the variable. */
+export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const picked = Object.fromEntries(
+    Object.keys(environmentSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const result = environmentSchema.safeParse(picked);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`);
+  }
+  const e = result.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databasePath: e.ANNALS_DB,
+    bootstrapKey: e.ANNALS_BOOTSTRAP_KEY,
+    seedWhenEmpty: e.ANNALS_SEED === 'auto',
+    logLevel: e.LOG_LEVEL,
+  };
+}

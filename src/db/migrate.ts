@@ -1,0 +1,36 @@
+import { fileURLToPath } from 'node:url';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import type { Db } from './client.js';
+
+export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/**
+ * Applies the committed migrations. drizzle's migrator runs them all in one transaction,
+ * where `PRAGMA foreign_keys=OFF` (which drizzle-kit emits around table rebuilds) is a
+ * no-op, so a rebuild would fire ON DELETE CASCADE: foreign keys are switched off around
+ * the whole run and checked afterwards instead.
+ * https://github.com/drizzle-team/drizzle-orm/issues/5782
+ */
+export function runMigrations(db: Db): void {
+  const sqlite = db.$client;
+  sqlite.pragma('foreign_keys = OFF');
+  try {
+    migrate(db, { migrationsFolder });
+    const violations = sqlite.pragma('foreign_key_check') as unknown[];
+    if (violations.length > 0) {
+      throw new Error(`migrations left ${violations.length} foreign key violations`);
+    }
+  } finally {
+    sqlite.pragma('foreign_keys = ON');
+  }
+}
+
+/** True when every committed migration has been applied (for readiness checks). */
+export function migrationsApplied(db: Db, expected: number): boolean {
+  const row = db.$client
+    .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
+    .get() as { n: number };
+  if (row.n === 0) return false;
+  const applied = db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number };
+  return applied.n >= expected;
+}

@@ -1,0 +1,288 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
+
+/** A language map as stored: JSON text of `{ "<BCP 47 tag>": "<text>" }`. */
+export type LanguageMap = Record<string, string>;
+
+const timestamps = {
+  createdAt: text('created_at').notNull(),
+  updatedAt: text('updated_at').notNull(),
+};
+
+/**
+ * Dates are stored as their EDTF text plus the bounds the queries need, as day numbers
+ * (days since 1970-01-01) so that range scans compare integers. Open ends are stored as
+ * sentinels beyond year 0000 and 9999 (see src/dates/edtf.ts), never as NULL, so that one
+ * index serves every window.
+ */
+export const sources = sqliteTable(
+  'sources',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    title: text('title', { mode: 'json' }).$type<LanguageMap>(),
+    outlet: text('outlet'),
+    url: text('url'),
+    lang: text('lang'),
+    published: text('published'),
+    publishedEarliest: integer('published_earliest'),
+    publishedLatest: integer('published_latest'),
+    retrieved: text('retrieved'),
+    text: text('text'),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex('sources_key_unique').on(t.key)],
+);
+
+export const places = sqliteTable(
+  'places',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    name: text('name', { mode: 'json' }).$type<LanguageMap>().notNull(),
+    countryCode: text('country_code'),
+    parentId: integer('parent_id').references((): any => places.id, { onDelete: 'restrict' }),
+    lat: real('lat'),
+    lon: real('lon'),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex('places_key_unique').on(t.key),
+    index('places_parent_idx').on(t.parentId),
+    check('places_coordinates', sql`(${t.lat} IS NULL) = (${t.lon} IS NULL)`),
+  ],
+);
+
+export const actors = sqliteTable(
+  'actors',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    name: text('name', { mode: 'json' }).$type<LanguageMap>().notNull(),
+    aliases: text('aliases', { mode: 'json' }).$type<LanguageMap[]>().notNull(),
+    externalIds: text('external_ids', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex('actors_key_unique').on(t.key), index('actors_type_idx').on(t.type, t.id)],
+);
+
+export const actorAffiliations = sqliteTable(
+  'actor_affiliations',
+  {
+    actorId: integer('actor_id')
+      .notNull()
+      .references(() => actors.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    otherActorId: integer('other_actor_id')
+      .notNull()
+      .references(() => actors.id, { onDelete: 'restrict' }),
+    role: text('role').notNull(),
+    date: text('date'),
+    earliest: integer('earliest'),
+    latest: integer('latest'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.actorId, t.position] }),
+    index('actor_affiliations_other_idx').on(t.otherActorId),
+  ],
+);
+
+/**
+ * Events and statements share one table: the timeline merges them in one ordered index
+ * scan instead of merging two. `kind` tells them apart; columns that belong to one kind
+ * only are NULL for the other.
+ *
+ * `span_class` buckets entries by the length of `[earliest, latest]` (0: one day, 1: up to
+ * 31 days, 2: up to 366 days, 3: longer or open). An overlap query can then bound each
+ * class's `earliest` from below (`from - maxSpan`) and use the index as a range scan.
+ */
+export const entries = sqliteTable(
+  'entries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    kind: text('kind', { enum: ['event', 'statement'] }).notNull(),
+    type: text('type').notNull(),
+    date: text('date').notNull(),
+    precision: text('precision').notNull(),
+    earliest: integer('earliest').notNull(),
+    latest: integer('latest').notNull(),
+    spanClass: integer('span_class').notNull(),
+    title: text('title', { mode: 'json' }).$type<LanguageMap>(),
+    description: text('description', { mode: 'json' }).$type<LanguageMap>(),
+    text: text('text', { mode: 'json' }).$type<LanguageMap>(),
+    originalLang: text('original_lang'),
+    speakerId: integer('speaker_id').references(() => actors.id, { onDelete: 'restrict' }),
+    contextId: integer('context_id').references((): any => entries.id, { onDelete: 'restrict' }),
+    parentId: integer('parent_id').references((): any => entries.id, { onDelete: 'restrict' }),
+    ...timestamps,
+  },
+  (t) => [
+    uniqueIndex('entries_key_unique').on(t.key),
+    index('entries_chrono_idx').on(t.spanClass, t.earliest, t.latest, t.kind, t.id),
+    index('entries_type_idx').on(t.type, t.earliest),
+    index('entries_speaker_idx').on(t.speakerId),
+    index('entries_context_idx').on(t.contextId),
+    index('entries_parent_idx').on(t.parentId),
+    check('entries_kind', sql`${t.kind} IN ('event', 'statement')`),
+    check('entries_bounds', sql`${t.earliest} <= ${t.latest}`),
+  ],
+);
+
+/**
+ * Actors of an entry with their role. A statement's speaker is also stored here with the
+ * role `speaker` (and the actors it is about with `about`), so one index answers the
+ * timeline's actor filter for both kinds.
+ */
+export const entryActors = sqliteTable(
+  'entry_actors',
+  {
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    actorId: integer('actor_id')
+      .notNull()
+      .references(() => actors.id, { onDelete: 'restrict' }),
+    role: text('role').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.position] }),
+    index('entry_actors_actor_idx').on(t.actorId, t.role, t.entryId),
+  ],
+);
+
+/** Places of an event, or places a statement is about. */
+export const entryPlaces = sqliteTable(
+  'entry_places',
+  {
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    placeId: integer('place_id')
+      .notNull()
+      .references(() => places.id, { onDelete: 'restrict' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.position] }),
+    index('entry_places_place_idx').on(t.placeId, t.entryId),
+  ],
+);
+
+/** Events a statement is about. */
+export const entryEvents = sqliteTable(
+  'entry_events',
+  {
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'restrict' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.position] }),
+    index('entry_events_event_idx').on(t.eventId),
+  ],
+);
+
+export const entryTags = sqliteTable(
+  'entry_tags',
+  {
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    tag: text('tag').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.position] }),
+    index('entry_tags_tag_idx').on(t.tag, t.entryId),
+  ],
+);
+
+/** A citation: the entry rests on this source, with the passage and its offsets. */
+export const citations = sqliteTable(
+  'citations',
+  {
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'restrict' }),
+    excerpt: text('excerpt'),
+    start: integer('start'),
+    end: integer('end'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.entryId, t.position] }),
+    index('citations_source_idx').on(t.sourceId),
+  ],
+);
+
+export const timelines = sqliteTable(
+  'timelines',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    slug: text('slug').notNull(),
+    title: text('title', { mode: 'json' }).$type<LanguageMap>().notNull(),
+    description: text('description', { mode: 'json' }).$type<LanguageMap>(),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex('timelines_key_unique').on(t.key), uniqueIndex('timelines_slug_unique').on(t.slug)],
+);
+
+export const timelineEntries = sqliteTable(
+  'timeline_entries',
+  {
+    timelineId: integer('timeline_id')
+      .notNull()
+      .references(() => timelines.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => entries.id, { onDelete: 'restrict' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.timelineId, t.position] }),
+    index('timeline_entries_entry_idx').on(t.entryId),
+  ],
+);
+
+/** API keys: only the SHA-256 of the secret is kept. */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    hash: text('hash').notNull(),
+    hint: text('hint').notNull(),
+    scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+    createdAt: text('created_at').notNull(),
+    revokedAt: text('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash_unique').on(t.hash)],
+);
+
+/** Instance settings that must survive restarts and be shared by every server on the database. */
+export const settings = sqliteTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+});

@@ -1,0 +1,256 @@
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type { Db } from '../db/client.js';
+import { ProblemError } from '../errors.js';
+import { actorSpec } from '../repositories/actors.js';
+import { eventSpec, statementSpec } from '../repositories/entries.js';
+import { placeSpec } from '../repositories/places.js';
+import { upsertByKey, type AnySpec, type UpsertOutcome } from '../repositories/records.js';
+import { sourceSpec } from '../repositories/sources.js';
+import { now, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
+import { timelineSpec } from '../repositories/timelines.js';
+import { ActorInput } from '../schemas/actors.js';
+import { EventInput, StatementInput } from '../schemas/entries.js';
+import { PlaceInput } from '../schemas/places.js';
+import { SourceInput } from '../schemas/sources.js';
+import { TimelineInput } from '../schemas/timelines.js';
+import { splitLines } from './lines.js';
+
+/** The record kinds of the interchange format, with their input schema and storage. */
+const kinds: Record<RecordKind, { schema: z.ZodType; spec: AnySpec }> = {
+  source: { schema: SourceInput, spec: sourceSpec },
+  place: { schema: PlaceInput, spec: placeSpec },
+  actor: { schema: ActorInput, spec: actorSpec },
+  event: { schema: EventInput, spec: eventSpec },
+  statement: { schema: StatementInput, spec: statementSpec },
+  timeline: { schema: TimelineInput, spec: timelineSpec },
+};
+
+export interface ImportOptions {
+  /** Stop at the first refused line; what came before it is kept. */
+  stopOnError?: boolean;
+  /**
+   * Validate and report, store nothing. The whole run is one transaction that is rolled
+   * back, held across the stream's reads: only for a connection the caller has to itself
+   * (the command line), never the server's shared one.
+   */
+  dryRun?: boolean;
+  /** Records per write transaction. */
+  batchSize?: number;
+  /** Longest accepted line in bytes. */
+  maxLineBytes?: number;
+  /** How many refused lines the report lists (all are counted). */
+  maxReportedErrors?: number;
+  onProgress?: (progress: ImportProgress) => void;
+  /** Called after each batch commits, with the lines it stored. */
+  onBatchCommitted?: (lines: number[]) => void;
+}
+
+export interface ImportProgress {
+  lines: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  refused: number;
+}
+
+export interface RefusedLine {
+  line: number;
+  key: string | null;
+  kind: string | null;
+  reason: string;
+}
+
+export interface ImportReport extends ImportProgress {
+  dryRun: boolean;
+  stopped: boolean;
+  errors: RefusedLine[];
+  errorsTruncated: boolean;
+}
+
+interface ParsedRecord {
+  line: number;
+  kind: RecordKind;
+  key: string;
+  data: { key: string } & Record<string, unknown>;
+}
+
+class StopImport extends Error {}
+
+/** Reasons read from zod issues: `path: message`, the first few. */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.length ? `/${issue.path.join('/')}` : '';
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+function parseLine(text: string, line: number): ParsedRecord | RefusedLine {
+  const refuse = (reason: string, key: string | null = null, kind: string | null = null): RefusedLine => ({
+    line,
+    key,
+    kind,
+    reason,
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return refuse(`not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return refuse('not a JSON object');
+  const { kind, ...rest } = value as Record<string, unknown>;
+  const key = typeof rest.key === 'string' ? rest.key : null;
+  if (typeof kind !== 'string' || !(kind in kinds)) {
+    return refuse(`unknown kind ${JSON.stringify(kind ?? null)}; expected one of ${Object.keys(kinds).join(', ')}`, key);
+  }
+  if (key === null) return refuse('missing required field: key', null, kind);
+  const parsed = kinds[kind as RecordKind].schema.safeParse(rest);
+  if (!parsed.success) return refuse(describeIssues(parsed.error), key, kind);
+  return { line, kind: kind as RecordKind, key, data: parsed.data as ParsedRecord['data'] };
+}
+
+/**
+ * Reads interchange NDJSON from a stream and stores it, batch by batch. Each record is
+ * written whole or not at all (a savepoint per record inside the batch's transaction).
+ * A record that refers to a key not stored yet waits until the end of the stream, since
+ * the key may come later in the file; what still cannot be resolved then is refused.
+ */
+export async function importNdjson(db: Db, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
+  const batchSize = options.batchSize ?? 500;
+  const maxErrors = options.maxReportedErrors ?? 10_000;
+  const report: ImportReport = {
+    lines: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    refused: 0,
+    dryRun: options.dryRun ?? false,
+    stopped: false,
+    errors: [],
+    errorsTruncated: false,
+  };
+  const waiting = new Map<string, ParsedRecord>();
+
+  const refuse = (refusal: RefusedLine) => {
+    report.refused += 1;
+    if (report.errors.length < maxErrors) report.errors.push(refusal);
+    else report.errorsTruncated = true;
+    if (options.stopOnError) throw new StopImport();
+  };
+  const count = (outcome: UpsertOutcome) => {
+    report[outcome] += 1;
+  };
+
+  /** Stores one record in its own savepoint; returns false when it must wait for keys. */
+  const store = (tx: Tx, record: ParsedRecord, timestamp: string, final: boolean): boolean => {
+    try {
+      const result = tx.transaction((sp) =>
+        upsertByKey(sp as unknown as Tx, kinds[record.kind].spec, record.data, timestamp, final ? undefined : () => true),
+      );
+      if (result.outcome === 'deferred') return false;
+      count(result.outcome);
+    } catch (error) {
+      if (error instanceof StopImport) throw error;
+      if (!(error instanceof ProblemError)) throw error;
+      refuse({ line: record.line, key: record.key, kind: record.kind, reason: error.message });
+    }
+    return true;
+  };
+
+  const runBatch = (work: (tx: Tx) => void) => {
+    if (options.dryRun) work(dryRunTx!);
+    else writeTransaction(db, work);
+  };
+
+  // A dry run works in one transaction that is rolled back at the end, so that later lines
+  // still see the records earlier lines would have created.
+  let dryRunTx: Tx | null = null;
+  const run = async (): Promise<void> => {
+    let batch: ParsedRecord[] = [];
+    const flush = () => {
+      if (batch.length === 0) return;
+      const lines = batch.map((r) => r.line);
+      const pending = batch;
+      batch = [];
+      runBatch((tx) => {
+        const timestamp = now();
+        for (const record of pending) {
+          if (!store(tx, record, timestamp, false)) waiting.set(record.key, record);
+        }
+      });
+      options.onBatchCommitted?.(lines);
+      options.onProgress?.(report);
+    };
+
+    for await (const { line, text, tooLong } of splitLines(input, options.maxLineBytes ?? 16 * 1024 * 1024)) {
+      report.lines = line;
+      if (tooLong) {
+        refuse({ line, key: null, kind: null, reason: 'line is longer than the limit' });
+        continue;
+      }
+      if (text.trim() === '') continue;
+      const parsed = parseLine(text, line);
+      if (!('data' in parsed)) {
+        refuse(parsed);
+        continue;
+      }
+      const earlier = waiting.get(parsed.key);
+      if (earlier) {
+        waiting.delete(parsed.key);
+        refuse({ ...earlier, reason: `superseded by line ${line}, which has the same key` });
+      }
+      batch.push(parsed);
+      if (batch.length >= batchSize) flush();
+    }
+    flush();
+
+    // Records that waited for later keys: retry while any of them makes progress, then
+    // store the rest with unresolved references refused.
+    let progress = true;
+    while (waiting.size > 0 && progress) {
+      progress = false;
+      runBatch((tx) => {
+        const timestamp = now();
+        for (const [key, record] of waiting) {
+          if (store(tx, record, timestamp, false)) {
+            waiting.delete(key);
+            progress = true;
+          }
+        }
+      });
+    }
+    if (waiting.size > 0) {
+      const rest = [...waiting.values()].sort((a, b) => a.line - b.line);
+      waiting.clear();
+      runBatch((tx) => {
+        const timestamp = now();
+        for (const record of rest) store(tx, record, timestamp, true);
+      });
+    }
+    options.onProgress?.(report);
+  };
+
+  try {
+    if (options.dryRun) {
+      // drizzle transactions cannot span awaits, so a dry run holds BEGIN/ROLLBACK by hand
+      // and each batch runs in a savepoint of it.
+      db.$client.exec('BEGIN IMMEDIATE');
+      dryRunTx = db as unknown as Tx;
+      try {
+        await run();
+      } finally {
+        db.$client.exec('ROLLBACK');
+      }
+    } else {
+      await run();
+    }
+  } catch (error) {
+    if (error instanceof StopImport) report.stopped = true;
+    else throw error;
+  }
+  return report;
+}

@@ -1,0 +1,28 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { forbidden, unauthorized } from '../errors.js';
+import { authenticate, type ApiKeyInfo, type Scope } from '../repositories/apiKeys.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey?: ApiKeyInfo;
+  }
+}
+
+/** OpenAPI security requirement of operations that need a key. */
+export const bearerSecurity = [{ bearerAuth: [] as string[] }];
+
+/** A preHandler that admits only requests bearing a live key with `scope`. */
+export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
+  return async function (this: unknown, request: FastifyRequest, _reply: FastifyReply) {
+    const header = request.headers.authorization;
+    if (!header) throw unauthorized('this operation needs an API key: send Authorization: Bearer <key>');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthorized('the Authorization header must be "Bearer <key>"');
+    const key = authenticate(request.server.db, match[1]!);
+    if (!key) throw unauthorized('the API key is unknown or revoked');
+    if (!key.scopes.includes(scope) && !key.scopes.includes('admin')) {
+      throw forbidden(`the API key lacks the "${scope}" scope`);
+    }
+    request.apiKey = key;
+  };
+}

@@ -1,0 +1,103 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { PROBLEM_BASE, ProblemError, type FieldError } from '../errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+const contextNames: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
+
+/** Fastify's own client errors, by code: status, our code, title. */
+const fastifyCodes: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'body-too-large', 'Body too large'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported-media-type', 'Unsupported media type'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid-request', 'Invalid request'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid-json', 'Invalid JSON'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid-json', 'Invalid JSON'],
+  FST_ERR_CTP_EMPTY_TYPE: [415, 'unsupported-media-type', 'Unsupported media type'],
+  FST_ERR_CTP_INVALID_TYPE: [415, 'unsupported-media-type', 'Unsupported media type'],
+};
+
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  problem: { status: number; code: string; title: string; detail: string; errors?: FieldError[] | undefined },
+) {
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({
+      type: `${PROBLEM_BASE}${problem.code}`,
+      title: problem.title,
+      status: problem.status,
+      detail: problem.detail,
+      instance: request.url.split('?')[0],
+      code: problem.code,
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    });
+}
+
+/**
+ * One renderer for every error: RFC 9457 problem details. Client errors say what is wrong;
+ * server errors say nothing about internals (no messages, SQL or stack), only that the
+ * failure is logged.
+ */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ProblemError) {
+      if (error.headers) reply.headers(error.headers);
+      return sendProblem(reply, request, {
+        status: error.status,
+        code: error.code,
+        title: error.title,
+        detail: error.message,
+        errors: error.errors,
+      });
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = contextNames[error.validationContext ?? 'body'] ?? 'body';
+      const errors = error.validation.map((issue) => ({
+        in: where,
+        path: issue.instancePath || '/',
+        message: issue.message ?? 'is invalid',
+      }));
+      return sendProblem(reply, request, {
+        status: 400,
+        code: 'validation-failed',
+        title: 'Validation failed',
+        detail: errors.map((e) => `${e.in}${e.path === '/' ? '' : e.path}: ${e.message}`).join('; '),
+        errors,
+      });
+    }
+    const known = error.code ? fastifyCodes[error.code] : undefined;
+    if (known) {
+      const [status, code, title] = known;
+      return sendProblem(reply, request, { status, code, title, detail: error.message });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      if (status === 429 && error.message) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
+      return sendProblem(reply, request, {
+        status,
+        code: status === 429 ? 'rate-limited' : 'invalid-request',
+        title: status === 429 ? 'Too many requests' : 'Invalid request',
+        detail: error.message,
+      });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, request, {
+      status: status >= 500 && status < 600 ? status : 500,
+      code: 'internal',
+      title: 'Internal server error',
+      detail: `The server failed to answer this request. It has been logged (request ${request.id}).`,
+    });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, {
+      status: 404,
+      code: 'not-found',
+      title: 'Not found',
+      detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  );
+}

@@ -1,0 +1,532 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { z } from 'zod';
+import {
+  actorAffiliations,
+  citations,
+  entries,
+  entryActors,
+  entryEvents,
+  entryPlaces,
+  entryTags,
+  sources,
+  timelineEntries,
+  timelines,
+  type LanguageMap,
+} from '../db/schema.js';
+import type { FieldError } from '../errors.js';
+import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
+import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
+import type { RecordKindSpec } from './records.js';
+import { dateColumns, dateValue, groupBy, pickLanguage, selectIn, type RefResolver, type Tx } from './support.js';
+
+/** Events and statements: stored in `entries` and its child tables, loaded together. */
+
+export interface CitationWrite {
+  sourceId: number;
+  excerpt: string | null;
+  start: number | null;
+  end: number | null;
+}
+
+export interface EventWrite {
+  key: string;
+  type: string;
+  date: string;
+  title: LanguageMap;
+  description: LanguageMap | null;
+  placeIds: number[];
+  actors: { actorId: number; role: string }[];
+  tags: string[];
+  parentId: number | null;
+  sources: CitationWrite[];
+}
+
+export interface StatementWrite {
+  key: string;
+  type: string;
+  date: string;
+  speakerId: number;
+  text: LanguageMap;
+  originalLang: string | null;
+  contextId: number | null;
+  about: { actorIds: number[]; placeIds: number[]; eventIds: number[] };
+  sources: CitationWrite[];
+}
+
+type CitationInput = NonNullable<z.infer<typeof EventInput>['sources']>[number];
+
+function citationWrites(resolver: RefResolver, input: CitationInput[]): CitationWrite[] {
+  return input.map((c, i) => ({
+    sourceId: resolver.resolve('source', c.source, `/sources/${i}/source`),
+    excerpt: c.excerpt ?? null,
+    start: c.start ?? null,
+    end: c.end ?? null,
+  }));
+}
+
+/** Offsets count code points; for text without astral characters that is the UTF-16 index. */
+export function sliceCodePoints(text: string, start: number, end: number): string {
+  return /[\uD800-\uDFFF]/.test(text) ? Array.from(text).slice(start, end).join('') : text.slice(start, end);
+}
+
+function checkCitations(tx: Tx, cites: CitationWrite[]): FieldError[] {
+  const problems: FieldError[] = [];
+  cites.forEach((c, i) => {
+    if (c.start === null && c.end === null) return;
+    const path = `/sources/${i}`;
+    if (c.start === null || c.end === null) {
+      problems.push({ in: 'body', path, message: 'start and end go together' });
+      return;
+    }
+    if (c.start > c.end) {
+      problems.push({ in: 'body', path: `${path}/end`, message: 'end must not be before start' });
+      return;
+    }
+    if (c.excerpt === null) return;
+    const text = tx.select({ text: sources.text }).from(sources).where(eq(sources.id, c.sourceId)).get()?.text;
+    if (text != null && sliceCodePoints(text, c.start, c.end) !== c.excerpt) {
+      problems.push({
+        in: 'body',
+        path: `${path}/excerpt`,
+        message: `the source text at [${c.start}, ${c.end}) is not this excerpt`,
+      });
+    }
+  });
+  return problems;
+}
+
+function eventAncestors(tx: Tx, id: number): number[] {
+  const chain: number[] = [];
+  let current: number | null = id;
+  while (current !== null && chain.length < 1000) {
+    const row = tx.select({ parentId: entries.parentId }).from(entries).where(eq(entries.id, current)).get();
+    current = row?.parentId ?? null;
+    if (current !== null) chain.push(current);
+  }
+  return chain;
+}
+
+export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, EventDto> = {
+  kind: 'event',
+  table: 'entry',
+  entryKind: 'event',
+
+  toWrite(input, resolver, key, base) {
+    return {
+      key,
+      type: input.type ?? base?.type ?? '',
+      date: input.date ?? base?.date ?? '',
+      title: input.title ?? base?.title ?? {},
+      description: input.description === undefined ? (base?.description ?? null) : input.description,
+      placeIds: input.places === undefined ? (base?.placeIds ?? []) : resolver.resolveAll('place', input.places, '/places'),
+      actors:
+        input.actors === undefined
+          ? (base?.actors ?? [])
+          : input.actors.map((a, i) => ({
+              actorId: resolver.resolve('actor', a.actor, `/actors/${i}/actor`),
+              role: a.role,
+            })),
+      tags: input.tags === undefined ? (base?.tags ?? []) : [...new Set(input.tags)],
+      parentId:
+        input.parent === undefined
+          ? (base?.parentId ?? null)
+          : input.parent === null
+            ? null
+            : resolver.resolve('entry', input.parent, '/parent', 'event'),
+      sources: input.sources === undefined ? (base?.sources ?? []) : citationWrites(resolver, input.sources),
+    };
+  },
+
+  check(tx, id, write) {
+    const problems = checkCitations(tx, write.sources);
+    if (write.parentId !== null && id !== null && (write.parentId === id || eventAncestors(tx, write.parentId).includes(id))) {
+      problems.push({ in: 'body', path: '/parent', message: 'an event cannot be its own ancestor' });
+    }
+    return problems;
+  },
+
+  readWrite(tx, id) {
+    const row = tx.select().from(entries).where(and(eq(entries.id, id), eq(entries.kind, 'event'))).get();
+    if (!row) return null;
+    const children = loadChildren(tx, [id]);
+    return {
+      key: row.key,
+      type: row.type,
+      date: row.date,
+      title: row.title ?? {},
+      description: row.description,
+      placeIds: (children.places.get(id) ?? []).map((p) => p.placeId),
+      actors: (children.actors.get(id) ?? []).map((a) => ({ actorId: a.actorId, role: a.role })),
+      tags: (children.tags.get(id) ?? []).map((t) => t.tag),
+      parentId: row.parentId,
+      sources: citationRows(children.citations.get(id)),
+    };
+  },
+
+  store(tx, id, write, timestamp) {
+    const entryId = storeEntryRow(tx, id, timestamp, {
+      key: write.key,
+      kind: 'event',
+      type: write.type,
+      ...dateColumns(write.date),
+      title: write.title,
+      description: write.description,
+      text: null,
+      originalLang: null,
+      speakerId: null,
+      contextId: null,
+      parentId: write.parentId,
+    });
+    storeChildren(tx, entryId, {
+      actors: write.actors,
+      placeIds: write.placeIds,
+      eventIds: [],
+      tags: write.tags,
+      sources: write.sources,
+    });
+    return entryId;
+  },
+
+  load: (tx, ids, lang) => loadEntries(tx, ids, lang).filter((e): e is EventDto => e.kind === 'event'),
+  referrers: entryReferrers,
+};
+
+export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, StatementWrite, StatementDto> = {
+  kind: 'statement',
+  table: 'entry',
+  entryKind: 'statement',
+
+  toWrite(input, resolver, key, base) {
+    const about = input.about;
+    return {
+      key,
+      type: input.type ?? base?.type ?? '',
+      date: input.date ?? base?.date ?? '',
+      speakerId: input.speaker === undefined ? (base?.speakerId ?? -1) : resolver.resolve('actor', input.speaker, '/speaker'),
+      text: input.text ?? base?.text ?? {},
+      originalLang: input.originalLang === undefined ? (base?.originalLang ?? null) : input.originalLang,
+      contextId:
+        input.context === undefined
+          ? (base?.contextId ?? null)
+          : input.context === null
+            ? null
+            : resolver.resolve('entry', input.context, '/context', 'event'),
+      about:
+        about === undefined
+          ? (base?.about ?? { actorIds: [], placeIds: [], eventIds: [] })
+          : {
+              actorIds: resolver.resolveAll('actor', about.actors, '/about/actors'),
+              placeIds: resolver.resolveAll('place', about.places, '/about/places'),
+              eventIds: resolver.resolveAll('entry', about.events, '/about/events', 'event'),
+            },
+      sources: input.sources === undefined ? (base?.sources ?? []) : citationWrites(resolver, input.sources),
+    };
+  },
+
+  check(tx, _id, write) {
+    const problems = checkCitations(tx, write.sources);
+    if (write.originalLang !== null && !(write.originalLang in write.text)) {
+      problems.push({ in: 'body', path: '/originalLang', message: 'text has no entry in the original language' });
+    }
+    return problems;
+  },
+
+  readWrite(tx, id) {
+    const row = tx.select().from(entries).where(and(eq(entries.id, id), eq(entries.kind, 'statement'))).get();
+    if (!row) return null;
+    const children = loadChildren(tx, [id]);
+    return {
+      key: row.key,
+      type: row.type,
+      date: row.date,
+      speakerId: row.speakerId!,
+      text: row.text ?? {},
+      originalLang: row.originalLang,
+      contextId: row.contextId,
+      about: {
+        actorIds: (children.actors.get(id) ?? []).filter((a) => a.role === 'about').map((a) => a.actorId),
+        placeIds: (children.places.get(id) ?? []).map((p) => p.placeId),
+        eventIds: (children.events.get(id) ?? []).map((e) => e.eventId),
+      },
+      sources: citationRows(children.citations.get(id)),
+    };
+  },
+
+  store(tx, id, write, timestamp) {
+    const entryId = storeEntryRow(tx, id, timestamp, {
+      key: write.key,
+      kind: 'statement',
+      type: write.type,
+      ...dateColumns(write.date),
+      title: null,
+      description: null,
+      text: write.text,
+      originalLang: write.originalLang,
+      speakerId: write.speakerId,
+      contextId: write.contextId,
+      parentId: null,
+    });
+    storeChildren(tx, entryId, {
+      actors: [
+        { actorId: write.speakerId, role: 'speaker' },
+        ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' })),
+      ],
+      placeIds: write.about.placeIds,
+      eventIds: write.about.eventIds,
+      tags: [],
+      sources: write.sources,
+    });
+    return entryId;
+  },
+
+  load: (tx, ids, lang) => loadEntries(tx, ids, lang).filter((e): e is StatementDto => e.kind === 'statement'),
+  referrers: entryReferrers,
+};
+
+function citationRows(rows: (typeof citations.$inferSelect)[] | undefined): CitationWrite[] {
+  return (rows ?? []).map((c) => ({ sourceId: c.sourceId, excerpt: c.excerpt, start: c.start, end: c.end }));
+}
+
+type EntryRow = Omit<typeof entries.$inferInsert, 'id' | 'createdAt' | 'updatedAt'>;
+
+function storeEntryRow(tx: Tx, id: number | null, timestamp: string, row: EntryRow): number {
+  if (id === null) {
+    return tx
+      .insert(entries)
+      .values({ ...row, createdAt: timestamp, updatedAt: timestamp })
+      .returning({ id: entries.id })
+      .get().id;
+  }
+  tx.update(entries).set({ ...row, updatedAt: timestamp }).where(eq(entries.id, id)).run();
+  for (const table of [entryActors, entryPlaces, entryEvents, entryTags, citations]) {
+    tx.delete(table).where(eq(table.entryId, id)).run();
+  }
+  return id;
+}
+
+function storeChildren(
+  tx: Tx,
+  entryId: number,
+  children: {
+    actors: { actorId: number; role: string }[];
+    placeIds: number[];
+    eventIds: number[];
+    tags: string[];
+    sources: CitationWrite[];
+  },
+): void {
+  if (children.actors.length) {
+    tx.insert(entryActors).values(children.actors.map((a, position) => ({ entryId, position, ...a }))).run();
+  }
+  if (children.placeIds.length) {
+    tx.insert(entryPlaces).values(children.placeIds.map((placeId, position) => ({ entryId, position, placeId }))).run();
+  }
+  if (children.eventIds.length) {
+    tx.insert(entryEvents).values(children.eventIds.map((eventId, position) => ({ entryId, position, eventId }))).run();
+  }
+  if (children.tags.length) {
+    tx.insert(entryTags).values(children.tags.map((tag, position) => ({ entryId, position, tag }))).run();
+  }
+  if (children.sources.length) {
+    tx.insert(citations).values(children.sources.map((c, position) => ({ entryId, position, ...c }))).run();
+  }
+}
+
+function entryReferrers(tx: Tx, id: number): string[] {
+  const children = tx
+    .select({ key: entries.key, kind: entries.kind })
+    .from(entries)
+    .where(eq(entries.parentId, id))
+    .limit(300)
+    .all();
+  const said = tx
+    .select({ key: entries.key, kind: entries.kind })
+    .from(entries)
+    .where(eq(entries.contextId, id))
+    .limit(300)
+    .all();
+  const about = tx
+    .selectDistinct({ key: entries.key, kind: entries.kind })
+    .from(entryEvents)
+    .innerJoin(entries, eq(entries.id, entryEvents.entryId))
+    .where(eq(entryEvents.eventId, id))
+    .limit(300)
+    .all();
+  const curated = tx
+    .selectDistinct({ key: timelines.key })
+    .from(timelineEntries)
+    .innerJoin(timelines, eq(timelines.id, timelineEntries.timelineId))
+    .where(eq(timelineEntries.entryId, id))
+    .limit(300)
+    .all()
+    .map((r) => ({ key: r.key, kind: 'timeline' }));
+  return [...new Set([...children, ...said, ...about, ...curated].map((r) => `${r.kind} ${r.key}`))];
+}
+
+function loadChildren(tx: Tx, ids: number[]) {
+  const byEntry = <T extends { entryId: number }>(rows: T[]) => groupBy(rows, (r) => r.entryId);
+  return {
+    actors: byEntry(
+      selectIn(ids, (chunk) =>
+        tx.select().from(entryActors).where(inArray(entryActors.entryId, chunk)).orderBy(asc(entryActors.position)).all(),
+      ),
+    ),
+    places: byEntry(
+      selectIn(ids, (chunk) =>
+        tx.select().from(entryPlaces).where(inArray(entryPlaces.entryId, chunk)).orderBy(asc(entryPlaces.position)).all(),
+      ),
+    ),
+    events: byEntry(
+      selectIn(ids, (chunk) =>
+        tx.select().from(entryEvents).where(inArray(entryEvents.entryId, chunk)).orderBy(asc(entryEvents.position)).all(),
+      ),
+    ),
+    tags: byEntry(
+      selectIn(ids, (chunk) =>
+        tx.select().from(entryTags).where(inArray(entryTags.entryId, chunk)).orderBy(asc(entryTags.position)).all(),
+      ),
+    ),
+    citations: byEntry(
+      selectIn(ids, (chunk) =>
+        tx.select().from(citations).where(inArray(citations.entryId, chunk)).orderBy(asc(citations.position)).all(),
+      ),
+    ),
+  };
+}
+
+export type EventDto = z.output<typeof Event>;
+export type StatementDto = z.output<typeof Statement>;
+export type EntryDto = EventDto | StatementDto;
+
+/** Full events and statements for `ids`, in that order, with every reference expanded. */
+export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
+  const rows = selectIn(ids, (chunk) => tx.select().from(entries).where(inArray(entries.id, chunk)).all());
+  const found = new Map(rows.map((r) => [r.id, r]));
+  const children = loadChildren(tx, ids);
+  const all = <T>(groups: Map<number, T[]>) => [...groups.values()].flat();
+
+  const actorsById = actorRefs(
+    tx,
+    all(children.actors).map((a) => a.actorId),
+    lang,
+  );
+  const placesById = placeRefs(
+    tx,
+    all(children.places).map((p) => p.placeId),
+    lang,
+  );
+  const sourcesById = sourceRefs(
+    tx,
+    all(children.citations).map((c) => c.sourceId),
+    lang,
+  );
+  const eventsById = eventRefs(
+    tx,
+    [
+      ...rows.flatMap((r) => [r.parentId, r.contextId]).filter((id): id is number => id !== null),
+      ...all(children.events).map((e) => e.eventId),
+    ],
+    lang,
+  );
+  const speakerRoles = loadSpeakerRoles(tx, rows, lang);
+
+  return ids.flatMap((id): EntryDto[] => {
+    const r = found.get(id);
+    if (!r) return [];
+    const entryActorsRows = children.actors.get(id) ?? [];
+    const cites = (children.citations.get(id) ?? []).flatMap((c) => {
+      const source = sourcesById.get(c.sourceId);
+      return source ? [{ source, excerpt: c.excerpt, start: c.start, end: c.end }] : [];
+    });
+    const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date)! };
+    if (r.kind === 'event') {
+      return [
+        {
+          kind: 'event' as const,
+          ...common,
+          title: pickLanguage(r.title ?? {}, lang),
+          description: pickLanguage(r.description, lang),
+          places: present(
+            (children.places.get(id) ?? []).map((p) => p.placeId),
+            placesById,
+          ),
+          actors: entryActorsRows.flatMap((a) => {
+            const actor = actorsById.get(a.actorId);
+            return actor ? [{ actor, role: a.role }] : [];
+          }),
+          tags: (children.tags.get(id) ?? []).map((t) => t.tag),
+          parent: r.parentId === null ? null : (eventsById.get(r.parentId) ?? null),
+          sources: cites,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+        },
+      ];
+    }
+    const speaker = entryActorsRows.find((a) => a.role === 'speaker');
+    const speakerRef = speaker ? actorsById.get(speaker.actorId) : undefined;
+    return [
+      {
+        kind: 'statement' as const,
+        ...common,
+        speaker: { ...speakerRef!, roles: speakerRoles.get(id) ?? [] },
+        text: pickLanguage(r.text ?? {}, lang, r.originalLang),
+        originalLang: r.originalLang,
+        context: r.contextId === null ? null : (eventsById.get(r.contextId) ?? null),
+        about: {
+          actors: present(
+            entryActorsRows.filter((a) => a.role === 'about').map((a) => a.actorId),
+            actorsById,
+          ),
+          places: present(
+            (children.places.get(id) ?? []).map((p) => p.placeId),
+            placesById,
+          ),
+          events: present(
+            (children.events.get(id) ?? []).map((e) => e.eventId),
+            eventsById,
+          ),
+        },
+        sources: cites,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      },
+    ];
+  });
+}
+
+/**
+ * The affiliations each statement's speaker held on the statement's date: those whose
+ * dates overlap it, and undated ones (which the data does not rule out).
+ */
+function loadSpeakerRoles(tx: Tx, rows: (typeof entries.$inferSelect)[], lang?: string) {
+  const statements = rows.filter((r) => r.kind === 'statement' && r.speakerId !== null);
+  const affiliations = groupBy(
+    selectIn(
+      statements.map((s) => s.speakerId!),
+      (chunk) =>
+        tx
+          .select()
+          .from(actorAffiliations)
+          .where(inArray(actorAffiliations.actorId, chunk))
+          .orderBy(asc(actorAffiliations.position))
+          .all(),
+    ),
+    (a) => a.actorId,
+  );
+  const others = actorRefs(
+    tx,
+    [...affiliations.values()].flat().map((a) => a.otherActorId),
+    lang,
+  );
+  return new Map(
+    statements.map((s) => [
+      s.id,
+      (affiliations.get(s.speakerId!) ?? [])
+        .filter((a) => a.date === null || (a.earliest! <= s.latest && a.latest! >= s.earliest))
+        .flatMap((a) => {
+          const of = others.get(a.otherActorId);
+          return of ? [{ role: a.role, of, date: dateValue(a.date) }] : [];
+        }),
+    ]),
+  );
+}

@@ -1,0 +1,157 @@
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { z } from 'zod';
+import { entries, entryPlaces, places, type LanguageMap } from '../db/schema.js';
+import type { PlaceInput } from '../schemas/places.js';
+import { placeRefs } from './refs.js';
+import type { RecordKindSpec } from './records.js';
+import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
+
+export interface PlaceWrite {
+  key: string;
+  type: string;
+  name: LanguageMap;
+  countryCode: string | null;
+  parentId: number | null;
+  lat: number | null;
+  lon: number | null;
+}
+
+const pick = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
+
+export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, ReturnType<typeof loadPlaces>[number]> = {
+  kind: 'place',
+  table: 'place',
+
+  toWrite(input, resolver, key, base) {
+    const parent = input.parent === undefined ? undefined : input.parent;
+    return {
+      key,
+      type: pick(input.type, base?.type ?? ''),
+      name: pick(input.name, base?.name ?? {}),
+      countryCode: pick(input.countryCode, base?.countryCode ?? null),
+      parentId:
+        parent === undefined ? (base?.parentId ?? null) : parent === null ? null : resolver.resolve('place', parent, '/parent'),
+      lat: pick(input.lat, base?.lat ?? null),
+      lon: pick(input.lon, base?.lon ?? null),
+    };
+  },
+
+  check(tx, id, write) {
+    if (id === null || write.parentId === null) return [];
+    return placeAncestors(tx, write.parentId).includes(id)
+      ? [{ in: 'body', path: '/parent', message: 'a place cannot lie inside itself' }]
+      : [];
+  },
+
+  readWrite(tx, id) {
+    const row = tx.select().from(places).where(eq(places.id, id)).get();
+    if (!row) return null;
+    return {
+      key: row.key,
+      type: row.type,
+      name: row.name,
+      countryCode: row.countryCode,
+      parentId: row.parentId,
+      lat: row.lat,
+      lon: row.lon,
+    };
+  },
+
+  store(tx, id, write, timestamp) {
+    const values = { ...write, updatedAt: timestamp };
+    if (id === null) {
+      return tx.insert(places).values({ ...values, createdAt: timestamp }).returning({ id: places.id }).get().id;
+    }
+    tx.update(places).set(values).where(eq(places.id, id)).run();
+    return id;
+  },
+
+  load: loadPlaces,
+
+  referrers(tx, id) {
+    const children = tx
+      .select({ key: places.key })
+      .from(places)
+      .where(eq(places.parentId, id))
+      .limit(500)
+      .all()
+      .map((r) => `place ${r.key}`);
+    const users = tx
+      .selectDistinct({ key: entries.key, kind: entries.kind })
+      .from(entryPlaces)
+      .innerJoin(entries, eq(entries.id, entryPlaces.entryId))
+      .where(eq(entryPlaces.placeId, id))
+      .limit(500)
+      .all()
+      .map((r) => `${r.kind} ${r.key}`);
+    return [...children, ...users];
+  },
+};
+
+export function loadPlaces(tx: Tx, ids: number[], lang?: string) {
+  const rows = selectIn(ids, (chunk) => tx.select().from(places).where(inArray(places.id, chunk)).all());
+  const found = new Map(rows.map((r) => [r.id, r]));
+  const parents = placeRefs(
+    tx,
+    rows.flatMap((r) => (r.parentId === null ? [] : [r.parentId])),
+    lang,
+  );
+  return ids.flatMap((id) => {
+    const r = found.get(id);
+    if (!r) return [];
+    return [
+      {
+        id: r.id,
+        key: r.key,
+        type: r.type,
+        name: pickLanguage(r.name, lang),
+        countryCode: r.countryCode,
+        parent: r.parentId === null ? null : (parents.get(r.parentId) ?? null),
+        lat: r.lat,
+        lon: r.lon,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      },
+    ];
+  });
+}
+
+/** Ids of the place's ancestors, nearest first. */
+export function placeAncestors(tx: Tx, id: number): number[] {
+  return tx
+    .all<{ id: number }>(
+      sql`WITH RECURSIVE up(id, depth) AS (
+            SELECT parent_id, 1 FROM places WHERE id = ${id} AND parent_id IS NOT NULL
+            UNION SELECT p.parent_id, up.depth + 1 FROM places p JOIN up ON p.id = up.id
+              WHERE p.parent_id IS NOT NULL AND up.depth < 100)
+          SELECT id FROM up ORDER BY depth`,
+    )
+    .map((r) => r.id);
+}
+
+/** The places and every place under them, through the parent chain. */
+export function placeSubtree(tx: Tx, ids: number[]): number[] {
+  if (ids.length === 0) return [];
+  return tx
+    .all<{ id: number }>(
+      sql`WITH RECURSIVE down(id) AS (
+            SELECT id FROM places WHERE id IN (${sql.join(ids.map((i) => sql`${i}`), sql`, `)})
+            UNION SELECT p.id FROM places p JOIN down ON p.parent_id = down.id)
+          SELECT id FROM down`,
+    )
+    .map((r) => r.id);
+}
+
+export interface PlaceFilters {
+  type?: string[] | undefined;
+  countryCode?: string[] | undefined;
+  parent?: number | undefined;
+}
+
+export function listPlaceIds(tx: Tx, filters: PlaceFilters, after: number | undefined, limit: number): number[] {
+  const where: SQL[] = [];
+  if (filters.type?.length) where.push(inArray(places.type, filters.type));
+  if (filters.countryCode?.length) where.push(inArray(places.countryCode, filters.countryCode));
+  if (filters.parent !== undefined) where.push(eq(places.parentId, filters.parent));
+  return listIdsAfter(tx, places, where, after, limit);
+}

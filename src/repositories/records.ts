@@ -1,0 +1,152 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { actors, entries, places, sources, timelines } from '../db/schema.js';
+import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../errors.js';
+import {
+  RefResolver,
+  assertKeyFree,
+  findId,
+  generateKey,
+  isNumericId,
+  now,
+  writeTransaction,
+  type RecordKind,
+  type RefTable,
+  type Tx,
+} from './support.js';
+
+/**
+ * What every kind of record provides; the generic create, patch, delete and import
+ * operations below are written once over it.
+ *
+ * A record's "write form" is its stored content with references resolved to ids: the input
+ * of a create, a patch merged over the stored write form, and the stored record itself all
+ * become one, so that an import can tell "unchanged" by comparing two write forms.
+ */
+export interface RecordKindSpec<Input, Write extends { key: string }, Dto> {
+  kind: RecordKind;
+  table: RefTable;
+  /** For entries: which kind of entry this spec handles. */
+  entryKind?: 'event' | 'statement';
+  /** Resolves the fields present in `input` over `base` (the stored write form on patch). */
+  toWrite(input: Partial<Input>, resolver: RefResolver, key: string, base: Write | null): Write;
+  /** Checks that need the database beyond reference existence (cycles, kinds). */
+  check?(tx: Tx, id: number | null, write: Write): FieldError[];
+  readWrite(tx: Tx, id: number): Write | null;
+  /** Inserts (id null) or replaces the record; returns its id. */
+  store(tx: Tx, id: number | null, write: Write, timestamp: string): number;
+  load(tx: Tx, ids: number[], lang?: string): Dto[];
+  /** Human-readable descriptions of the records that refer to this one. */
+  referrers(tx: Tx, id: number): string[];
+}
+
+export type AnySpec = RecordKindSpec<any, { key: string }, any>;
+
+export function getRecord<Dto>(db: Db | Tx, spec: RecordKindSpec<any, any, Dto>, ref: string, lang?: string): Dto {
+  const id = findId(db as Tx, spec.table, ref, spec.entryKind);
+  const dto = id === null ? undefined : spec.load(db as Tx, [id], lang)[0];
+  if (dto === undefined) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+  return dto;
+}
+
+function prepareWrite<Input, Write extends { key: string }>(
+  tx: Tx,
+  spec: RecordKindSpec<Input, Write, unknown>,
+  id: number | null,
+  input: Partial<Input> & { key?: string },
+  base: Write | null,
+  resolver: RefResolver,
+): Write {
+  const key = input.key ?? base?.key ?? generateKey(spec.kind);
+  assertKeyFree(tx, key, spec.kind, id);
+  const write = spec.toWrite(input, resolver, key, base);
+  if (resolver.deferred.length > 0) return write; // the caller waits for those keys
+  if (resolver.errors.length > 0) {
+    throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
+  }
+  const problems = spec.check?.(tx, id, write) ?? [];
+  if (problems.length > 0) {
+    throw validationFailed(problems.map((e) => `${e.path}: ${e.message}`).join('; '), problems);
+  }
+  return write;
+}
+
+export function createRecord<Input, Write extends { key: string }, Dto>(
+  db: Db,
+  spec: RecordKindSpec<Input, Write, Dto>,
+  input: Input & { key?: string },
+): Dto {
+  return writeTransaction(db, (tx) => {
+    const write = prepareWrite(tx, spec, null, input, null, new RefResolver(tx));
+    const id = spec.store(tx, null, write, now());
+    return spec.load(tx, [id])[0]!;
+  });
+}
+
+export function patchRecord<Input, Write extends { key: string }, Dto>(
+  db: Db,
+  spec: RecordKindSpec<Input, Write, Dto>,
+  ref: string,
+  patch: Partial<Input> & { key?: string },
+): Dto {
+  return writeTransaction(db, (tx) => {
+    const id = findId(tx, spec.table, ref, spec.entryKind);
+    const base = id === null ? null : spec.readWrite(tx, id);
+    if (id === null || base === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+    const write = prepareWrite(tx, spec, id, patch, base, new RefResolver(tx));
+    if (JSON.stringify(write) !== JSON.stringify(base)) spec.store(tx, id, write, now());
+    return spec.load(tx, [id])[0]!;
+  });
+}
+
+export function deleteRecord(db: Db, spec: AnySpec, ref: string): void {
+  writeTransaction(db, (tx) => {
+    const id = findId(tx, spec.table, ref, spec.entryKind);
+    if (id === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+    const referrers = spec.referrers(tx, id);
+    if (referrers.length > 0) {
+      const shown = referrers.slice(0, 20);
+      const more = referrers.length > shown.length ? ` and ${referrers.length - shown.length} more` : '';
+      throw conflict(
+        `${spec.kind} ${JSON.stringify(ref)} is referred to by ${shown.join(', ')}${more}`,
+        shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
+      );
+    }
+    // children (citations, roles, tags, entries of a timeline) go with it by ON DELETE CASCADE
+    tx.run(deleteStatement(spec, id));
+  });
+}
+
+const tableOf = { source: sources, place: places, actor: actors, entry: entries, timeline: timelines } as const;
+
+function deleteStatement(spec: AnySpec, id: number) {
+  const table = tableOf[spec.table];
+  return sql`DELETE FROM ${table} WHERE ${table.id} = ${id}`;
+}
+
+export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
+
+/**
+ * Creates or updates the record with `input.key` (import semantics) inside the caller's
+ * transaction. References to keys that `pendingKeys` says will come later make it return
+ * `deferred` with those keys instead of writing.
+ */
+export function upsertByKey<Input extends { key: string }, Write extends { key: string }>(
+  tx: Tx,
+  spec: RecordKindSpec<Input, Write, unknown>,
+  input: Input,
+  timestamp: string,
+  pendingKeys?: (key: string) => boolean,
+): { outcome: UpsertOutcome; id: number } | { outcome: 'deferred'; waitingFor: string[] } {
+  const existing = isNumericId(input.key) ? null : findId(tx, spec.table, input.key, spec.entryKind);
+  const base = existing === null ? null : spec.readWrite(tx, existing);
+  const resolver = new RefResolver(tx, 'line', pendingKeys);
+  // a full record replaces the stored one: fields it leaves out fall back to their defaults
+  const write = prepareWrite(tx, spec, existing, input, null, resolver);
+  if (resolver.deferred.length > 0) return { outcome: 'deferred', waitingFor: resolver.deferred };
+  if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) {
+    return { outcome: 'unchanged', id: existing };
+  }
+  const id = spec.store(tx, existing, write, timestamp);
+  return { outcome: existing === null ? 'created' : 'updated', id };
+}

@@ -1,0 +1,121 @@
+import { eq, inArray, type SQL } from 'drizzle-orm';
+import type { z } from 'zod';
+import { citations, entries, sources, type LanguageMap } from '../db/schema.js';
+import type { SourceInput } from '../schemas/sources.js';
+import type { RecordKindSpec } from './records.js';
+import { dateValue, dayBounds, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
+import { parseEdtf } from '../dates/edtf.js';
+
+export interface SourceWrite {
+  key: string;
+  type: string;
+  title: LanguageMap | null;
+  outlet: string | null;
+  url: string | null;
+  lang: string | null;
+  published: string | null;
+  retrieved: string | null;
+  text: string | null;
+}
+
+const pick = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
+
+export const sourceSpec: RecordKindSpec<z.infer<typeof SourceInput>, SourceWrite, ReturnType<typeof loadSources>[number]> = {
+  kind: 'source',
+  table: 'source',
+
+  toWrite(input, _resolver, key, base) {
+    return {
+      key,
+      type: pick(input.type, base?.type ?? ''),
+      title: pick(input.title, base?.title ?? null),
+      outlet: pick(input.outlet, base?.outlet ?? null),
+      url: pick(input.url, base?.url ?? null),
+      lang: pick(input.lang, base?.lang ?? null),
+      published: pick(input.published, base?.published ?? null),
+      retrieved: pick(input.retrieved, base?.retrieved ?? null),
+      text: pick(input.text, base?.text ?? null),
+    };
+  },
+
+  readWrite(tx, id) {
+    const row = tx.select().from(sources).where(eq(sources.id, id)).get();
+    if (!row) return null;
+    return {
+      key: row.key,
+      type: row.type,
+      title: row.title,
+      outlet: row.outlet,
+      url: row.url,
+      lang: row.lang,
+      published: row.published,
+      retrieved: row.retrieved,
+      text: row.text,
+    };
+  },
+
+  store(tx, id, write, timestamp) {
+    const bounds = write.published === null ? null : dayBounds(parseEdtf(write.published));
+    const values = {
+      ...write,
+      publishedEarliest: bounds?.earliest ?? null,
+      publishedLatest: bounds?.latest ?? null,
+      updatedAt: timestamp,
+    };
+    if (id === null) {
+      return tx.insert(sources).values({ ...values, createdAt: timestamp }).returning({ id: sources.id }).get().id;
+    }
+    tx.update(sources).set(values).where(eq(sources.id, id)).run();
+    return id;
+  },
+
+  load: loadSources,
+
+  referrers(tx, id) {
+    return tx
+      .selectDistinct({ key: entries.key, kind: entries.kind })
+      .from(citations)
+      .innerJoin(entries, eq(entries.id, citations.entryId))
+      .where(eq(citations.sourceId, id))
+      .limit(1000)
+      .all()
+      .map((r) => `${r.kind} ${r.key}`);
+  },
+};
+
+export function loadSources(tx: Tx, ids: number[], lang?: string) {
+  const rows = selectIn(ids, (chunk) => tx.select().from(sources).where(inArray(sources.id, chunk)).all());
+  const found = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => {
+    const r = found.get(id);
+    if (!r) return [];
+    return [
+      {
+        id: r.id,
+        key: r.key,
+        type: r.type,
+        title: pickLanguage(r.title, lang, r.lang),
+        outlet: r.outlet,
+        url: r.url,
+        lang: r.lang,
+        published: dateValue(r.published),
+        retrieved: dateValue(r.retrieved),
+        text: r.text,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+      },
+    ];
+  });
+}
+
+export interface SourceFilters {
+  type?: string[] | undefined;
+  lang?: string[] | undefined;
+}
+
+export function listSourceIds(tx: Tx, filters: SourceFilters, after: number | undefined, limit: number): number[] {
+  const where: SQL[] = [];
+  if (filters.type?.length) where.push(inArray(sources.type, filters.type));
+  if (filters.lang?.length) where.push(inArray(sources.lang, filters.lang));
+  return listIdsAfter(tx, sources, where, after, limit);
+}

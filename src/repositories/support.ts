@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { and, asc, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { actors, entries, places, sources, timelines, type LanguageMap } from '../db/schema.js';
+import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
+import { validationFailed, type FieldError } from '../errors.js';
+
+/** A transaction or the database: repositories accept either. */
+export type Tx = Pick<Db, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'all' | 'get' | 'run' | 'transaction'>;
+
+export const now = () => new Date().toISOString();
+
+/** Runs `work` in a write transaction that takes the write lock at once (BEGIN IMMEDIATE). */
+export function writeTransaction<T>(db: Db, work: (tx: Tx) => T): T {
+  return db.transaction((tx) => work(tx as unknown as Tx), { behavior: 'immediate' });
+}
+
+export type RecordKind = 'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline';
+
+const keyPrefix: Record<RecordKind, string> = {
+  source: 'src',
+  place: 'place',
+  actor: 'actor',
+  event: 'event',
+  statement: 'stmt',
+  timeline: 'timeline',
+};
+
+/** A key for a record created without one: readable prefix, 80 random bits. */
+export function generateKey(kind: RecordKind): string {
+  return `${keyPrefix[kind]}:${randomBytes(10).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+}
+
+/** Keys are unique across the whole dataset, not per table: which kind, if any, holds this key. */
+export function kindOfKey(tx: Tx, key: string): { kind: RecordKind; id: number } | null {
+  const row = tx.get<{ kind: RecordKind; id: number }>(sql`
+    SELECT 'source' AS kind, id FROM sources WHERE key = ${key}
+    UNION ALL SELECT 'place', id FROM places WHERE key = ${key}
+    UNION ALL SELECT 'actor', id FROM actors WHERE key = ${key}
+    UNION ALL SELECT kind, id FROM entries WHERE key = ${key}
+    UNION ALL SELECT 'timeline', id FROM timelines WHERE key = ${key}
+    LIMIT 1`);
+  return row ?? null;
+}
+
+export function assertKeyFree(tx: Tx, key: string, kind: RecordKind, ownId: number | null): void {
+  const holder = kindOfKey(tx, key);
+  if (holder && !(holder.kind === kind && holder.id === ownId)) {
+    throw validationFailed(`key ${JSON.stringify(key)} is already used by a ${holder.kind}`, [
+      { in: 'body', path: '/key', message: `already used by ${holder.kind} ${holder.id}` },
+    ]);
+  }
+}
+
+export type RefTable = 'source' | 'place' | 'actor' | 'entry' | 'timeline';
+
+const tables = { source: sources, place: places, actor: actors, entry: entries, timeline: timelines } as const;
+
+/** True when `value` is written as a numeric id rather than a key. */
+export const isNumericId = (value: string | number): boolean =>
+  typeof value === 'number' || /^[0-9]{1,15}$/.test(value);
+
+/**
+ * Resolves references (ids or keys) to ids, in bulk. Unknown references are collected into
+ * `errors` with the path given; the caller decides how to report them.
+ */
+export class RefResolver {
+  readonly errors: FieldError[] = [];
+  private readonly cache = new Map<string, number | null>();
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly location: string = 'body',
+    /** Keys that the same import will create later: resolving them is deferred, not an error. */
+    private readonly pendingKeys?: (key: string) => boolean,
+  ) {}
+
+  /** Refs that are unknown now but will exist later in the same import. */
+  readonly deferred: string[] = [];
+
+  resolve(table: RefTable, ref: string | number, path: string, expect?: 'event' | 'statement'): number {
+    const cacheKey = `${table}|${expect ?? ''}|${ref}`;
+    let id = this.cache.get(cacheKey);
+    if (id === undefined) {
+      id = this.lookup(table, ref, expect);
+      this.cache.set(cacheKey, id);
+    }
+    if (id === null) {
+      if (typeof ref === 'string' && !isNumericId(ref) && this.pendingKeys?.(ref)) {
+        this.deferred.push(ref);
+      } else {
+        const what = expect ?? table;
+        this.errors.push({ in: this.location, path, message: `no ${what} with id or key ${JSON.stringify(ref)}` });
+      }
+      return -1;
+    }
+    return id;
+  }
+
+  resolveAll(table: RefTable, refs: readonly (string | number)[] | undefined, path: string, expect?: 'event' | 'statement') {
+    return (refs ?? []).map((ref, i) => this.resolve(table, ref, `${path}/${i}`, expect));
+  }
+
+  private lookup(table: RefTable, ref: string | number, expect?: 'event' | 'statement'): number | null {
+    const t = tables[table];
+    const byId = isNumericId(ref);
+    const where = byId ? sql`${t.id} = ${Number(ref)}` : sql`${t.key} = ${String(ref)}`;
+    const kindFilter = table === 'entry' && expect ? sql` AND ${entries.kind} = ${expect}` : sql``;
+    const row = this.tx.get<{ id: number }>(sql`SELECT ${t.id} AS id FROM ${t} WHERE ${where}${kindFilter}`);
+    if (row === undefined && table === 'timeline' && !byId) {
+      // curated timelines are also addressed by their slug
+      return this.tx.get<{ id: number }>(sql`SELECT id FROM timelines WHERE slug = ${String(ref)}`)?.id ?? null;
+    }
+    return row?.id ?? null;
+  }
+}
+
+/** Finds the id of a record by id or key, or null. */
+export function findId(tx: Tx, table: RefTable, ref: string, expect?: 'event' | 'statement'): number | null {
+  const resolver = new RefResolver(tx);
+  const id = resolver.resolve(table, ref, '');
+  if (id < 0) return null;
+  if (expect) {
+    const row = tx.get<{ kind: string }>(sql`SELECT kind FROM entries WHERE id = ${id}`);
+    if (row?.kind !== expect) return null;
+  }
+  return id;
+}
+
+/** Day-number bounds of a parsed date, with open ends as sentinels. */
+export function dayBounds(date: ParsedDate): { earliest: number; latest: number } {
+  return {
+    earliest: date.earliest === null ? OPEN_START_DAY : dayNumber(date.earliest),
+    latest: date.latest === null ? OPEN_END_DAY : dayNumber(date.latest),
+  };
+}
+
+/** Columns stored for a dated entry. */
+export function dateColumns(edtf: string) {
+  const parsed = parseEdtf(edtf);
+  const { earliest, latest } = dayBounds(parsed);
+  return { date: parsed.edtf, precision: parsed.precision, earliest, latest, spanClass: spanClass(earliest, latest) };
+}
+
+/** See the `entries` table: 0 one day, 1 up to 31 days, 2 up to 366 days, 3 longer or open. */
+export const SPAN_CLASS_MAX_DAYS = [0, 30, 365, Number.POSITIVE_INFINITY] as const;
+
+export function spanClass(earliest: number, latest: number): number {
+  if (earliest === OPEN_START_DAY || latest === OPEN_END_DAY) return 3;
+  const span = latest - earliest;
+  return SPAN_CLASS_MAX_DAYS.findIndex((max) => span <= max);
+}
+
+/** The date object of the API for a stored EDTF text (null stays null). */
+export function dateValue(edtf: string | null): ParsedDate | null {
+  return edtf === null ? null : parseEdtf(edtf);
+}
+
+/**
+ * Picks one language from a map: the one asked for (or one sharing its primary subtag),
+ * else the original language, else English, else the first. Without `lang`, the whole map.
+ */
+export function pickLanguage(map: LanguageMap, lang: string | undefined, original?: string | null): LanguageMap;
+export function pickLanguage(map: LanguageMap | null, lang: string | undefined, original?: string | null): LanguageMap | null;
+export function pickLanguage(map: LanguageMap | null, lang: string | undefined, original?: string | null): LanguageMap | null {
+  if (map === null || lang === undefined) return map;
+  const tags = Object.keys(map);
+  const wanted = lang.toLowerCase();
+  const primary = wanted.split('-')[0];
+  const chosen =
+    tags.find((t) => t.toLowerCase() === wanted) ??
+    tags.find((t) => t.toLowerCase().split('-')[0] === primary) ??
+    (original && tags.includes(original) ? original : undefined) ??
+    (tags.includes('en') ? 'en' : undefined) ??
+    tags[0];
+  return chosen === undefined ? {} : { [chosen]: map[chosen]! };
+}
+
+/** Rows of `table` whose id is in `ids`, as a map by id. */
+export function byId<T extends { id: number }>(rows: T[]): Map<number, T> {
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+export function groupBy<T, K>(rows: T[], keyOf: (row: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const row of rows) {
+    const k = keyOf(row);
+    const group = groups.get(k);
+    if (group) group.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
+/** SQLite caps bound parameters; IN lists are chunked well below it. */
+export function chunked<T>(items: T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function selectIn<T>(ids: number[], query: (chunk: number[]) => T[]): T[] {
+  if (ids.length === 0) return [];
+  return chunked([...new Set(ids)]).flatMap(query);
+}
+
+export { inArray };
+
+type IdTable = typeof sources | typeof places | typeof actors | typeof timelines;
+
+/** One page of ids of a plain (non-dated) resource in id order, keyset-paged by `after`. */
+export function listIdsAfter(tx: Tx, table: IdTable, where: SQL[], after: number | undefined, limit: number): number[] {
+  const conditions = after === undefined ? where : [...where, gt(table.id, after)];
+  return tx
+    .select({ id: table.id })
+    .from(table)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(asc(table.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}

@@ -1,0 +1,113 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
+
+/** Where an entry sits in chronological order: the keyset of timeline cursors. */
+export type TimelinePosition = [earliest: number, latest: number, kind: 'event' | 'statement', id: number];
+
+export interface TimelineQuery {
+  /** Window bounds as day numbers, inclusive; undefined is open. */
+  from?: number | undefined;
+  to?: number | undefined;
+  match: 'overlaps' | 'within';
+  kinds?: ('event' | 'statement')[] | undefined;
+  types?: string[] | undefined;
+  tags?: string[] | undefined;
+  /** Actor ids (OR). Events match by any role (or `role`); statements by speaker, or `about`. */
+  actors?: number[] | undefined;
+  role?: string | undefined;
+  /** Place ids, already expanded to their subtrees (OR). */
+  places?: number[] | undefined;
+  /** Entry ids that a full-text search matched (OR); an empty list matches nothing. */
+  ids?: number[] | undefined;
+  order: 'asc' | 'desc';
+}
+
+const list = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
+
+/** Filters that do not depend on the date index: shared by every span-class branch. */
+function filterConditions(q: TimelineQuery): SQL[] {
+  const where: SQL[] = [];
+  if (q.kinds?.length) where.push(sql`e.kind IN (${list(q.kinds)})`);
+  if (q.types?.length) where.push(sql`e.type IN (${list(q.types)})`);
+  if (q.tags?.length) {
+    where.push(sql`EXISTS (SELECT 1 FROM entry_tags t WHERE t.entry_id = e.id AND t.tag IN (${list(q.tags)}))`);
+  }
+  if (q.actors?.length) {
+    const role =
+      q.role === undefined
+        ? sql`a.role <> 'about'`
+        : q.role === 'speaker' || q.role === 'about'
+          ? sql`a.role = ${q.role}`
+          : sql`a.role = ${q.role} AND e.kind = 'event'`;
+    where.push(
+      sql`EXISTS (SELECT 1 FROM entry_actors a WHERE a.entry_id = e.id AND a.actor_id IN (${list(q.actors)}) AND ${role})`,
+    );
+  }
+  if (q.places) {
+    where.push(
+      q.places.length
+        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND p.place_id IN (${list(q.places)}))`
+        : sql`0`,
+    );
+  }
+  if (q.ids) where.push(q.ids.length ? sql`e.id IN (${list(q.ids)})` : sql`0`);
+  return where;
+}
+
+/**
+ * One branch per span class, each a range scan of `entries_chrono_idx`: within a class the
+ * longest span is known, so an overlap window bounds `earliest` from below as well as above.
+ */
+function branch(q: TimelineQuery, spanClass: number, after: TimelinePosition | undefined, limit: number): SQL {
+  const where: SQL[] = [sql`e.span_class = ${spanClass}`];
+  const maxSpan = SPAN_CLASS_MAX_DAYS[spanClass]!;
+  if (q.match === 'within') {
+    if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
+    if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`);
+  } else {
+    if (q.to !== undefined) where.push(sql`e.earliest <= ${q.to}`);
+    if (q.from !== undefined) {
+      if (Number.isFinite(maxSpan)) where.push(sql`e.earliest >= ${q.from - maxSpan}`);
+      where.push(sql`e.latest >= ${q.from}`);
+    }
+  }
+  if (after) {
+    const [earliest, latest, kind, id] = after;
+    where.push(
+      q.order === 'asc'
+        ? sql`(e.earliest, e.latest, e.kind, e.id) > (${earliest}, ${latest}, ${kind}, ${id})`
+        : sql`(e.earliest, e.latest, e.kind, e.id) < (${earliest}, ${latest}, ${kind}, ${id})`,
+    );
+  }
+  where.push(...filterConditions(q));
+  const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
+  return sql`SELECT * FROM (SELECT e.id, e.earliest, e.latest, e.kind FROM entries e INDEXED BY entries_chrono_idx
+    WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY e.earliest ${dir}, e.latest ${dir}, e.kind ${dir}, e.id ${dir} LIMIT ${limit})`;
+}
+
+/** The SQL of one timeline page (exposed for EXPLAIN QUERY PLAN tests and the benchmark). */
+export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | undefined, limit: number): SQL {
+  const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
+  const branches = SPAN_CLASS_MAX_DAYS.map((_, spanClass) => branch(q, spanClass, after, limit));
+  return sql`${sql.join(branches, sql` UNION ALL `)}
+    ORDER BY earliest ${dir}, latest ${dir}, kind ${dir}, id ${dir} LIMIT ${limit}`;
+}
+
+/** One page of entry ids in chronological order, and the position to continue after. */
+export function timelinePage(
+  tx: Tx,
+  q: TimelineQuery,
+  after: TimelinePosition | undefined,
+  limit: number,
+): { ids: number[]; next: TimelinePosition | null } {
+  const rows = tx.all<{ id: number; earliest: number; latest: number; kind: 'event' | 'statement' }>(
+    timelinePageSql(q, after, limit + 1),
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    ids: page.map((r) => r.id),
+    next: rows.length > limit && last ? [last.earliest, last.latest, last.kind, last.id] : null,
+  };
+}

@@ -1,0 +1,173 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Db } from '../db/client.js';
+import { bearerSecurity, requireScope } from '../plugins/auth.js';
+import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../repositories/records.js';
+import { CursorParam, IdOrKeyParam, LangParam, LimitParam, problemResponses } from '../schemas/common.js';
+
+/** A page of record ids and where the next one starts (null on the last page). */
+export interface IdPage {
+  ids: number[];
+  next: unknown;
+}
+
+export interface CrudOptions {
+  /** Singular and plural names, as in operation ids: `Source`, `Sources`. */
+  name: string;
+  plural: string;
+  tag: string;
+  spec: AnySpec;
+  input: z.ZodType;
+  patch: z.ZodType;
+  output: z.ZodType;
+  list: z.ZodType;
+  /** Filters of the list operation (the factory adds limit, cursor and lang). */
+  filters: z.ZodObject;
+  /** One page of ids for the filters, after the decoded cursor position. */
+  page(db: Db, filters: Record<string, unknown>, after: unknown, limit: number): IdPage;
+  /** A sample path id for the documentation. */
+  example: string;
+  /** Replaces the single-record read (its response schema and loader). */
+  getOne?: { output: z.ZodType; load(db: Db, ref: string, lang: string | undefined): unknown };
+}
+
+/** A page from `limit + 1` ids in id order: the extra one only tells that there is more. */
+export function idPage(ids: number[], limit: number): IdPage {
+  return { ids: ids.slice(0, limit), next: ids.length > limit ? ids[limit - 1] : null };
+}
+
+/** Canonical text of a query's filters: part of the cursor's signed scope. */
+export function filterScope(path: string, filters: Record<string, unknown>): string {
+  const entries = Object.entries(filters)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `${path}?${JSON.stringify(entries)}`;
+}
+
+/** Sets the `Link: rel="next"` header for a page that has a next cursor. */
+export function linkNext(request: { url: string; protocol: string; host: string }, nextCursor: string | null) {
+  if (nextCursor === null) return undefined;
+  const url = new URL(request.url, `${request.protocol}://${request.host}`);
+  url.searchParams.set('cursor', nextCursor);
+  return `<${url.pathname}${url.search}>; rel="next"`;
+}
+
+/** List, get, create, patch and delete for one resource, registered under its prefix. */
+export function crudRoutes(options: CrudOptions) {
+  const { name, plural, tag, spec } = options;
+  const params = z.object({ id: IdOrKeyParam.meta({ example: options.example }) });
+  const listQuery = options.filters.extend({ limit: LimitParam, cursor: CursorParam, lang: LangParam });
+
+  return async function routes(fastify: FastifyInstance) {
+    const app = fastify.withTypeProvider<ZodTypeProvider>();
+    const write = requireScope('write');
+
+    app.get(
+      '/',
+      {
+        schema: {
+          operationId: `list${plural}`,
+          tags: [tag],
+          summary: `List ${plural.toLowerCase()}`,
+          description: `${plural} in a stable order, a page at a time; follow \`page.nextCursor\` (or the \`Link\` header) for the next page.`,
+          querystring: listQuery,
+          response: { 200: options.list, ...problemResponses(400) },
+        },
+      },
+      async (request, reply) => {
+        const { limit, cursor, lang, ...filters } = request.query as Record<string, unknown> & {
+          limit: number;
+          cursor?: string;
+          lang?: string;
+        };
+        const scope = filterScope(`${tag}`, filters);
+        const after = cursor === undefined ? undefined : app.cursors.decode(scope, cursor);
+        const page = options.page(app.db, filters, after, limit);
+        const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
+        const link = linkNext(request, nextCursor);
+        if (link) reply.header('link', link);
+        return { data: spec.load(app.db, page.ids, lang), page: { nextCursor, limit } };
+      },
+    );
+
+    app.get(
+      '/:id',
+      {
+        schema: {
+          operationId: `get${name}`,
+          tags: [tag],
+          summary: `Get one ${name.toLowerCase()} by id or key`,
+          params,
+          querystring: z.object({ lang: LangParam }),
+          response: { 200: options.getOne?.output ?? options.output, ...problemResponses(400, 404) },
+        },
+      },
+      async (request) =>
+        options.getOne
+          ? options.getOne.load(app.db, request.params.id, request.query.lang)
+          : getRecord(app.db, spec, request.params.id, request.query.lang),
+    );
+
+    app.post(
+      '/',
+      {
+        preHandler: write,
+        schema: {
+          operationId: `create${name}`,
+          tags: [tag],
+          summary: `Create a ${name.toLowerCase()}`,
+          security: bearerSecurity,
+          body: options.input,
+          response: { 201: options.output, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
+        },
+      },
+      async (request, reply) => {
+        const created = createRecord(app.db, spec, request.body as never) as { id: number };
+        reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${created.id}`);
+        return created;
+      },
+    );
+
+    app.patch(
+      '/:id',
+      {
+        preHandler: write,
+        schema: {
+          operationId: `update${name}`,
+          tags: [tag],
+          summary: `Change fields of a ${name.toLowerCase()}`,
+          description: 'Fields present in the body replace the stored ones; absent fields are kept.',
+          security: bearerSecurity,
+          params,
+          body: options.patch,
+          response: { 200: options.output, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+        },
+      },
+      async (request) => patchRecord(app.db, spec, request.params.id, request.body as never),
+    );
+
+    app.delete(
+      '/:id',
+      {
+        preHandler: write,
+        schema: {
+          operationId: `delete${name}`,
+          tags: [tag],
+          summary: `Delete a ${name.toLowerCase()}`,
+          description: 'Refused with 409 while other records refer to it; the problem names them.',
+          security: bearerSecurity,
+          params,
+          response: {
+            204: z.null().meta({ description: 'Deleted.' }),
+            ...problemResponses(400, 401, 403, 404, 409),
+          },
+        },
+      },
+      async (request, reply) => {
+        deleteRecord(app.db, spec, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { eventSpec } from '../repositories/entries.js';
+import { timelinePage, type TimelinePosition } from '../repositories/timeline.js';
+import { Event, EventInput, EventList, EventPatch } from '../schemas/entries.js';
+import { timelineFilters } from '../schemas/timeline.js';
+import { resolveTimelineQuery } from '../timeline.js';
+import { crudRoutes } from './crud.js';
+
+const { kind: _kind, ...filters } = timelineFilters;
+
+export const eventRoutes = crudRoutes({
+  name: 'Event',
+  plural: 'Events',
+  tag: 'Events',
+  spec: eventSpec,
+  input: EventInput,
+  patch: EventPatch,
+  output: Event,
+  list: EventList,
+  filters: z.object({ ...filters, order: z.enum(['asc', 'desc']).default('asc') }),
+  page: (db, params, after, limit) =>
+    timelinePage(db, { ...resolveTimelineQuery(db, params), kinds: ['event'] }, after as TimelinePosition | undefined, limit),
+  example: 'event:kz-protests-2022-01-02',
+});

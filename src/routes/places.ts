@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { findId } from '../repositories/support.js';
+import { listPlaceIds, placeSpec } from '../repositories/places.js';
+import { repeated } from '../schemas/common.js';
+import { Place, PlaceInput, PlaceList, PlacePatch } from '../schemas/places.js';
+import { crudRoutes, idPage } from './crud.js';
+
+export const placeRoutes = crudRoutes({
+  name: 'Place',
+  plural: 'Places',
+  tag: 'Places',
+  spec: placeSpec,
+  input: PlaceInput,
+  patch: PlacePatch,
+  output: Place,
+  list: PlaceList,
+  filters: z.object({
+    type: repeated(z.string().max(100)).optional().meta({ example: ['city'] }),
+    countryCode: repeated(z.string().max(2)).optional().meta({ example: ['KZ'] }),
+    parent: z.string().max(200).optional().meta({ description: 'Only the direct children of this place.', example: 'place:kz' }),
+  }),
+  page: (db, filters, after, limit) => {
+    const { parent, ...rest } = filters as { parent?: string; type?: string[]; countryCode?: string[] };
+    const parentId = parent === undefined ? undefined : findId(db, 'place', parent);
+    if (parentId === null) return { ids: [], next: null };
+    return idPage(listPlaceIds(db, { ...rest, parent: parentId }, after as number | undefined, limit + 1), limit);
+  },
+  example: 'place:almaty',
+});

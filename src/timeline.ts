@@ -1,0 +1,60 @@
+import type { z } from 'zod';
+import type { Db } from './db/client.js';
+import { parseWindowBound } from './dates/window.js';
+import { validationFailed, type FieldError } from './errors.js';
+import { placeSubtree } from './repositories/places.js';
+import { findId } from './repositories/support.js';
+import type { TimelineQuery as RepoQuery } from './repositories/timeline.js';
+import type { TimelineQuery } from './schemas/timeline.js';
+
+export type TimelineParams = z.infer<typeof TimelineQuery>;
+
+/** Only the filter part of the parameters: what a cursor is bound to. */
+export function timelineFilterParams(params: Partial<TimelineParams>) {
+  const { limit: _limit, cursor: _cursor, lang: _lang, ...filters } = params;
+  return filters;
+}
+
+/**
+ * Turns validated query parameters into a repository query: window bounds to day numbers,
+ * actor and place references to ids (places with everything under them). An unknown
+ * reference is a 400 naming it, not an empty page that looks like "no data".
+ */
+export function resolveTimelineQuery(
+  db: Db,
+  params: Partial<TimelineParams>,
+  scope: { actor?: number; place?: number } = {},
+): RepoQuery {
+  const errors: FieldError[] = [];
+  const ids = (table: 'actor' | 'place', refs: string[] | undefined, name: string) =>
+    refs?.flatMap((ref, i) => {
+      const id = findId(db, table, ref);
+      if (id === null) errors.push({ in: 'query', path: `/${name}/${i}`, message: `no ${table} ${JSON.stringify(ref)}` });
+      return id === null ? [] : [id];
+    });
+  const bound = (value: string | undefined, side: 'from' | 'to') => {
+    if (value === undefined) return undefined;
+    const parsed = parseWindowBound(value, side);
+    return parsed.ok ? parsed.day : undefined;
+  };
+
+  const actors = ids('actor', params.actor, 'actor');
+  const placeRefs = ids('place', params.place, 'place');
+  if (errors.length > 0) throw validationFailed(errors.map((e) => e.message).join('; '), errors);
+
+  // a scoped timeline's path names the actor or place; its query has no such parameter
+  const scopedActors = scope.actor === undefined ? actors : [scope.actor];
+  const scopedPlaces = scope.place === undefined ? placeRefs : [scope.place];
+  return {
+    from: bound(params.from, 'from'),
+    to: bound(params.to, 'to'),
+    match: params.match ?? 'overlaps',
+    kinds: params.kind,
+    types: params.type,
+    tags: params.tag,
+    actors: scopedActors,
+    role: params.role,
+    places: scopedPlaces === undefined ? undefined : placeSubtree(db, scopedPlaces),
+    order: params.order ?? 'asc',
+  };
+}
