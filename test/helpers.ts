@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import type { AppConfig } from '../src/config.js';
+
+/** The secret of the key every test app is bootstrapped with (every scope). */
+export const TEST_KEY = 'test-bootstrap-key-0123456789abcdef';
+export const AUTH = { authorization: `Bearer ${TEST_KEY}` };
+
+export interface TestApp {
+  app: FastifyInstance;
+  /** Path of the database file (a fresh temp file unless `memory` was asked for). */
+  databasePath: string;
+  close(): Promise<void>;
+}
+
+/** Builds the real app on its own fresh database (a temp file, or `:memory:`). */
+export async function buildTestApp(
+  options: { seed?: boolean; memory?: boolean; config?: Partial<AppConfig> } = {},
+): Promise<TestApp> {
+  const dir = options.memory ? null : mkdtempSync(join(tmpdir(), 'annals-test-'));
+  const databasePath = dir ? join(dir, 'annals.db') : ':memory:';
+  const app = await buildApp({
+    databasePath,
+    seedWhenEmpty: options.seed ?? false,
+    bootstrapKey: TEST_KEY,
+    logLevel: 'silent',
+    ...options.config,
+  });
+  return {
+    app,
+    databasePath,
+    async close() {
+      await app.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Interchange NDJSON from records. */
+export const ndjson = (records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
