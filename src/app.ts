@@ -15,6 +15,7 @@ import { runMigrations } from './db/migrate.js';
 import { CursorCodec } from './cursor.js';
 import { installProblemHandlers } from './plugins/problems.js';
 import { ensureApiKey } from './repositories/apiKeys.js';
+import { ensureSearchIndex } from './repositories/search.js';
 import { cursorSecret } from './repositories/settings.js';
 import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
@@ -45,6 +46,7 @@ export const BODY_LIMIT = 1024 * 1024;
 export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   const db = openDatabase(config.databasePath);
   runMigrations(db);
+  ensureSearchIndex(db);
   if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
   if (config.bootstrapKey) ensureApiKey(db, 'bootstrap', config.bootstrapKey);
 

@@ -4,6 +4,7 @@ import { parseWindowBound } from './dates/window.js';
 import { validationFailed, type FieldError } from './errors.js';
 import { placeSubtree } from './repositories/places.js';
 import { findId } from './repositories/support.js';
+import { buildMatchQuery } from './search/text.js';
 import type { TimelineQuery as RepoQuery } from './repositories/timeline.js';
 import type { TimelineQuery } from './schemas/timeline.js';
 
@@ -11,7 +12,7 @@ export type TimelineParams = z.infer<typeof TimelineQuery>;
 
 /** Only the filter part of the parameters: what a cursor is bound to. */
 export function timelineFilterParams(params: Partial<TimelineParams>) {
-  const { limit: _limit, cursor: _cursor, lang: _lang, ...filters } = params;
+  const { limit: _limit, cursor: _cursor, lang: _lang, highlight: _highlight, ...filters } = params;
   return filters;
 }
 
@@ -40,6 +41,8 @@ export function resolveTimelineQuery(
 
   const actors = ids('actor', params.actor, 'actor');
   const placeRefs = ids('place', params.place, 'place');
+  const text = params.q === undefined ? undefined : buildMatchQuery(params.q);
+  if (text === null) errors.push({ in: 'query', path: '/q', message: 'q has no word to search for' });
   if (errors.length > 0) throw validationFailed(errors.map((e) => e.message).join('; '), errors);
 
   // a scoped timeline's path names the actor or place; its query has no such parameter
@@ -55,6 +58,7 @@ export function resolveTimelineQuery(
     actors: scopedActors,
     role: params.role,
     places: scopedPlaces === undefined ? undefined : placeSubtree(db, scopedPlaces),
+    text: text ?? undefined,
     order: params.order ?? 'asc',
   };
 }

@@ -75,8 +75,6 @@ interface ParsedRecord {
   data: { key: string } & Record<string, unknown>;
 }
 
-class StopImport extends Error {}
-
 /** Reasons read from zod issues: `path: message`, the first few. */
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -134,12 +132,18 @@ export async function importNdjson(db: Db, input: Readable, options: ImportOptio
     errorsTruncated: false,
   };
   const waiting = new Map<string, ParsedRecord>();
+  // With stopOnError, the first refused line: records after it are not stored. Nothing is
+  // thrown across a batch's transaction, so what came before the stop commits.
+  let stopLine = Number.POSITIVE_INFINITY;
 
   const refuse = (refusal: RefusedLine) => {
     report.refused += 1;
     if (report.errors.length < maxErrors) report.errors.push(refusal);
     else report.errorsTruncated = true;
-    if (options.stopOnError) throw new StopImport();
+    if (options.stopOnError) {
+      report.stopped = true;
+      stopLine = Math.min(stopLine, refusal.line);
+    }
   };
   const count = (outcome: UpsertOutcome) => {
     report[outcome] += 1;
@@ -154,7 +158,6 @@ export async function importNdjson(db: Db, input: Readable, options: ImportOptio
       if (result.outcome === 'deferred') return false;
       count(result.outcome);
     } catch (error) {
-      if (error instanceof StopImport) throw error;
       if (!(error instanceof ProblemError)) throw error;
       refuse({ line: record.line, key: record.key, kind: record.kind, reason: error.message });
     }
@@ -173,49 +176,63 @@ export async function importNdjson(db: Db, input: Readable, options: ImportOptio
     let batch: ParsedRecord[] = [];
     const flush = () => {
       if (batch.length === 0) return;
-      const lines = batch.map((r) => r.line);
       const pending = batch;
+      const lines: number[] = [];
       batch = [];
       runBatch((tx) => {
         const timestamp = now();
         for (const record of pending) {
+          if (record.line >= stopLine) break;
+          // a later line with the same key replaces a record still waiting for its keys
+          const earlier = waiting.get(record.key);
+          if (earlier) {
+            waiting.delete(record.key);
+            refuse({
+              line: earlier.line,
+              key: earlier.key,
+              kind: earlier.kind,
+              reason: `superseded by line ${record.line}, which has the same key`,
+            });
+            if (record.line >= stopLine) break;
+          }
+          lines.push(record.line);
           if (!store(tx, record, timestamp, false)) waiting.set(record.key, record);
         }
       });
       options.onBatchCommitted?.(lines);
       options.onProgress?.(report);
     };
+    // With stopOnError, the lines before a refused one are stored first, in order.
+    const refuseLine = (refusal: RefusedLine) => {
+      if (options.stopOnError) flush();
+      if (!report.stopped) refuse(refusal);
+    };
 
     for await (const { line, text, tooLong } of splitLines(input, options.maxLineBytes ?? 16 * 1024 * 1024)) {
       report.lines = line;
       if (tooLong) {
-        refuse({ line, key: null, kind: null, reason: 'line is longer than the limit' });
-        continue;
+        refuseLine({ line, key: null, kind: null, reason: 'line is longer than the limit' });
+      } else if (text.trim() !== '') {
+        const parsed = parseLine(text, line);
+        if (!('data' in parsed)) refuseLine(parsed);
+        else {
+          batch.push(parsed);
+          if (batch.length >= batchSize) flush();
+        }
       }
-      if (text.trim() === '') continue;
-      const parsed = parseLine(text, line);
-      if (!('data' in parsed)) {
-        refuse(parsed);
-        continue;
-      }
-      const earlier = waiting.get(parsed.key);
-      if (earlier) {
-        waiting.delete(parsed.key);
-        refuse({ ...earlier, reason: `superseded by line ${line}, which has the same key` });
-      }
-      batch.push(parsed);
-      if (batch.length >= batchSize) flush();
+      if (report.stopped) break;
     }
     flush();
 
-    // Records that waited for later keys: retry while any of them makes progress, then
-    // store the rest with unresolved references refused.
+    // Records that waited for later keys (after a stop: those before it): retry while any of
+    // them makes progress, then store the rest with unresolved references refused.
     let progress = true;
     while (waiting.size > 0 && progress) {
       progress = false;
       runBatch((tx) => {
         const timestamp = now();
         for (const [key, record] of waiting) {
+          if (record.line >= stopLine) continue;
           if (store(tx, record, timestamp, false)) {
             waiting.delete(key);
             progress = true;
@@ -223,34 +240,32 @@ export async function importNdjson(db: Db, input: Readable, options: ImportOptio
         }
       });
     }
-    if (waiting.size > 0) {
-      const rest = [...waiting.values()].sort((a, b) => a.line - b.line);
-      waiting.clear();
+    const rest = [...waiting.values()].filter((r) => r.line < stopLine).sort((a, b) => a.line - b.line);
+    waiting.clear();
+    if (rest.length > 0) {
       runBatch((tx) => {
         const timestamp = now();
-        for (const record of rest) store(tx, record, timestamp, true);
+        for (const record of rest) {
+          if (record.line >= stopLine) break;
+          store(tx, record, timestamp, true);
+        }
       });
     }
     options.onProgress?.(report);
   };
 
-  try {
-    if (options.dryRun) {
-      // drizzle transactions cannot span awaits, so a dry run holds BEGIN/ROLLBACK by hand
-      // and each batch runs in a savepoint of it.
-      db.$client.exec('BEGIN IMMEDIATE');
-      dryRunTx = db as unknown as Tx;
-      try {
-        await run();
-      } finally {
-        db.$client.exec('ROLLBACK');
-      }
-    } else {
+  if (options.dryRun) {
+    // drizzle transactions cannot span awaits, so a dry run holds BEGIN/ROLLBACK by hand
+    // and each record runs in a savepoint of it.
+    db.$client.exec('BEGIN IMMEDIATE');
+    dryRunTx = db as unknown as Tx;
+    try {
       await run();
+    } finally {
+      db.$client.exec('ROLLBACK');
     }
-  } catch (error) {
-    if (error instanceof StopImport) report.stopped = true;
-    else throw error;
+  } else {
+    await run();
   }
   return report;
 }

@@ -5,6 +5,7 @@ import { parseEdtf } from '../dates/edtf.js';
 import type { ActorInput } from '../schemas/actors.js';
 import { actorRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
+import { entriesOfActor, indexEntries } from './search.js';
 import { dateValue, dayBounds, groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 
 export interface ActorWrite {
@@ -74,6 +75,8 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
     } else {
       tx.update(actors).set(values).where(eq(actors.id, actorId)).run();
       tx.delete(actorAffiliations).where(eq(actorAffiliations.actorId, actorId)).run();
+      // entries are found by their actors' names: those documents change with the names
+      indexEntries(tx, entriesOfActor(tx, actorId));
     }
     if (affiliations.length > 0) {
       tx.insert(actorAffiliations)

@@ -17,6 +17,7 @@ import type { FieldError } from '../errors.js';
 import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
+import { indexEntries } from './search.js';
 import { dateColumns, dateValue, groupBy, pickLanguage, selectIn, type RefResolver, type Tx } from './support.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
@@ -184,6 +185,7 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
       tags: write.tags,
       sources: write.sources,
     });
+    indexEntries(tx, [entryId]);
     return entryId;
   },
 
@@ -276,6 +278,7 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
       tags: [],
       sources: write.sources,
     });
+    indexEntries(tx, [entryId]);
     return entryId;
   },
 

@@ -4,6 +4,9 @@ import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 /** Where an entry sits in chronological order: the keyset of timeline cursors. */
 export type TimelinePosition = [earliest: number, latest: number, kind: 'event' | 'statement', id: number];
 
+/** Where an entry sits in relevance order (best first). */
+export type RelevancePosition = [rank: number, id: number];
+
 export interface TimelineQuery {
   /** Window bounds as day numbers, inclusive; undefined is open. */
   from?: number | undefined;
@@ -17,8 +20,8 @@ export interface TimelineQuery {
   role?: string | undefined;
   /** Place ids, already expanded to their subtrees (OR). */
   places?: number[] | undefined;
-  /** Entry ids that a full-text search matched (OR); an empty list matches nothing. */
-  ids?: number[] | undefined;
+  /** An FTS5 MATCH expression over the search index (built by src/search/text.ts, never raw input). */
+  text?: string | undefined;
   order: 'asc' | 'desc';
 }
 
@@ -50,36 +53,43 @@ function filterConditions(q: TimelineQuery): SQL[] {
         : sql`0`,
     );
   }
-  if (q.ids) where.push(q.ids.length ? sql`e.id IN (${list(q.ids)})` : sql`0`);
   return where;
 }
+
+/** The window condition over all span classes at once. */
+function windowConditions(q: TimelineQuery): SQL[] {
+  const where: SQL[] = [];
+  if (q.match === 'within') {
+    if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
+    if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`);
+  } else {
+    if (q.to !== undefined) where.push(sql`e.earliest <= ${q.to}`);
+    if (q.from !== undefined) where.push(sql`e.latest >= ${q.from}`);
+  }
+  return where;
+}
+
+const afterCondition = (order: 'asc' | 'desc', after: TimelinePosition | undefined): SQL[] => {
+  if (!after) return [];
+  const [earliest, latest, kind, id] = after;
+  return [
+    order === 'asc'
+      ? sql`(e.earliest, e.latest, e.kind, e.id) > (${earliest}, ${latest}, ${kind}, ${id})`
+      : sql`(e.earliest, e.latest, e.kind, e.id) < (${earliest}, ${latest}, ${kind}, ${id})`,
+  ];
+};
 
 /**
  * One branch per span class, each a range scan of `entries_chrono_idx`: within a class the
  * longest span is known, so an overlap window bounds `earliest` from below as well as above.
  */
 function branch(q: TimelineQuery, spanClass: number, after: TimelinePosition | undefined, limit: number): SQL {
-  const where: SQL[] = [sql`e.span_class = ${spanClass}`];
+  const where: SQL[] = [sql`e.span_class = ${spanClass}`, ...windowConditions(q)];
   const maxSpan = SPAN_CLASS_MAX_DAYS[spanClass]!;
-  if (q.match === 'within') {
-    if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
-    if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`);
-  } else {
-    if (q.to !== undefined) where.push(sql`e.earliest <= ${q.to}`);
-    if (q.from !== undefined) {
-      if (Number.isFinite(maxSpan)) where.push(sql`e.earliest >= ${q.from - maxSpan}`);
-      where.push(sql`e.latest >= ${q.from}`);
-    }
+  if (q.match === 'overlaps' && q.from !== undefined && Number.isFinite(maxSpan)) {
+    where.push(sql`e.earliest >= ${q.from - maxSpan}`);
   }
-  if (after) {
-    const [earliest, latest, kind, id] = after;
-    where.push(
-      q.order === 'asc'
-        ? sql`(e.earliest, e.latest, e.kind, e.id) > (${earliest}, ${latest}, ${kind}, ${id})`
-        : sql`(e.earliest, e.latest, e.kind, e.id) < (${earliest}, ${latest}, ${kind}, ${id})`,
-    );
-  }
-  where.push(...filterConditions(q));
+  where.push(...afterCondition(q.order, after), ...filterConditions(q));
   const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
   return sql`SELECT * FROM (SELECT e.id, e.earliest, e.latest, e.kind FROM entries e INDEXED BY entries_chrono_idx
     WHERE ${sql.join(where, sql` AND `)}
@@ -89,6 +99,18 @@ function branch(q: TimelineQuery, spanClass: number, after: TimelinePosition | u
 /** The SQL of one timeline page (exposed for EXPLAIN QUERY PLAN tests and the benchmark). */
 export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | undefined, limit: number): SQL {
   const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
+  if (q.text !== undefined) {
+    // A text search starts from the index's matches (usually far fewer than the window's
+    // entries) and sorts them, instead of scanning the window.
+    const where = [
+      sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`,
+      ...windowConditions(q),
+      ...afterCondition(q.order, after),
+      ...filterConditions(q),
+    ];
+    return sql`SELECT e.id, e.earliest, e.latest, e.kind FROM entries e WHERE ${sql.join(where, sql` AND `)}
+      ORDER BY e.earliest ${dir}, e.latest ${dir}, e.kind ${dir}, e.id ${dir} LIMIT ${limit}`;
+  }
   const branches = SPAN_CLASS_MAX_DAYS.map((_, spanClass) => branch(q, spanClass, after, limit));
   return sql`${sql.join(branches, sql` UNION ALL `)}
     ORDER BY earliest ${dir}, latest ${dir}, kind ${dir}, id ${dir} LIMIT ${limit}`;
@@ -110,4 +132,35 @@ export function timelinePage(
     ids: page.map((r) => r.id),
     next: rows.length > limit && last ? [last.earliest, last.latest, last.kind, last.id] : null,
   };
+}
+
+/** One page of a text search in relevance order (BM25, best first; ties by id). */
+export function relevancePage(
+  tx: Tx,
+  q: TimelineQuery & { text: string },
+  after: RelevancePosition | undefined,
+  limit: number,
+): { ids: number[]; next: RelevancePosition | null } {
+  const where = [sql`search_index MATCH ${q.text}`, ...windowConditions(q), ...filterConditions(q)];
+  if (after) where.push(sql`(bm25(search_index), e.id) > (${after[0]}, ${after[1]})`);
+  const rows = tx.all<{ id: number; rank: number }>(
+    sql`SELECT e.id, bm25(search_index) AS rank FROM search_index JOIN entries e ON e.id = search_index.rowid
+      WHERE ${sql.join(where, sql` AND `)} ORDER BY rank, e.id LIMIT ${limit + 1}`,
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { ids: page.map((r) => r.id), next: rows.length > limit && last ? [last.rank, last.id] : null };
+}
+
+/**
+ * How many matching entries have each distinct [earliest, latest]: the histogram's input,
+ * small even when millions of entries match (entries share their days).
+ */
+export function spanCounts(tx: Tx, q: TimelineQuery): { earliest: number; latest: number; n: number }[] {
+  const where = [...windowConditions(q), ...filterConditions(q)];
+  if (q.text !== undefined) where.push(sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`);
+  return tx.all(
+    sql`SELECT e.earliest, e.latest, count(*) AS n FROM entries e
+      WHERE ${where.length ? sql.join(where, sql` AND `) : sql`1`} GROUP BY e.earliest, e.latest`,
+  );
 }

@@ -57,7 +57,14 @@ export function linkNext(request: { url: string; protocol: string; host: string 
 export function crudRoutes(options: CrudOptions) {
   const { name, plural, tag, spec } = options;
   const params = z.object({ id: IdOrKeyParam.meta({ example: options.example }) });
-  const listQuery = options.filters.extend({ limit: LimitParam, cursor: CursorParam, lang: LangParam });
+  // A resource that filters by `lang` itself (sources: the language of the source) keeps its
+  // filter; one language asked for there also picks the language of the texts.
+  const filtersByLang = 'lang' in options.filters.shape;
+  const listQuery = options.filters.extend({
+    limit: LimitParam,
+    cursor: CursorParam,
+    ...(filtersByLang ? {} : { lang: LangParam }),
+  });
 
   return async function routes(fastify: FastifyInstance) {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -76,11 +83,13 @@ export function crudRoutes(options: CrudOptions) {
         },
       },
       async (request, reply) => {
-        const { limit, cursor, lang, ...filters } = request.query as Record<string, unknown> & {
+        const { limit, cursor, ...filters } = request.query as Record<string, unknown> & {
           limit: number;
           cursor?: string;
-          lang?: string;
         };
+        const langs = filters.lang as string | string[] | undefined;
+        if (!filtersByLang) delete filters.lang;
+        const lang = Array.isArray(langs) ? (langs.length === 1 ? langs[0] : undefined) : langs;
         const scope = filterScope(`${tag}`, filters);
         const after = cursor === undefined ? undefined : app.cursors.decode(scope, cursor);
         const page = options.page(app.db, filters, after, limit);

@@ -4,10 +4,21 @@ import { z } from 'zod';
 import { notFound } from '../errors.js';
 import { loadEntries } from '../repositories/entries.js';
 import { findId } from '../repositories/support.js';
-import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+import {
+  relevancePage,
+  spanCounts,
+  timelinePage,
+  type RelevancePosition,
+  type TimelinePosition,
+  type TimelineQuery as RepoQuery,
+} from '../repositories/timeline.js';
+import { badRequest } from '../errors.js';
+import { MAX_BUCKETS, bucketEnd, bucketStart, bucketStarts, bucketsEnd, histogram } from '../histogram.js';
+import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
+import { highlightFields, queryTerms } from '../search/highlight.js';
 import { IdOrKeyParam, problemResponses } from '../schemas/common.js';
 import { EntryList } from '../schemas/entries.js';
-import { ActorTimelineQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
+import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
 import { resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../timeline.js';
 import { filterScope, linkNext } from './crud.js';
 
@@ -22,12 +33,25 @@ export function timelineResponse(
   const app = request.server;
   const scope = filterScope(scopePath, timelineFilterParams(params));
   const limit = params.limit ?? 50;
-  const after = params.cursor === undefined ? undefined : app.cursors.decode<TimelinePosition>(scope, params.cursor);
-  const page = timelinePage(app.db, query, after, limit);
+  const after = params.cursor === undefined ? undefined : app.cursors.decode<unknown>(scope, params.cursor);
+  const page =
+    params.sort === 'relevance' && query.text !== undefined
+      ? relevancePage(app.db, { ...query, text: query.text }, after as RelevancePosition | undefined, limit)
+      : timelinePage(app.db, query, after as TimelinePosition | undefined, limit);
   const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
   const link = linkNext(request, nextCursor);
   if (link) reply.header('link', link);
-  return { data: loadEntries(app.db, page.ids, params.lang), page: { nextCursor, limit } };
+  const data = loadEntries(app.db, page.ids, params.lang);
+  if (params.highlight === 'true' && params.q !== undefined) {
+    const terms = queryTerms(params.q);
+    for (const entry of data) {
+      entry.highlight =
+        entry.kind === 'event'
+          ? highlightFields({ title: entry.title, description: entry.description }, terms)
+          : highlightFields({ text: entry.text }, terms);
+    }
+  }
+  return { data, page: { nextCursor, limit } };
 }
 
 export async function timelineRoutes(fastify: FastifyInstance) {
@@ -49,6 +73,53 @@ export async function timelineRoutes(fastify: FastifyInstance) {
     },
     async (request, reply) =>
       timelineResponse(request, reply, request.query, resolveTimelineQuery(app.db, request.query), 'timeline'),
+  );
+
+  app.get(
+    '/timeline/histogram',
+    {
+      schema: {
+        operationId: 'getTimelineHistogram',
+        tags: ['Timeline'],
+        summary: 'How many entries fall in each day, week, month or year',
+        description:
+          'Counts over the same filters as the timeline. `count` holds the entries that fit inside a bucket; ' +
+          '`imprecise` those that overlap it without fitting (a month-precise entry in a day bucket), so coarse ' +
+          'dates never inflate a single day. The window is widened to whole buckets; empty buckets are included.',
+        querystring: HistogramQuery,
+        response: { 200: Histogram, ...problemResponses(400) },
+      },
+    },
+    async (request) => {
+      const { interval, ...params } = request.query;
+      const query = resolveTimelineQuery(app.db, params);
+      // the window, widened to whole buckets, so that each bucket counts all its entries
+      const widened = {
+        ...query,
+        from: query.from === undefined ? undefined : bucketStart(query.from, interval),
+        to: query.to === undefined ? undefined : bucketEnd(query.to, interval),
+      };
+      const spans = spanCounts(app.db, widened);
+      let from = widened.from ?? Number.POSITIVE_INFINITY;
+      let to = widened.to ?? Number.NEGATIVE_INFINITY;
+      for (const span of spans) {
+        if (widened.from === undefined && span.earliest !== OPEN_START_DAY) from = Math.min(from, span.earliest);
+        if (widened.to === undefined && span.latest !== OPEN_END_DAY) to = Math.max(to, span.latest);
+      }
+      if (!Number.isFinite(from) || !Number.isFinite(to)) return { interval, from: null, to: null, buckets: [] };
+      const starts = bucketStarts(from, to, interval);
+      if (starts === null) {
+        throw badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
+          { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
+        ]);
+      }
+      return {
+        interval,
+        from: dayToIso(starts[0]!),
+        to: dayToIso(bucketsEnd(starts, interval)),
+        buckets: histogram(starts, interval, spans),
+      };
+    },
   );
 
   const scoped = (table: 'actor' | 'place') => async (request: FastifyRequest, reply: FastifyReply) => {

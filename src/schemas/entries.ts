@@ -73,6 +73,19 @@ export const StatementPatch = z
   .partial()
   .meta({ id: 'UpdateStatement' });
 
+const Highlight = z
+  .object({
+    field: z.string().meta({ example: 'text' }),
+    lang: z.string().meta({ example: 'ar' }),
+    snippet: z.string().meta({ description: 'HTML: the escaped passage with the matching words in `<mark>`.' }),
+  })
+  .nullable()
+  .optional()
+  .meta({
+    id: 'Highlight',
+    description: 'With `q` and `highlight=true`: where the query matched (null when only a name matched).',
+  });
+
 export const Event = z
   .object({
     kind: z.literal('event'),
@@ -88,6 +101,7 @@ export const Event = z
     parent: EventRef.nullable(),
     sources: z.array(Citation),
     ...Timestamps,
+    highlight: Highlight,
   })
   .meta({ id: 'Event' });
 
@@ -109,6 +123,7 @@ export const Statement = z
     about: z.object({ actors: z.array(ActorRef), places: z.array(PlaceRef), events: z.array(EventRef) }),
     sources: z.array(Citation),
     ...Timestamps,
+    highlight: Highlight,
   })
   .meta({ id: 'Statement' });
 

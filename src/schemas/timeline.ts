@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseWindowBound } from '../dates/window.js';
+import { MAX_QUERY_LENGTH } from '../search/text.js';
 import { CursorParam, LangParam, LimitParam, repeated } from './common.js';
 
 const windowBound = (side: 'from' | 'to', example: string) =>
@@ -53,6 +54,18 @@ export const timelineFilters = {
   place: repeated(word)
     .optional()
     .meta({ description: 'Place ids or keys (OR), including every place under them.', example: ['place:kz'] }),
+  q: z
+    .string()
+    .min(1)
+    .max(MAX_QUERY_LENGTH)
+    .optional()
+    .meta({
+      description:
+        'Full text over titles, descriptions, statement texts (every language) and the names of the actors and ' +
+        'places involved. Every word must match. Arabic-aware: diacritics, tatweel and letter variants are ' +
+        'folded and common prefixes and suffixes stemmed, so `سلطات` finds `السلطات`. Latin text ignores case and accents.',
+      example: 'كازاخستان',
+    }),
 } as const;
 
 const windowOrder = (query: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx) => {
@@ -67,13 +80,70 @@ const windowOrder = (query: { from?: string | undefined; to?: string | undefined
 
 const paging = {
   order: z.enum(['asc', 'desc']).default('asc').meta({ description: 'Chronological or reverse order.' }),
+  sort: z
+    .enum(['chronological', 'relevance'])
+    .default('chronological')
+    .meta({ description: '`relevance` (with `q`): best matches first (BM25); `order` does not apply.' }),
+  highlight: z
+    .enum(['true', 'false'])
+    .default('false')
+    .meta({ description: 'With `q`: add `highlight` to each entry, the matched passage with `<mark>`ed words.' }),
   limit: LimitParam,
   cursor: CursorParam,
   lang: LangParam,
 };
 
+const sortNeedsText = (query: { q?: string | undefined; sort?: string }, ctx: z.RefinementCtx) => {
+  if (query.sort === 'relevance' && query.q === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['sort'], message: 'sort=relevance needs a q' });
+  }
+};
+
+const refine = (query: Parameters<typeof windowOrder>[0] & Parameters<typeof sortNeedsText>[0], ctx: z.RefinementCtx) => {
+  windowOrder(query, ctx);
+  sortNeedsText(query, ctx);
+};
+
 /** Query of `GET /v1/timeline`. */
-export const TimelineQuery = z.object({ ...timelineFilters, ...paging }).superRefine(windowOrder);
+export const TimelineQuery = z.object({ ...timelineFilters, ...paging }).superRefine(refine);
+
+/** Query of `GET /v1/timeline/histogram`. */
+export const HistogramQuery = z
+  .object({
+    ...timelineFilters,
+    interval: z
+      .enum(['day', 'week', 'month', 'year'])
+      .default('month')
+      .meta({ description: 'Bucket size; weeks start on Monday (ISO 8601).' }),
+  })
+  .superRefine(windowOrder);
+
+export const Histogram = z
+  .object({
+    interval: z.enum(['day', 'week', 'month', 'year']),
+    from: z.string().nullable().meta({ description: 'First day of the first bucket.' }),
+    to: z.string().nullable().meta({ description: 'Last day of the last bucket.' }),
+    buckets: z.array(
+      z.object({
+        start: z.string(),
+        end: z.string().meta({ description: 'Last day of the bucket (inclusive).' }),
+        count: z.number().int().meta({ description: 'Entries whose [earliest, latest] lies inside the bucket.' }),
+        imprecise: z
+          .number()
+          .int()
+          .meta({ description: 'Entries that overlap the bucket without fitting inside it (coarser or longer dates).' }),
+      }),
+    ),
+  })
+  .meta({
+    id: 'Histogram',
+    example: {
+      interval: 'month',
+      from: '2022-01-01',
+      to: '2022-01-31',
+      buckets: [{ start: '2022-01-01', end: '2022-01-31', count: 19, imprecise: 3 }],
+    },
+  });
 
 const { actor: _actor, role: _role, ...withoutActor } = timelineFilters;
 const { place: _place, ...withoutPlace } = timelineFilters;
@@ -81,7 +151,7 @@ const { place: _place, ...withoutPlace } = timelineFilters;
 /** Query of `GET /v1/actors/{id}/timeline`: the actor is the path's; `role` still applies. */
 export const ActorTimelineQuery = z
   .object({ ...withoutActor, role: timelineFilters.role, ...paging })
-  .superRefine(windowOrder);
+  .superRefine(refine);
 
 /** Query of `GET /v1/places/{id}/timeline`. */
-export const PlaceTimelineQuery = z.object({ ...withoutPlace, ...paging }).superRefine(windowOrder);
+export const PlaceTimelineQuery = z.object({ ...withoutPlace, ...paging }).superRefine(refine);

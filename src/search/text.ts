@@ -171,7 +171,7 @@ const TOKEN_RE = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu;
  */
 const NOT_A_TOKEN_IN_SQLITE_RE = /^[\u19B0-\u19C0\u19C8\u19C9\u1CF2\u1CF3\p{M}]+$/u;
 
-interface Term {
+export interface Term {
   /** The folded surface form. */
   readonly folded: string;
   /** The Light10 stem, for Arabic tokens whose stem differs from the folded form. */
@@ -179,7 +179,7 @@ interface Term {
 }
 
 /** The shared document/query analysis: folded tokens, with stems for Arabic ones. */
-function analyze(text: string): Term[] {
+export function analyze(text: string): Term[] {
   const folded = foldArabic(text.normalize('NFKD').replace(INVISIBLE_RE, ''))
     .toLowerCase()
     .replace(LATIN_MARKS_RE, '$1')

@@ -1,0 +1,113 @@
+import { MAX_DAY, MIN_DAY, dayNumber, dayToIso } from './dates/edtf.js';
+
+export type Interval = 'day' | 'week' | 'month' | 'year';
+
+/** Most buckets one histogram answers; beyond it, narrow the window or take a coarser interval. */
+export const MAX_BUCKETS = 10_000;
+
+export interface Bucket {
+  start: string;
+  end: string;
+  /** Entries whose [earliest, latest] lies inside the bucket. */
+  count: number;
+  /** Entries that overlap the bucket without fitting inside it (coarser or longer dates). */
+  imprecise: number;
+}
+
+const iso = (day: number) => dayToIso(day);
+
+/** First day of the bucket that contains `day` (weeks start on Monday, ISO 8601). */
+export function bucketStart(day: number, interval: Interval): number {
+  switch (interval) {
+    case 'day':
+      return day;
+    case 'week':
+      // 1970-01-01 was a Thursday: Monday is 3 days before it
+      return day - ((((day + 3) % 7) + 7) % 7);
+    case 'month':
+      return dayNumber(`${iso(day).slice(0, 7)}-01`);
+    case 'year':
+      return dayNumber(`${iso(day).slice(0, 4)}-01-01`);
+  }
+}
+
+/** First day of the bucket after the one starting at `start`. */
+function nextBucket(start: number, interval: Interval): number {
+  switch (interval) {
+    case 'day':
+      return start + 1;
+    case 'week':
+      return start + 7;
+    case 'month': {
+      const [y, m] = iso(start).split('-').map(Number) as [number, number];
+      return m === 12 ? dayNumber(`${String(y + 1).padStart(4, '0')}-01-01`) : dayNumber(`${String(y).padStart(4, '0')}-${String(m + 1).padStart(2, '0')}-01`);
+    }
+    case 'year': {
+      const y = Number(iso(start).slice(0, 4));
+      return y >= 9999 ? MAX_DAY + 1 : dayNumber(`${String(y + 1).padStart(4, '0')}-01-01`);
+    }
+  }
+}
+
+/** Last day of the bucket that contains `day`. */
+export function bucketEnd(day: number, interval: Interval): number {
+  return nextBucket(bucketStart(day, interval), interval) - 1;
+}
+
+/** Bucket starts from the bucket holding `from` to the one holding `to`, or null if too many. */
+export function bucketStarts(from: number, to: number, interval: Interval): number[] | null {
+  const starts: number[] = [];
+  for (let start = bucketStart(from, interval); start <= to; start = nextBucket(start, interval)) {
+    if (starts.length >= MAX_BUCKETS) return null;
+    starts.push(start);
+  }
+  return starts;
+}
+
+/** The last day of the last bucket of `starts`. */
+export function bucketsEnd(starts: number[], interval: Interval): number {
+  return nextBucket(starts[starts.length - 1]!, interval) - 1;
+}
+
+/**
+ * Buckets from counts of entries per distinct [earliest, latest]. An entry counts in the one
+ * bucket it fits inside, or as imprecise in every bucket it overlaps: a month-precise entry
+ * never inflates a single day.
+ */
+export function histogram(
+  starts: number[],
+  interval: Interval,
+  spans: { earliest: number; latest: number; n: number }[],
+): Bucket[] {
+  const ends = starts.map((s, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+  const count = new Array<number>(starts.length).fill(0);
+  const spanning = new Array<number>(starts.length + 1).fill(0);
+  /** Index of the bucket holding `day`, clamped to the range. */
+  const indexOf = (day: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= day) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const first = starts[0]!;
+  const last = ends[ends.length - 1]!;
+  for (const { earliest, latest, n } of spans) {
+    if (latest < first || earliest > last) continue;
+    const a = indexOf(Math.max(earliest, first, MIN_DAY));
+    const b = indexOf(Math.min(latest, last, MAX_DAY));
+    if (a === b && earliest >= starts[a]! && latest <= ends[a]!) count[a]! += n;
+    else {
+      spanning[a]! += n;
+      spanning[b + 1]! -= n;
+    }
+  }
+  let running = 0;
+  return starts.map((start, i) => {
+    running += spanning[i]!;
+    return { start: iso(start), end: iso(ends[i]!), count: count[i]!, imprecise: running };
+  });
+}
