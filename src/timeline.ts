@@ -5,14 +5,30 @@ import { validationFailed, type FieldError } from './errors.js';
 import { placeSubtree } from './repositories/places.js';
 import { findId } from './repositories/support.js';
 import { buildMatchQuery } from './search/text.js';
-import type { TimelineQuery as RepoQuery } from './repositories/timeline.js';
+import { loadEntries, type EntryDto } from './repositories/entries.js';
+import {
+  relevancePage,
+  timelinePage,
+  type RelevancePosition,
+  type TimelinePosition,
+  type TimelineQuery as RepoQuery,
+} from './repositories/timeline.js';
 import type { TimelineQuery } from './schemas/timeline.js';
 
 export type TimelineParams = z.infer<typeof TimelineQuery>;
 
 /** Only the filter part of the parameters: what a cursor is bound to. */
 export function timelineFilterParams(params: Partial<TimelineParams>) {
-  const { limit: _limit, cursor: _cursor, lang: _lang, highlight: _highlight, ...filters } = params;
+  const {
+    limit: _limit,
+    cursor: _cursor,
+    lang: _lang,
+    highlight: _highlight,
+    format: _format,
+    bom: _bom,
+    group: _group,
+    ...filters
+  } = params;
   return filters;
 }
 
@@ -61,4 +77,37 @@ export function resolveTimelineQuery(
     text: text ?? undefined,
     order: params.order ?? 'asc',
   };
+}
+
+/** Entries per page when a format streams every matching entry. */
+export const STREAM_PAGE_SIZE = 500;
+
+/**
+ * Every entry the query selects, a page at a time, in the query's order. Yields to the
+ * event loop between pages so that a long export does not hold up other requests.
+ */
+export async function* allEntries(
+  db: Db,
+  query: RepoQuery,
+  options: { lang?: string | undefined; relevance?: boolean } = {},
+): AsyncGenerator<EntryDto[]> {
+  let after: unknown;
+  for (;;) {
+    const page =
+      options.relevance && query.text !== undefined
+        ? relevancePage(db, { ...query, text: query.text }, after as RelevancePosition | undefined, STREAM_PAGE_SIZE)
+        : timelinePage(db, query, after as TimelinePosition | undefined, STREAM_PAGE_SIZE);
+    if (page.ids.length > 0) yield loadEntries(db, page.ids, options.lang);
+    if (page.next === null) return;
+    after = page.next;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The entries of a fixed list of ids (a curated timeline), a page at a time, in that order. */
+export async function* entriesByIds(db: Db, ids: number[], lang?: string): AsyncGenerator<EntryDto[]> {
+  for (let i = 0; i < ids.length; i += STREAM_PAGE_SIZE) {
+    yield loadEntries(db, ids.slice(i, i + STREAM_PAGE_SIZE), lang);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 export interface Line {
   /** 1-based line number. */
   line: number;
@@ -12,7 +10,7 @@ export interface Line {
  * Splits a byte stream into UTF-8 lines without holding more than one line in memory, and
  * drops (but still counts) lines over `maxBytes`, so one endless line cannot exhaust memory.
  */
-export async function* splitLines(input: Readable, maxBytes: number): AsyncGenerator<Line> {
+export async function* splitLines(input: AsyncIterable<Buffer | Uint8Array | string>, maxBytes: number): AsyncGenerator<Line> {
   let parts: Buffer[] = [];
   let size = 0;
   let tooLong = false;
@@ -27,7 +25,7 @@ export async function* splitLines(input: Readable, maxBytes: number): AsyncGener
     return result;
   };
   for await (const chunk of input) {
-    let data: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let data: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
     let newline = data.indexOf(10);
     while (newline !== -1) {
       const head = data.subarray(0, newline);

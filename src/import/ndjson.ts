@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { ProblemError } from '../errors.js';
@@ -116,8 +115,13 @@ function parseLine(text: string, line: number): ParsedRecord | RefusedLine {
  * written whole or not at all (a savepoint per record inside the batch's transaction).
  * A record that refers to a key not stored yet waits until the end of the stream, since
  * the key may come later in the file; what still cannot be resolved then is refused.
+ * `input` is a byte stream: a Readable, or any async iterable of chunks.
  */
-export async function importNdjson(db: Db, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
+export async function importNdjson(
+  db: Db,
+  input: AsyncIterable<Buffer | Uint8Array | string>,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   const batchSize = options.batchSize ?? 500;
   const maxErrors = options.maxReportedErrors ?? 10_000;
   const report: ImportReport = {

@@ -39,7 +39,7 @@ export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, R
 
   check(tx, id, write) {
     if (id === null || write.parentId === null) return [];
-    return placeAncestors(tx, write.parentId).includes(id)
+    return write.parentId === id || placeAncestors(tx, write.parentId).includes(id)
       ? [{ in: 'body', path: '/parent', message: 'a place cannot lie inside itself' }]
       : [];
   },
@@ -156,4 +156,17 @@ export function listPlaceIds(tx: Tx, filters: PlaceFilters, after: number | unde
   if (filters.countryCode?.length) where.push(inArray(places.countryCode, filters.countryCode));
   if (filters.parent !== undefined) where.push(eq(places.parentId, filters.parent));
   return listIdsAfter(tx, places, where, after, limit);
+}
+
+/** `[lon, lat]` for each place: its own coordinates, or its nearest ancestor's that has some. */
+export function placeCoordinates(tx: Tx, ids: number[]): Map<number, [number, number]> {
+  if (ids.length === 0) return new Map();
+  const rows = tx.all<{ id: number; lat: number; lon: number }>(
+    sql`WITH RECURSIVE up(origin, id, lat, lon, depth) AS (
+          SELECT id, parent_id, lat, lon, 0 FROM places WHERE id IN (${sql.join([...new Set(ids)].map((i) => sql`${i}`), sql`, `)})
+          UNION ALL SELECT up.origin, p.parent_id, p.lat, p.lon, up.depth + 1 FROM places p JOIN up ON p.id = up.id
+            WHERE up.lat IS NULL AND up.depth < 100)
+        SELECT origin AS id, lat, lon FROM up WHERE lat IS NOT NULL`,
+  );
+  return new Map(rows.map((r) => [r.id, [r.lon, r.lat]]));
 }

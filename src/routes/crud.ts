@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
+import { parseWindowBound } from '../dates/window.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../repositories/records.js';
 import { CursorParam, IdOrKeyParam, LangParam, LimitParam, problemResponses } from '../schemas/common.js';
@@ -53,6 +54,17 @@ export function linkNext(request: { url: string; protocol: string; host: string 
   return `<${url.pathname}${url.search}>; rel="next"`;
 }
 
+/** A `from`/`to` window (where a list has one) must not end before it starts. */
+function windowOrder(query: Record<string, unknown>, ctx: z.RefinementCtx) {
+  const { from, to } = query;
+  if (typeof from !== 'string' || typeof to !== 'string') return;
+  const start = parseWindowBound(from, 'from');
+  const end = parseWindowBound(to, 'to');
+  if (start.ok && end.ok && start.day > end.day) {
+    ctx.addIssue({ code: 'custom', path: ['to'], message: `to=${to} is before from=${from}` });
+  }
+}
+
 /** List, get, create, patch and delete for one resource, registered under its prefix. */
 export function crudRoutes(options: CrudOptions) {
   const { name, plural, tag, spec } = options;
@@ -60,11 +72,13 @@ export function crudRoutes(options: CrudOptions) {
   // A resource that filters by `lang` itself (sources: the language of the source) keeps its
   // filter; one language asked for there also picks the language of the texts.
   const filtersByLang = 'lang' in options.filters.shape;
-  const listQuery = options.filters.extend({
-    limit: LimitParam,
-    cursor: CursorParam,
-    ...(filtersByLang ? {} : { lang: LangParam }),
-  });
+  const listQuery = options.filters
+    .extend({
+      limit: LimitParam,
+      cursor: CursorParam,
+      ...(filtersByLang ? {} : { lang: LangParam }),
+    })
+    .superRefine(windowOrder);
 
   return async function routes(fastify: FastifyInstance) {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -121,7 +135,7 @@ export function crudRoutes(options: CrudOptions) {
     app.post(
       '/',
       {
-        preHandler: write,
+        onRequest: write,
         schema: {
           operationId: `create${name}`,
           tags: [tag],
@@ -141,7 +155,7 @@ export function crudRoutes(options: CrudOptions) {
     app.patch(
       '/:id',
       {
-        preHandler: write,
+        onRequest: write,
         schema: {
           operationId: `update${name}`,
           tags: [tag],
@@ -159,7 +173,7 @@ export function crudRoutes(options: CrudOptions) {
     app.delete(
       '/:id',
       {
-        preHandler: write,
+        onRequest: write,
         schema: {
           operationId: `delete${name}`,
           tags: [tag],

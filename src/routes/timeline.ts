@@ -17,9 +17,10 @@ import { MAX_BUCKETS, bucketEnd, bucketStart, bucketStarts, bucketsEnd, histogra
 import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
 import { IdOrKeyParam, problemResponses } from '../schemas/common.js';
-import { EntryList } from '../schemas/entries.js';
 import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
-import { resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../timeline.js';
+import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../timeline.js';
+import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
+import { placeCoordinates } from '../repositories/places.js';
 import { filterScope, linkNext } from './crud.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
@@ -31,6 +32,18 @@ export function timelineResponse(
   scopePath: string,
 ) {
   const app = request.server;
+  const format = chooseFormat(params.format, request.headers.accept);
+  if (format !== 'json') {
+    const pages = allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' });
+    return reply.type(contentType(format)).send(
+      renderStream(format, pages, {
+        lang: params.lang,
+        bom: params.bom === 'true',
+        group: params.group ?? 'kind',
+        coordinates: (ids) => placeCoordinates(app.db, ids),
+      }),
+    );
+  }
   const scope = filterScope(scopePath, timelineFilterParams(params));
   const limit = params.limit ?? 50;
   const after = params.cursor === undefined ? undefined : app.cursors.decode<unknown>(scope, params.cursor);
@@ -68,7 +81,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
           'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, ' +
           'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes.',
         querystring: TimelineQuery,
-        response: { 200: EntryList, ...problemResponses(400) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 406) },
       },
     },
     async (request, reply) =>
@@ -140,7 +153,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         summary: "An actor's timeline: the events they took part in and the statements they made",
         params: z.object({ id: IdOrKeyParam.meta({ example: 'actor:amreyev' }) }),
         querystring: ActorTimelineQuery,
-        response: { 200: EntryList, ...problemResponses(400, 404) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },
       },
     },
     scoped('actor'),
@@ -155,7 +168,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         summary: 'What happened at a place and every place under it, and what was said about them',
         params: z.object({ id: IdOrKeyParam.meta({ example: 'place:kz' }) }),
         querystring: PlaceTimelineQuery,
-        response: { 200: EntryList, ...problemResponses(400, 404) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },
       },
     },
     scoped('place'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseWindowBound } from '../dates/window.js';
 import { MAX_QUERY_LENGTH } from '../search/text.js';
+import { formatParams } from '../formats/index.js';
 import { CursorParam, LangParam, LimitParam, repeated } from './common.js';
 
 const windowBound = (side: 'from' | 'to', example: string) =>
@@ -91,6 +92,7 @@ const paging = {
   limit: LimitParam,
   cursor: CursorParam,
   lang: LangParam,
+  ...formatParams,
 };
 
 const sortNeedsText = (query: { q?: string | undefined; sort?: string }, ctx: z.RefinementCtx) => {

@@ -1,0 +1,90 @@
+import { stringify } from 'csv-stringify';
+import { Readable } from 'node:stream';
+import type { EntryDto } from '../repositories/entries.js';
+import { bodyText, oneLanguage } from './text.js';
+
+/**
+ * The CSV columns, one row per entry. Multi-valued cells join their values with `|`
+ * (keys never contain it); an actor is `key=role`. Text columns carry one language:
+ * `lang` if given, else English, else the original.
+ */
+export const CSV_COLUMNS = [
+  'kind',
+  'id',
+  'key',
+  'type',
+  'date',
+  'precision',
+  'earliest',
+  'latest',
+  'uncertain',
+  'approximate',
+  'title',
+  'text',
+  'original_lang',
+  'speaker',
+  'actors',
+  'places',
+  'tags',
+  'parent',
+  'context',
+  'sources',
+] as const;
+
+export const CSV_DESCRIPTION =
+  'RFC 4180, UTF-8 (add `bom=true` for spreadsheet programs), a header row and one row per entry. Columns: ' +
+  `${CSV_COLUMNS.join(', ')}. \`title\` is an event's title or a statement's text; \`text\` an event's description ` +
+  'or a statement\'s text. Multi-valued cells join values with `|`; an actor is written `key=role`. Open ends of ' +
+  '`earliest`/`latest` are empty.';
+
+function row(entry: EntryDto, lang: string | undefined): (string | number)[] {
+  const d = entry.date;
+  const common = [entry.kind, entry.id, entry.key, entry.type, d.edtf, d.precision, d.earliest ?? '', d.latest ?? '', String(d.uncertain), String(d.approximate)];
+  const sources = entry.sources.map((c) => c.source.key).join('|');
+  if (entry.kind === 'event') {
+    return [
+      ...common,
+      oneLanguage(entry.title, lang),
+      bodyText(entry, lang),
+      '',
+      '',
+      entry.actors.map((a) => `${a.actor.key}=${a.role}`).join('|'),
+      entry.places.map((p) => p.key).join('|'),
+      entry.tags.join('|'),
+      entry.parent?.key ?? '',
+      '',
+      sources,
+    ];
+  }
+  const text = oneLanguage(entry.text, lang, entry.originalLang);
+  return [
+    ...common,
+    text,
+    text,
+    entry.originalLang ?? '',
+    entry.speaker.key,
+    entry.about.actors.map((a) => `${a.key}=about`).join('|'),
+    entry.about.places.map((p) => p.key).join('|'),
+    '',
+    '',
+    entry.context?.key ?? '',
+    sources,
+  ];
+}
+
+export function csvStream(pages: AsyncIterable<EntryDto[]>, options: { lang?: string | undefined; bom?: boolean }): Readable {
+  const stringifier = stringify({ header: true, columns: [...CSV_COLUMNS], bom: options.bom ?? false, record_delimiter: 'windows' });
+  void (async () => {
+    try {
+      for await (const page of pages) {
+        for (const entry of page) {
+          if (!stringifier.write(row(entry, options.lang))) await new Promise((resolve) => stringifier.once('drain', resolve));
+        }
+      }
+      stringifier.end();
+    } catch (error) {
+      stringifier.destroy(error as Error);
+    }
+  })();
+  return stringifier;
+}
