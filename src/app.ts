@@ -13,12 +13,14 @@ import type { AppConfig } from './config.js';
 import { openDatabase, type Db } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { CursorCodec } from './cursor.js';
+import { installCaching } from './plugins/caching.js';
 import { installProblemHandlers } from './plugins/problems.js';
 import { ensureApiKey } from './repositories/apiKeys.js';
 import { ensureSearchIndex } from './repositories/search.js';
 import { cursorSecret } from './repositories/settings.js';
 import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
+import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/import.js';
 import { placeRoutes } from './routes/places.js';
@@ -77,14 +79,31 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   );
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  installCaching(app);
 
+  // bodies are JSON (or streamed NDJSON): plain text is an unsupported media type, not a string body
+  app.removeContentTypeParser('text/plain');
   // RFC 7396 merge patches are JSON too
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
+  // Reads are public and writes take a bearer key, not cookies: never allow credentials.
   await app.register(fastifyCors, {
-    origin: '*',
+    origin: config.corsOrigins === '*' || config.corsOrigins === undefined ? '*' : config.corsOrigins,
+    credentials: false,
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposedHeaders: ['ETag', 'Link', 'Location', 'Retry-After'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Accept-Language', 'If-None-Match', 'Idempotency-Key'],
+    exposedHeaders: [
+      'ETag',
+      'Link',
+      'Location',
+      'Retry-After',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ],
     maxAge: 600,
   });
 
@@ -106,6 +125,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
       await v1.register(statementRoutes, { prefix: '/statements' });
       await v1.register(timelinesRoutes, { prefix: '/timelines' });
       await v1.register(importRoutes);
+      await v1.register(exportRoutes);
     },
     { prefix: '/v1' },
   );

@@ -12,6 +12,13 @@ export const environmentSchema = z.object({
     .min(16, 'must be at least 16 characters so that it cannot be guessed')
     .optional(),
   ANNALS_SEED: z.enum(['auto', 'off']).default('auto'),
+  ANNALS_CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .refine(
+      (value) => value === '*' || value.split(',').every((o) => /^https?:\/\/[^/\s]+$/.test(o.trim())),
+      'must be * or a comma-separated list of origins such as https://example.org',
+    ),
   LOG_LEVEL: z.enum(logLevels).default('info'),
 });
 
@@ -23,6 +30,8 @@ export interface AppConfig {
   /** Load the shipped seed dataset into an empty database at start-up. */
   seedWhenEmpty: boolean;
   logLevel: (typeof logLevels)[number];
+  /** Origins allowed by CORS: `*` (the default) or a list. */
+  corsOrigins?: '*' | string[] | undefined;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -51,5 +60,6 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     bootstrapKey: e.ANNALS_BOOTSTRAP_KEY,
     seedWhenEmpty: e.ANNALS_SEED === 'auto',
     logLevel: e.LOG_LEVEL,
+    corsOrigins: e.ANNALS_CORS_ORIGINS === '*' ? '*' : e.ANNALS_CORS_ORIGINS.split(',').map((o) => o.trim()),
   };
 }

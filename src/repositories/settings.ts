@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { settings } from '../db/schema.js';
 import type { Tx } from './support.js';
 
@@ -15,4 +15,14 @@ export function cursorSecret(tx: Tx): Buffer {
     .run();
   const row = tx.select({ value: settings.value }).from(settings).where(eq(settings.name, name)).get();
   return Buffer.from(row!.value, 'base64');
+}
+
+/** The data revision: bumped by every write transaction, so that ETags change with the data under them. */
+export function bumpRevision(tx: Tx): void {
+  tx.run(sql`INSERT INTO settings (name, value) VALUES ('revision', '1')
+    ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`);
+}
+
+export function currentRevision(tx: Tx): string {
+  return tx.select({ value: settings.value }).from(settings).where(eq(settings.name, 'revision')).get()?.value ?? '0';
 }

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import { actors, entries, places, sources, timelines, type LanguageMap } from '../db/schema.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
 import { validationFailed, type FieldError } from '../errors.js';
+import { bumpRevision } from './settings.js';
 
 /** A transaction or the database: repositories accept either. */
 export type Tx = Pick<Db, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'all' | 'get' | 'run' | 'transaction'>;
@@ -12,7 +13,14 @@ export const now = () => new Date().toISOString();
 
 /** Runs `work` in a write transaction that takes the write lock at once (BEGIN IMMEDIATE). */
 export function writeTransaction<T>(db: Db, work: (tx: Tx) => T): T {
-  return db.transaction((tx) => work(tx as unknown as Tx), { behavior: 'immediate' });
+  return db.transaction(
+    (tx) => {
+      const result = work(tx as unknown as Tx);
+      bumpRevision(tx as unknown as Tx);
+      return result;
+    },
+    { behavior: 'immediate' },
+  );
 }
 
 export type RecordKind = 'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline';

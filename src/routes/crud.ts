@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
@@ -29,8 +29,13 @@ export interface CrudOptions {
   page(db: Db, filters: Record<string, unknown>, after: unknown, limit: number): IdPage;
   /** A sample path id for the documentation. */
   example: string;
-  /** Replaces the single-record read (its response schema and loader). */
-  getOne?: { output: z.ZodType; load(db: Db, ref: string, lang: string | undefined): unknown };
+  /** Replaces the single-record read: its query, its 200 response and its handler. */
+  getOne?: {
+    query: z.ZodObject;
+    response: unknown;
+    statuses: number[];
+    handle(request: FastifyRequest, reply: FastifyReply, ref: string, query: Record<string, unknown>): unknown;
+  };
 }
 
 /** A page from `limit + 1` ids in id order: the extra one only tells that there is more. */
@@ -69,19 +74,14 @@ function windowOrder(query: Record<string, unknown>, ctx: z.RefinementCtx) {
 export function crudRoutes(options: CrudOptions) {
   const { name, plural, tag, spec } = options;
   const params = z.object({ id: IdOrKeyParam.meta({ example: options.example }) });
-  // A resource that filters by `lang` itself (sources: the language of the source) keeps its
-  // filter; one language asked for there also picks the language of the texts.
-  const filtersByLang = 'lang' in options.filters.shape;
   const listQuery = options.filters
-    .extend({
-      limit: LimitParam,
-      cursor: CursorParam,
-      ...(filtersByLang ? {} : { lang: LangParam }),
-    })
+    .extend({ limit: LimitParam, cursor: CursorParam, lang: LangParam })
     .superRefine(windowOrder);
 
   return async function routes(fastify: FastifyInstance) {
     const app = fastify.withTypeProvider<ZodTypeProvider>();
+    // checked on request, before the body is read or validated: without a key, a write is a 401
+    // whatever its body, and the server never parses a large body for an anonymous client
     const write = requireScope('write');
 
     app.get(
@@ -97,13 +97,11 @@ export function crudRoutes(options: CrudOptions) {
         },
       },
       async (request, reply) => {
-        const { limit, cursor, ...filters } = request.query as Record<string, unknown> & {
+        const { limit, cursor, lang, ...filters } = request.query as Record<string, unknown> & {
           limit: number;
           cursor?: string;
+          lang?: string;
         };
-        const langs = filters.lang as string | string[] | undefined;
-        if (!filtersByLang) delete filters.lang;
-        const lang = Array.isArray(langs) ? (langs.length === 1 ? langs[0] : undefined) : langs;
         const scope = filterScope(`${tag}`, filters);
         const after = cursor === undefined ? undefined : app.cursors.decode(scope, cursor);
         const page = options.page(app.db, filters, after, limit);
@@ -122,14 +120,17 @@ export function crudRoutes(options: CrudOptions) {
           tags: [tag],
           summary: `Get one ${name.toLowerCase()} by id or key`,
           params,
-          querystring: z.object({ lang: LangParam }),
-          response: { 200: options.getOne?.output ?? options.output, ...problemResponses(400, 404) },
-        },
+          querystring: options.getOne?.query ?? z.object({ lang: LangParam }),
+          response: options.getOne
+            ? { 200: options.getOne.response, ...problemResponses(...options.getOne.statuses) }
+            : { 200: options.output, ...problemResponses(400, 404) },
+        } as FastifySchema,
       },
-      async (request) =>
-        options.getOne
-          ? options.getOne.load(app.db, request.params.id, request.query.lang)
-          : getRecord(app.db, spec, request.params.id, request.query.lang),
+      async (request, reply) => {
+        const query = request.query as Record<string, unknown> & { lang?: string };
+        const { id } = request.params as { id: string };
+        return options.getOne ? options.getOne.handle(request, reply, id, query) : getRecord(app.db, spec, id, query.lang);
+      },
     );
 
     app.post(

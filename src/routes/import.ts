@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Readable } from 'node:stream';
+import { ProblemError } from '../errors.js';
 import { importNdjson } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { StreamBody, problemResponses } from '../schemas/common.js';
@@ -19,6 +20,18 @@ export async function importRoutes(fastify: FastifyInstance) {
   app.post(
     '/import',
     {
+      // Other bodies (JSON, text) would reach the handler parsed by the default parsers.
+      onRequest: async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!NDJSON_TYPES.includes(type)) {
+          throw new ProblemError(
+            415,
+            'unsupported-media-type',
+            'Unsupported media type',
+            `the body must be interchange NDJSON (${NDJSON_TYPES.join(', ')}), not ${JSON.stringify(type || 'none')}`,
+          );
+        }
+      },
       preHandler: requireScope('write'),
       schema: {
         operationId: 'importRecords',
@@ -35,9 +48,17 @@ export async function importRoutes(fastify: FastifyInstance) {
         response: { 200: ImportReport, ...problemResponses(400, 401, 403, 413, 415) },
       },
     },
-    async (request) =>
-      importNdjson(app.db, request.body as unknown as Readable, {
-        stopOnError: request.query.stopOnError === 'true',
-      }),
+    async (request) => {
+      const body = request.body as unknown as Readable;
+      try {
+        // Not destroyed when the import stops early: that would drop the connection under the
+        // report. The rest of the body is drained instead.
+        return await importNdjson(app.db, body.iterator({ destroyOnReturn: false }), {
+          stopOnError: request.query.stopOnError === 'true',
+        });
+      } finally {
+        if (!body.readableEnded) body.resume();
+      }
+    },
   );
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validationFailed } from '../errors.js';
 import { findId } from '../repositories/support.js';
 import { listPlaceIds, placeSpec } from '../repositories/places.js';
 import { repeated } from '../schemas/common.js';
@@ -22,7 +23,11 @@ export const placeRoutes = crudRoutes({
   page: (db, filters, after, limit) => {
     const { parent, ...rest } = filters as { parent?: string; type?: string[]; countryCode?: string[] };
     const parentId = parent === undefined ? undefined : findId(db, 'place', parent);
-    if (parentId === null) return { ids: [], next: null };
+    if (parentId === null) {
+      throw validationFailed(`no place ${JSON.stringify(parent)}`, [
+        { in: 'query', path: '/parent', message: `no place ${JSON.stringify(parent)}` },
+      ]);
+    }
     return idPage(listPlaceIds(db, { ...rest, parent: parentId }, after as number | undefined, limit + 1), limit);
   },
   example: 'place:almaty',

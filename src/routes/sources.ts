@@ -15,8 +15,13 @@ export const sourceRoutes = crudRoutes({
   list: SourceList,
   filters: z.object({
     type: repeated(z.string().max(100)).optional().meta({ example: ['news_article'] }),
-    lang: repeated(z.string().max(35)).optional().meta({ description: 'Language of the source.', example: ['ar'] }),
+    language: repeated(z.string().max(35))
+      .optional()
+      .meta({ description: 'Language the source is written in (`lang` picks the language of the texts).', example: ['ar'] }),
   }),
-  page: (db, filters, after, limit) => idPage(listSourceIds(db, filters, after as number | undefined, limit + 1), limit),
+  page: (db, filters, after, limit) => {
+    const { type, language } = filters as { type?: string[]; language?: string[] };
+    return idPage(listSourceIds(db, { type, lang: language }, after as number | undefined, limit + 1), limit);
+  },
   example: 'src:turkpress-2022-01-11-amreyev',
 });

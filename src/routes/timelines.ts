@@ -9,6 +9,11 @@ import {
   TimelineInput,
   TimelinePatch,
 } from '../schemas/timelines.js';
+import { chooseFormat, contentType, formatParams, formattedResponse, renderStream, type Format } from '../formats/index.js';
+import { oneLanguage } from '../formats/text.js';
+import { placeCoordinates } from '../repositories/places.js';
+import { LangParam } from '../schemas/common.js';
+import { entriesByIds } from '../timeline.js';
 import { crudRoutes, idPage } from './crud.js';
 
 export const timelinesRoutes = crudRoutes({
@@ -24,10 +29,31 @@ export const timelinesRoutes = crudRoutes({
   page: (db, _filters, after, limit) => idPage(listTimelineIds(db, after as number | undefined, limit + 1), limit),
   example: 'kazakhstan-january-2022',
   getOne: {
-    output: CuratedTimelineWithEntries,
-    load: (db, ref, lang) => {
+    query: z.object({ lang: LangParam, ...formatParams }),
+    response: {
+      ...formattedResponse('The curated timeline with its entries in the curator\'s order (JSON), or its entries in another format.'),
+      content: {
+        ...formattedResponse('').content,
+        'application/json': { schema: CuratedTimelineWithEntries },
+      },
+    },
+    statuses: [400, 404, 406],
+    handle: (request, reply, ref, query) => {
+      const db = request.server.db;
+      const { lang, format: formatParam, bom, group } = query as { lang?: string; format?: Format; bom?: string; group?: 'kind' | 'type' };
+      const format = chooseFormat(formatParam, request.headers.accept);
       const timeline = getRecord(db, timelineSpec, ref, lang);
-      return { ...timeline, entries: loadEntries(db, timelineEntryIds(db, timeline.id), lang) };
+      const ids = timelineEntryIds(db, timeline.id);
+      if (format === 'json') return { ...timeline, entries: loadEntries(db, ids, lang) };
+      return reply.type(contentType(format)).send(
+        renderStream(format, entriesByIds(db, ids, lang), {
+          lang,
+          bom: bom === 'true',
+          group: group ?? 'kind',
+          title: { headline: oneLanguage(timeline.title, lang), text: oneLanguage(timeline.description, lang) },
+          coordinates: (placeIds) => placeCoordinates(db, placeIds),
+        }),
+      );
     },
   },
 });

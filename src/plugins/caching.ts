@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { currentRevision } from '../repositories/settings.js';
+
+/** Paths whose answers depend on the code only, not the data: cacheable for a while. */
+const STATIC_PREFIXES = ['/openapi.json', '/docs'];
+
+/**
+ * ETags and Cache-Control for reads. A read's ETag is derived from the data revision (bumped
+ * by every write transaction) and what selects the representation (URL, Accept), so it
+ * changes whenever the data under it may have, and a matching If-None-Match is answered
+ * 304 before any query runs. Data reads are `no-cache` (revalidate every time, cheaply);
+ * writes are `no-store`.
+ */
+export function installCaching(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      reply.header('cache-control', 'no-store');
+      return;
+    }
+    const url = request.url;
+    if (STATIC_PREFIXES.some((prefix) => url.startsWith(prefix))) {
+      reply.header('cache-control', 'public, max-age=300');
+      return;
+    }
+    if (url.startsWith('/healthz') || url.startsWith('/readyz')) {
+      reply.header('cache-control', 'no-store');
+      return;
+    }
+    const tag = `W/"${createHash('sha256')
+      .update(`${currentRevision(app.db)}\0${url}\0${request.headers.accept ?? ''}`)
+      .digest('base64url')
+      .slice(0, 27)}"`;
+    reply.header('cache-control', 'public, no-cache');
+    reply.header('vary', 'Accept');
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
+      reply.header('etag', tag);
+      return reply.code(304).send();
+    }
+    request.etag = tag;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.etag && reply.statusCode === 200) reply.header('etag', request.etag);
+    else if (reply.statusCode >= 400) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    etag?: string;
+  }
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { Db } from '../db/client.js';
+import { createExportPlan, dropExportPlan, exportPlanPage, exportRecords } from '../repositories/export.js';
+import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+import { problemResponses } from '../schemas/common.js';
+import { timelineFilters } from '../schemas/timeline.js';
+import { resolveTimelineQuery } from '../timeline.js';
+
+const PAGE = 500;
+
+/** Interchange NDJSON of the plan, a page at a time; the plan is dropped when the stream ends or is abandoned. */
+export function exportStream(db: Db, query: RepoQuery | null): Readable {
+  async function* generate() {
+    const plan = createExportPlan(db, query);
+    try {
+      let after: [number, number, number] | undefined;
+      for (;;) {
+        const page = exportPlanPage(db, plan, after, PAGE);
+        if (page === null) return;
+        yield exportRecords(db, page.kind, page.ids).map((record) => `${JSON.stringify(record)}\n`).join('');
+        after = page.last;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      dropExportPlan(db, plan);
+    }
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+const ExportQuery = z.object(timelineFilters);
+
+export async function exportRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get(
+    '/export',
+    {
+      schema: {
+        operationId: 'exportRecords',
+        tags: ['Import and export'],
+        summary: 'The dataset, or the part the timeline filters select, as interchange NDJSON',
+        description:
+          'Streams interchange NDJSON with every record after the records it refers to: sources, places, actors, ' +
+          'events, statements, curated timelines. With timeline filters, the selected events and statements and ' +
+          'everything they refer to. Importing the export into an empty instance and exporting again gives the same bytes.',
+        querystring: ExportQuery,
+        response: {
+          200: {
+            description: 'Interchange NDJSON, one record a line.',
+            content: { 'application/x-ndjson': { schema: z.string() } },
+          },
+          ...problemResponses(400),
+        },
+      },
+    },
+    async (request, reply) => {
+      const filtered = Object.entries(request.query).some(([name, value]) => name !== 'match' && value !== undefined);
+      const query = filtered ? resolveTimelineQuery(app.db, request.query) : null;
+      return reply
+        .type('application/x-ndjson')
+        .header('content-disposition', 'attachment; filename="annals-export.ndjson"')
+        .send(exportStream(app.db, query) as never);
+    },
+  );
+}
