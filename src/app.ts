@@ -1,4 +1,6 @@
 import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyUnderPressure from '@fastify/under-pressure';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -14,7 +16,8 @@ import { openDatabase, type Db } from './db/client.js';
 import { runMigrations } from './db/migrate.js';
 import { CursorCodec } from './cursor.js';
 import { installCaching } from './plugins/caching.js';
-import { installProblemHandlers } from './plugins/problems.js';
+import { installRateLimits } from './plugins/limits.js';
+import { installProblemHandlers, sendProblem } from './plugins/problems.js';
 import { ensureApiKey } from './repositories/apiKeys.js';
 import { ensureSearchIndex } from './repositories/search.js';
 import { cursorSecret } from './repositories/settings.js';
@@ -46,7 +49,7 @@ export const BODY_LIMIT = 1024 * 1024;
  * seed into an empty one, registers every plugin and route in order. It never listens.
  */
 export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
-  const db = openDatabase(config.databasePath);
+  const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
   runMigrations(db);
   ensureSearchIndex(db);
   if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
@@ -59,13 +62,17 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     },
     bodyLimit: BODY_LIMIT,
     // one process serves one database; a client's slow upload must not hold a socket forever
-    requestTimeout: 120_000,
+    requestTimeout: 15 * 60_000,
     connectionTimeout: 0,
     return503OnClosing: true,
+    trustProxy: config.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.decorate('db', db);
+  app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
+  // a client has this long to send its headers: slow-header clients do not hold sockets
+  app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
   app.addHook('onClose', async () => {
     db.$client.close();
@@ -80,6 +87,24 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   installCaching(app);
+  await installRateLimits(app, config.rateLimit ?? 600);
+  await app.register(fastifyHelmet, {
+    // the API answers JSON; only the explorer at /docs serves pages, with its own CSP
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'] } },
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  });
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: 1000,
+    retryAfter: 10,
+    pressureHandler: (request, reply, type) => {
+      void sendProblem(reply.header('retry-after', '10'), request, {
+        status: 503,
+        code: 'overloaded',
+        title: 'Service unavailable',
+        detail: `the server is overloaded (${type}); retry in 10 s`,
+      });
+    },
+  });
 
   // bodies are JSON (or streamed NDJSON): plain text is an unsupported media type, not a string body
   app.removeContentTypeParser('text/plain');
@@ -112,7 +137,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: (document) => pruneUnusedSchemas(jsonSchemaTransformObject(document)),
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   await app.register(healthRoutes);
   await app.register(

@@ -20,6 +20,10 @@ export const environmentSchema = z.object({
       'must be * or a comma-separated list of origins such as https://example.org',
     ),
   LOG_LEVEL: z.enum(logLevels).default('info'),
+  ANNALS_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
+  ANNALS_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  ANNALS_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
 });
 
 export interface AppConfig {
@@ -32,6 +36,14 @@ export interface AppConfig {
   logLevel: (typeof logLevels)[number];
   /** Origins allowed by CORS: `*` (the default) or a list. */
   corsOrigins?: '*' | string[] | undefined;
+  /** Requests per minute per API key (or per client address without one); 0 turns limits off. */
+  rateLimit?: number;
+  /** Trust X-Forwarded-For from a proxy in front (off: the socket's address is the client). */
+  trustProxy?: boolean;
+  /** SQLite `synchronous`: FULL survives power loss; NORMAL is faster and may lose the last commits then. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** Largest import body, in bytes. */
+  importLimitBytes?: number;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -61,5 +73,9 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     seedWhenEmpty: e.ANNALS_SEED === 'auto',
     logLevel: e.LOG_LEVEL,
     corsOrigins: e.ANNALS_CORS_ORIGINS === '*' ? '*' : e.ANNALS_CORS_ORIGINS.split(',').map((o) => o.trim()),
+    rateLimit: e.ANNALS_RATE_LIMIT,
+    trustProxy: e.ANNALS_TRUST_PROXY === 'true',
+    synchronous: e.ANNALS_SYNCHRONOUS,
+    importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
   };
 }

@@ -27,6 +27,8 @@ export async function buildTestApp(
     seedWhenEmpty: options.seed ?? false,
     bootstrapKey: TEST_KEY,
     logLevel: 'silent',
+    // the suites send thousands of requests from one address; rate-limit tests turn it on
+    rateLimit: 0,
     ...options.config,
   });
   return {

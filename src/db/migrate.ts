@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Db } from './client.js';
@@ -25,8 +27,14 @@ export function runMigrations(db: Db): void {
   }
 }
 
+/** How many migrations the code ships. */
+export function committedMigrations(): number {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+  return journal.entries.length;
+}
+
 /** True when every committed migration has been applied (for readiness checks). */
-export function migrationsApplied(db: Db, expected: number): boolean {
+export function migrationsApplied(db: Db, expected = committedMigrations()): boolean {
   const row = db.$client
     .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
     .get() as { n: number };

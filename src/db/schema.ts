@@ -286,3 +286,26 @@ export const settings = sqliteTable('settings', {
   name: text('name').primaryKey(),
   value: text('value').notNull(),
 });
+
+/**
+ * Idempotency keys of writes: the first response to a key is kept for 24 hours and replayed
+ * to a retry with the same body. Keys are per API key, so clients cannot collide.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    apiKeyId: integer('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    /** SHA-256 of the request body; null while a streamed body is still being read. */
+    bodyHash: text('body_hash'),
+    state: text('state', { enum: ['running', 'done'] }).notNull(),
+    status: integer('status'),
+    response: text('response'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);

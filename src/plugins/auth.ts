@@ -17,9 +17,15 @@ export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
     const header = request.headers.authorization;
     if (!header) throw unauthorized('this operation needs an API key: send Authorization: Bearer <key>');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw unauthorized('the Authorization header must be "Bearer <key>"');
+    if (!match) {
+      await request.server.countFailure(request);
+      throw unauthorized('the Authorization header must be "Bearer <key>"');
+    }
     const key = authenticate(request.server.db, match[1]!);
-    if (!key) throw unauthorized('the API key is unknown or revoked');
+    if (!key) {
+      await request.server.countFailure(request);
+      throw unauthorized('the API key is unknown or revoked');
+    }
     if (!key.scopes.includes(scope) && !key.scopes.includes('admin')) {
       throw forbidden(`the API key lacks the "${scope}" scope`);
     }

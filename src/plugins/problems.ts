@@ -42,7 +42,14 @@ export function sendProblem(
  * failure is logged.
  */
 export function installProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error instanceof ProblemError && error.status === 404) {
+      try {
+        await app.countFailure(request);
+      } catch (limited) {
+        error = limited as FastifyError;
+      }
+    }
     if (error instanceof ProblemError) {
       if (error.headers) reply.headers(error.headers);
       return sendProblem(reply, request, {
@@ -92,12 +99,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
     });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, request, {
+  app.setNotFoundHandler(async (request, reply) => {
+    await app.countFailure(request);
+    return sendProblem(reply, request, {
       status: 404,
       code: 'not-found',
       title: 'Not found',
       detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-    }),
-  );
+    });
+  });
 }

@@ -72,7 +72,7 @@ function prepareWrite<Input, Write extends { key: string }>(
 }
 
 export function createRecord<Input, Write extends { key: string }, Dto>(
-  db: Db,
+  db: Db | Tx,
   spec: RecordKindSpec<Input, Write, Dto>,
   input: Input & { key?: string },
 ): Dto {

@@ -12,8 +12,9 @@ export type Tx = Pick<Db, 'select' | 'selectDistinct' | 'insert' | 'update' | 'd
 export const now = () => new Date().toISOString();
 
 /** Runs `work` in a write transaction that takes the write lock at once (BEGIN IMMEDIATE). */
-export function writeTransaction<T>(db: Db, work: (tx: Tx) => T): T {
-  return db.transaction(
+export function writeTransaction<T>(db: Db | Tx, work: (tx: Tx) => T): T {
+  // inside another transaction this is a savepoint of it
+  return (db as Db).transaction(
     (tx) => {
       const result = work(tx as unknown as Tx);
       bumpRevision(tx as unknown as Tx);

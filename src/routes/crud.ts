@@ -4,8 +4,11 @@ import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { parseWindowBound } from '../dates/window.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
+import { claimIdempotencyKey, completeIdempotencyKey } from '../repositories/idempotency.js';
 import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../repositories/records.js';
-import { CursorParam, IdOrKeyParam, LangParam, LimitParam, problemResponses } from '../schemas/common.js';
+import { writeTransaction } from '../repositories/support.js';
+import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
+import { CursorParam, IdempotencyHeaders, IdOrKeyParam, LangParam, LimitParam, problemResponses } from '../schemas/common.js';
 
 /** A page of record ids and where the next one starts (null on the last page). */
 export interface IdPage {
@@ -141,15 +144,28 @@ export function crudRoutes(options: CrudOptions) {
           operationId: `create${name}`,
           tags: [tag],
           summary: `Create a ${name.toLowerCase()}`,
+          description:
+            'With an `Idempotency-Key`, a retry with the same body within 24 hours replays the first response ' +
+            '(marked `Idempotent-Replayed: true`) instead of creating again; the same key with another body is a 422, ' +
+            'and while the first request is still running a 409.',
           security: bearerSecurity,
+          headers: IdempotencyHeaders,
           body: options.input,
           response: { 201: options.output, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
         },
       },
       async (request, reply) => {
-        const created = createRecord(app.db, spec, request.body as never) as { id: number };
-        reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${created.id}`);
-        return created;
+        const idempotency = idempotencyRequest(request, hashBody(request.body));
+        const result = writeTransaction(app.db, (tx) => {
+          const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
+          if (claim.kind === 'replay') return { replayed: true, body: JSON.parse(claim.response) as { id: number } };
+          const created = createRecord(tx, spec, request.body as never) as { id: number };
+          if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
+          return { replayed: false, body: created };
+        });
+        if (result.replayed) reply.header(REPLAY_HEADER, 'true');
+        reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${result.body.id}`);
+        return result.body;
       },
     );
 

@@ -180,7 +180,8 @@ const problemDescriptions: Record<number, string> = {
   413: 'The body is too large.',
   415: 'The body has an unsupported media type.',
   422: 'The request refers to records that do not exist.',
-  429: 'Too many requests.',
+  429: 'Too many requests: wait as long as `Retry-After` says.',
+  503: 'The service is overloaded or not ready: retry after `Retry-After` seconds.',
 };
 
 /** Response entries for the problem statuses an operation can return. */
@@ -203,4 +204,14 @@ export const StreamBody = z.string().meta({
   description: 'Interchange NDJSON: one record per line (see the interchange format).',
   example:
     '{"kind":"place","key":"place:kz","type":"country","name":{"en":"Kazakhstan","ar":"كازاخستان"},"countryCode":"KZ"}\n',
+});
+
+/** Headers of writes that can be retried safely. */
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .meta({ description: 'A client-chosen key that makes retries of this write safe for 24 hours.', example: 'c0a8e1f2-import-42' }),
 });
