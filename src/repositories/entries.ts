@@ -18,6 +18,7 @@ import type { Event, EventInput, Statement, StatementInput } from '../schemas/en
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
 import { indexEntries } from './search.js';
+import { prepared } from '../db/statements.js';
 import { dateColumns, dateValue, groupBy, pickLanguage, selectIn, type RefResolver, type Tx } from './support.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
@@ -292,17 +293,45 @@ function citationRows(rows: (typeof citations.$inferSelect)[] | undefined): Cita
 
 type EntryRow = Omit<typeof entries.$inferInsert, 'id' | 'createdAt' | 'updatedAt'>;
 
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+const ENTRY_COLUMNS =
+  'key, kind, type, date, precision, earliest, latest, span_class, title, description, text, original_lang, speaker_id, context_id, parent_id';
+
+function entryValues(row: EntryRow) {
+  return [
+    row.key,
+    row.kind,
+    row.type,
+    row.date,
+    row.precision,
+    row.earliest,
+    row.latest,
+    row.spanClass,
+    json(row.title),
+    json(row.description),
+    json(row.text),
+    row.originalLang ?? null,
+    row.speakerId ?? null,
+    row.contextId ?? null,
+    row.parentId ?? null,
+  ];
+}
+
+// Imports store hundreds of thousands of entries: these statements are prepared once.
 function storeEntryRow(tx: Tx, id: number | null, timestamp: string, row: EntryRow): number {
   if (id === null) {
-    return tx
-      .insert(entries)
-      .values({ ...row, createdAt: timestamp, updatedAt: timestamp })
-      .returning({ id: entries.id })
-      .get().id;
+    const result = prepared(
+      tx,
+      `INSERT INTO entries (${ENTRY_COLUMNS}, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(...entryValues(row), timestamp, timestamp);
+    return Number(result.lastInsertRowid);
   }
-  tx.update(entries).set({ ...row, updatedAt: timestamp }).where(eq(entries.id, id)).run();
-  for (const table of [entryActors, entryPlaces, entryEvents, entryTags, citations]) {
-    tx.delete(table).where(eq(table.entryId, id)).run();
+  prepared(
+    tx,
+    `UPDATE entries SET (${ENTRY_COLUMNS}, updated_at) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) WHERE id = ?`,
+  ).run(...entryValues(row), timestamp, id);
+  for (const table of ['entry_actors', 'entry_places', 'entry_events', 'entry_tags', 'citations']) {
+    prepared(tx, `DELETE FROM ${table} WHERE entry_id = ?`).run(id);
   }
   return id;
 }
@@ -318,21 +347,19 @@ function storeChildren(
     sources: CitationWrite[];
   },
 ): void {
-  if (children.actors.length) {
-    tx.insert(entryActors).values(children.actors.map((a, position) => ({ entryId, position, ...a }))).run();
-  }
-  if (children.placeIds.length) {
-    tx.insert(entryPlaces).values(children.placeIds.map((placeId, position) => ({ entryId, position, placeId }))).run();
-  }
-  if (children.eventIds.length) {
-    tx.insert(entryEvents).values(children.eventIds.map((eventId, position) => ({ entryId, position, eventId }))).run();
-  }
-  if (children.tags.length) {
-    tx.insert(entryTags).values(children.tags.map((tag, position) => ({ entryId, position, tag }))).run();
-  }
-  if (children.sources.length) {
-    tx.insert(citations).values(children.sources.map((c, position) => ({ entryId, position, ...c }))).run();
-  }
+  const insertActor = prepared(tx, 'INSERT INTO entry_actors (entry_id, position, actor_id, role) VALUES (?, ?, ?, ?)');
+  children.actors.forEach((a, position) => insertActor.run(entryId, position, a.actorId, a.role));
+  const insertPlace = prepared(tx, 'INSERT INTO entry_places (entry_id, position, place_id) VALUES (?, ?, ?)');
+  children.placeIds.forEach((placeId, position) => insertPlace.run(entryId, position, placeId));
+  const insertEvent = prepared(tx, 'INSERT INTO entry_events (entry_id, position, event_id) VALUES (?, ?, ?)');
+  children.eventIds.forEach((eventId, position) => insertEvent.run(entryId, position, eventId));
+  const insertTag = prepared(tx, 'INSERT INTO entry_tags (entry_id, position, tag) VALUES (?, ?, ?)');
+  children.tags.forEach((tag, position) => insertTag.run(entryId, position, tag));
+  const insertCitation = prepared(
+    tx,
+    'INSERT INTO citations (entry_id, position, source_id, excerpt, start, "end") VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  children.sources.forEach((c, position) => insertCitation.run(entryId, position, c.sourceId, c.excerpt, c.start, c.end));
 }
 
 function entryReferrers(tx: Tx, id: number): string[] {

@@ -1,8 +1,9 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { actors, entries, entryActors, entryPlaces, places, settings, type LanguageMap } from '../db/schema.js';
+import { entries, entryActors, entryPlaces, settings, type LanguageMap } from '../db/schema.js';
 import { normalizeForIndex } from '../search/text.js';
-import { groupBy, selectIn, type Tx } from './support.js';
+import { prepared } from '../db/statements.js';
+import type { Tx } from './support.js';
 
 /**
  * Bump when the normalisation in src/search/text.ts changes: start-up then rebuilds the
@@ -12,48 +13,31 @@ export const SEARCH_INDEX_VERSION = '1';
 
 const texts = (map: LanguageMap | null | undefined) => (map ? Object.values(map) : []);
 
+const parse = (text: string | null): LanguageMap | null => (text === null ? null : (JSON.parse(text) as LanguageMap));
+
 /** (Re)writes the search documents of these entries: their texts and their actors' and places' names. */
 export function indexEntries(tx: Tx, ids: number[]): void {
-  if (ids.length === 0) return;
-  const rows = selectIn(ids, (chunk) =>
-    tx
-      .select({ id: entries.id, title: entries.title, description: entries.description, text: entries.text })
-      .from(entries)
-      .where(inArray(entries.id, chunk))
-      .all(),
+  const entry = prepared(tx, 'SELECT title, description, text FROM entries WHERE id = ?');
+  const actorNames = prepared(
+    tx,
+    'SELECT a.name, a.aliases FROM entry_actors ea JOIN actors a ON a.id = ea.actor_id WHERE ea.entry_id = ?',
   );
-  const actorNames = groupBy(
-    selectIn(ids, (chunk) =>
-      tx
-        .select({ entryId: entryActors.entryId, name: actors.name, aliases: actors.aliases })
-        .from(entryActors)
-        .innerJoin(actors, eq(actors.id, entryActors.actorId))
-        .where(inArray(entryActors.entryId, chunk))
-        .all(),
-    ),
-    (r) => r.entryId,
+  const placeNames = prepared(
+    tx,
+    'SELECT p.name FROM entry_places ep JOIN places p ON p.id = ep.place_id WHERE ep.entry_id = ?',
   );
-  const placeNames = groupBy(
-    selectIn(ids, (chunk) =>
-      tx
-        .select({ entryId: entryPlaces.entryId, name: places.name })
-        .from(entryPlaces)
-        .innerJoin(places, eq(places.id, entryPlaces.placeId))
-        .where(inArray(entryPlaces.entryId, chunk))
-        .all(),
-    ),
-    (r) => r.entryId,
-  );
-  for (const row of rows) {
-    const parts = [
-      ...texts(row.title),
-      ...texts(row.description),
-      ...texts(row.text),
-      ...(actorNames.get(row.id) ?? []).flatMap((a) => [...texts(a.name), ...a.aliases.flatMap(texts)]),
-      ...(placeNames.get(row.id) ?? []).flatMap((p) => texts(p.name)),
-    ];
-    tx.run(sql`DELETE FROM search_index WHERE rowid = ${row.id}`);
-    tx.run(sql`INSERT INTO search_index (rowid, body) VALUES (${row.id}, ${normalizeForIndex(parts.join('\n'))})`);
+  const remove = prepared(tx, 'DELETE FROM search_index WHERE rowid = ?');
+  const insert = prepared(tx, 'INSERT INTO search_index (rowid, body) VALUES (?, ?)');
+  for (const id of ids) {
+    const row = entry.get(id) as { title: string | null; description: string | null; text: string | null } | undefined;
+    if (!row) continue;
+    const parts = [...texts(parse(row.title)), ...texts(parse(row.description)), ...texts(parse(row.text))];
+    for (const a of actorNames.all(id) as { name: string; aliases: string }[]) {
+      parts.push(...texts(parse(a.name)), ...(JSON.parse(a.aliases) as LanguageMap[]).flatMap(texts));
+    }
+    for (const p of placeNames.all(id) as { name: string }[]) parts.push(...texts(parse(p.name)));
+    remove.run(id);
+    insert.run(id, normalizeForIndex(parts.join('\n')));
   }
 }
 

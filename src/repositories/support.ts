@@ -5,6 +5,7 @@ import { actors, entries, places, sources, timelines, type LanguageMap } from '.
 import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
 import { validationFailed, type FieldError } from '../errors.js';
 import { bumpRevision } from './settings.js';
+import { prepared } from '../db/statements.js';
 
 /** A transaction or the database: repositories accept either. */
 export type Tx = Pick<Db, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'all' | 'get' | 'run' | 'transaction'>;
@@ -42,13 +43,15 @@ export function generateKey(kind: RecordKind): string {
 
 /** Keys are unique across the whole dataset, not per table: which kind, if any, holds this key. */
 export function kindOfKey(tx: Tx, key: string): { kind: RecordKind; id: number } | null {
-  const row = tx.get<{ kind: RecordKind; id: number }>(sql`
-    SELECT 'source' AS kind, id FROM sources WHERE key = ${key}
-    UNION ALL SELECT 'place', id FROM places WHERE key = ${key}
-    UNION ALL SELECT 'actor', id FROM actors WHERE key = ${key}
-    UNION ALL SELECT kind, id FROM entries WHERE key = ${key}
-    UNION ALL SELECT 'timeline', id FROM timelines WHERE key = ${key}
-    LIMIT 1`);
+  const row = prepared(
+    tx,
+    `SELECT 'source' AS kind, id FROM sources WHERE key = :key
+     UNION ALL SELECT 'place', id FROM places WHERE key = :key
+     UNION ALL SELECT 'actor', id FROM actors WHERE key = :key
+     UNION ALL SELECT kind, id FROM entries WHERE key = :key
+     UNION ALL SELECT 'timeline', id FROM timelines WHERE key = :key
+     LIMIT 1`,
+  ).get({ key }) as { kind: RecordKind; id: number } | undefined;
   return row ?? null;
 }
 
@@ -63,7 +66,7 @@ export function assertKeyFree(tx: Tx, key: string, kind: RecordKind, ownId: numb
 
 export type RefTable = 'source' | 'place' | 'actor' | 'entry' | 'timeline';
 
-const tables = { source: sources, place: places, actor: actors, entry: entries, timeline: timelines } as const;
+const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
 
 /** True when `value` is written as a numeric id rather than a key. */
 export const isNumericId = (value: string | number): boolean =>
@@ -111,14 +114,16 @@ export class RefResolver {
   }
 
   private lookup(table: RefTable, ref: string | number, expect?: 'event' | 'statement'): number | null {
-    const t = tables[table];
+    const name = tableNames[table];
     const byId = isNumericId(ref);
-    const where = byId ? sql`${t.id} = ${Number(ref)}` : sql`${t.key} = ${String(ref)}`;
-    const kindFilter = table === 'entry' && expect ? sql` AND ${entries.kind} = ${expect}` : sql``;
-    const row = this.tx.get<{ id: number }>(sql`SELECT ${t.id} AS id FROM ${t} WHERE ${where}${kindFilter}`);
+    const kindFilter = table === 'entry' && expect ? ' AND kind = ?' : '';
+    const statement = prepared(this.tx, `SELECT id FROM ${name} WHERE ${byId ? 'id' : 'key'} = ?${kindFilter}`);
+    const args = kindFilter ? [byId ? Number(ref) : String(ref), expect] : [byId ? Number(ref) : String(ref)];
+    const row = statement.get(...args) as { id: number } | undefined;
     if (row === undefined && table === 'timeline' && !byId) {
       // curated timelines are also addressed by their slug
-      return this.tx.get<{ id: number }>(sql`SELECT id FROM timelines WHERE slug = ${String(ref)}`)?.id ?? null;
+      const bySlug = prepared(this.tx, 'SELECT id FROM timelines WHERE slug = ?').get(String(ref)) as { id: number } | undefined;
+      return bySlug?.id ?? null;
     }
     return row?.id ?? null;
   }

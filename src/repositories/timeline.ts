@@ -61,7 +61,9 @@ function windowConditions(q: TimelineQuery): SQL[] {
   const where: SQL[] = [];
   if (q.match === 'within') {
     if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
-    if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`);
+    // `earliest <= to` follows from `latest <= to` (earliest <= latest is a CHECK), but only
+    // a bound on `earliest` closes the index range: without it a window scans to the end
+    if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`, sql`e.earliest <= ${q.to}`);
   } else {
     if (q.to !== undefined) where.push(sql`e.earliest <= ${q.to}`);
     if (q.from !== undefined) where.push(sql`e.latest >= ${q.from}`);
@@ -109,7 +111,7 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
       ...filterConditions(q),
     ];
     return sql`SELECT e.id, e.earliest, e.latest, e.kind FROM entries e WHERE ${sql.join(where, sql` AND `)}
-      ORDER BY e.earliest ${dir}, e.latest ${dir}, e.kind ${dir}, e.id ${dir} LIMIT ${limit}`;
+      ORDER BY e.earliest ${dir}, e.latest ${dir}, e.id ${dir} LIMIT ${limit}`;
   }
   const branches = SPAN_CLASS_MAX_DAYS.map((_, spanClass) => branch(q, spanClass, after, limit));
   return sql`${sql.join(branches, sql` UNION ALL `)}
