@@ -39,7 +39,12 @@ const report = await importNdjson(db, input, {
   stopOnError: values['stop-on-error'] ?? false,
   onProgress,
 });
-process.stderr.write(`${interactive ? '\r\x1b[K' : ''}${progressLine(report)}${report.dryRun ? ' (dry run: nothing stored)' : ''}\n`);
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+process.stderr.write(
+  `${interactive ? '\r\x1b[K' : ''}${progressLine(report)}${report.dryRun ? ' (dry run: nothing stored)' : ''}; ` +
+    `${seconds.toFixed(1)} s, peak RSS ${peakRssMb} MB\n`,
+);
 for (const error of report.errors.slice(0, 20)) {
   process.stderr.write(`  line ${error.line}${error.key ? ` (${error.key})` : ''}: ${error.reason}\n`);
 }

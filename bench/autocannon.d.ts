@@ -1,0 +1,17 @@
+// autocannon ships no types; the benchmark uses only this much of it.
+declare module 'autocannon' {
+  interface Histogram {
+    average: number;
+    p50: number;
+    p99: number;
+  }
+  interface Result {
+    requests: Histogram;
+    latency: Histogram;
+    errors: number;
+    non2xx: number;
+    timeouts: number;
+  }
+  function autocannon(options: { url: string; connections?: number; duration?: number }): Promise<Result>;
+  export default autocannon;
+}

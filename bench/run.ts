@@ -1,0 +1,247 @@
+/**
+ * The Annals benchmark: a million events, the timeline next to the bare stack.
+ *
+ *   npm run bench              1,000,000 events + 200,000 statements, and the same at 100,000
+ *   npm run bench -- --quick   a small dataset and one-second runs (seconds; run by the tests)
+ *
+ * For each size: generate the dataset (seeded), load it through the real import path (the
+ * import command: records per second, peak RSS), start the real server as `npm start` runs
+ * it and a reference server (bare Fastify + one prepared statement) on the same database,
+ * run every scenario under autocannon on loopback, and print EXPLAIN QUERY PLAN of every
+ * scenario's query. A table goes to stdout and to bench/results/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { dayNumber } from '../src/dates/edtf.js';
+import { spanCountsSql, timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
+import { FULL_SIZE, generateDataset, type DatasetSize } from './generate.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    'keep-data': { type: 'boolean', default: false },
+  },
+});
+
+const quick = args.quick!;
+const duration = Number(args.duration ?? (quick ? 1 : 10));
+const connections = Number(args.connections);
+const root = new URL('..', import.meta.url).pathname;
+const dataDir = join(root, 'bench', 'data');
+
+const sizes: { label: string; size: DatasetSize }[] = quick
+  ? [{ label: 'quick', size: { events: 2_000, statements: 400, actors: 200, places: 100, sources: 50, seed: 7 } }]
+  : [
+      { label: '100k', size: { ...FULL_SIZE, events: 100_000, statements: 20_000, actors: 2_000, places: 2_000, sources: 1_000 } },
+      { label: '1M', size: FULL_SIZE },
+    ];
+
+interface Row {
+  size: string;
+  scenario: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  ratio?: number;
+  note?: string;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Peak and current RSS of a process, from /proc (MB). */
+function rssOf(pid: number): { peak: number; current: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { peak: Math.round(kb('VmHWM') / 1024), current: Math.round(kb('VmRSS') / 1024) };
+  } catch {
+    return { peak: 0, current: 0 };
+  }
+}
+
+async function startProcess(command: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, command, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}: ${output.slice(-2000)}`)));
+  });
+  return { child, port };
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+async function load(url: string, options: { connections?: number; duration?: number } = {}) {
+  const result = await autocannon({ url, connections: options.connections ?? connections, duration: options.duration ?? duration });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+async function json(url: string) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return response.json() as Promise<any>;
+}
+
+/** Whether a plan reads the entries table without an index (a full scan). */
+const scans = (plan: string[]) => plan.some((line) => /SCAN (e|entries)\b(?! USING)/.test(line));
+
+async function runSize(label: string, size: DatasetSize, rows: Row[], plans: string[]) {
+  const file = join(dataDir, `dataset-${label}.ndjson`);
+  const dbPath = join(dataDir, `annals-${label}.db`);
+  if (!existsSync(file)) {
+    log(`[${label}] generating ${size.events} events, ${size.statements} statements ...`);
+    await generateDataset(size, file);
+  }
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+
+  // the real import path: the import command on the dataset file
+  log(`[${label}] importing through the import command ...`);
+  const started = Date.now();
+  const importer = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', file], {
+    cwd: root,
+    env: { ...process.env, ANNALS_DB: dbPath },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let importLog = '';
+  importer.stderr!.on('data', (chunk: Buffer) => {
+    importLog += chunk.toString();
+    importLog = importLog.slice(-4000);
+  });
+  const [code] = (await once(importer, 'exit')) as [number];
+  const seconds = (Date.now() - started) / 1000;
+  if (code !== 0) throw new Error(`import failed (${code}): ${importLog}`);
+  const records = size.sources + size.places + size.actors + size.events + size.statements;
+  const peak = Number(/peak RSS (\d+) MB/.exec(importLog)?.[1] ?? 0);
+  rows.push({ size: label, scenario: 'import (records/s)', rps: Math.round(records / seconds), p50: 0, p99: 0, errors: 0, note: `${records} records in ${seconds.toFixed(1)} s, peak RSS ${peak} MB` });
+
+  // a week in the middle of the 30 years, a popular actor, a country with regions and cities
+  const week = { from: '2010-06-07', to: '2010-06-13' };
+  const server = await startProcess(['--import', 'tsx', 'src/server.ts'], {
+    ANNALS_DB: dbPath,
+    PORT: '0',
+    ANNALS_SEED: 'off',
+    ANNALS_RATE_LIMIT: '0',
+    LOG_LEVEL: 'info',
+  }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+  const reference = await startProcess(['--import', 'tsx', 'bench/reference.ts'], { ANNALS_DB: dbPath, PORT: '0' }, /listening (\d+)/);
+  const base = `http://127.0.0.1:${server.port}`;
+  try {
+    const first = `${base}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`;
+    // the 200th page: walk 199 pages to find its cursor
+    let cursorUrl = `${base}/v1/timeline?from=2005&limit=50`;
+    for (let page = 1; page < 200; page++) {
+      const body = await json(cursorUrl);
+      if (!body.page.nextCursor) break;
+      cursorUrl = `${base}/v1/timeline?from=2005&limit=50&cursor=${encodeURIComponent(body.page.nextCursor)}`;
+    }
+    const scenarios: [string, string, { connections?: number; duration?: number }?][] = [
+      ['week window, first page of 50', first],
+      ['+ actor', `${first}&actor=actor:0`],
+      ['+ place with children', `${first}&place=place:c0`],
+      ['day histogram over a year', `${base}/v1/timeline/histogram?interval=day&from=2010&to=2010`],
+      ['q= text search', `${base}/v1/timeline?q=ceasefire&from=2010&to=2010`],
+      ['deep cursor (page 200)', cursorUrl],
+      ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 4 }],
+    ];
+    const refResult = await load(`http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`);
+    rows.push({ size: label, scenario: 'reference: bare Fastify + 1 prepared statement', ...refResult, ratio: 1 });
+    for (const [name, url, options] of scenarios) {
+      log(`[${label}] ${name} ...`);
+      const result = await load(url, options);
+      rows.push({ size: label, scenario: name, ...result, ...(name.startsWith('week window') ? { ratio: result.rps / refResult.rps } : {}) });
+    }
+
+    // one full export: the server's RSS growth while it streams every record
+    const before = rssOf(server.child.pid!);
+    const exportStarted = Date.now();
+    const response = await fetch(`${base}/v1/export`);
+    let bytes = 0;
+    let peakDuring = before.current;
+    for await (const chunk of response.body!) {
+      bytes += (chunk as Uint8Array).length;
+      peakDuring = Math.max(peakDuring, rssOf(server.child.pid!).current);
+    }
+    const exportSeconds = (Date.now() - exportStarted) / 1000;
+    rows.push({
+      size: label,
+      scenario: 'full export (NDJSON)',
+      rps: 0,
+      p50: 0,
+      p99: 0,
+      errors: response.ok ? 0 : 1,
+      note: `${(bytes / 1e6).toFixed(0)} MB in ${exportSeconds.toFixed(1)} s; server RSS ${before.current} -> peak ${peakDuring} MB (+${peakDuring - before.current} MB)`,
+    });
+  } finally {
+    await stop(server.child);
+    await stop(reference.child);
+  }
+
+  // EXPLAIN QUERY PLAN of every scenario's query, on the same database
+  const sqlite = new Database(dbPath, { readonly: true });
+  const db = drizzle({ client: sqlite });
+  const window = { from: dayNumber(week.from), to: dayNumber(week.to), match: 'overlaps' as const, order: 'asc' as const };
+  const actorId = (sqlite.prepare("SELECT id FROM actors WHERE key = 'actor:0'").get() as { id: number }).id;
+  const placeIds = (sqlite.prepare(`WITH RECURSIVE d(id) AS (SELECT id FROM places WHERE key = 'place:c0' UNION SELECT p.id FROM places p JOIN d ON p.parent_id = d.id) SELECT id FROM d`).all() as { id: number }[]).map((r) => r.id);
+  const queries: [string, TimelineQuery][] = [
+    ['week window', window],
+    ['+ actor', { ...window, actors: [actorId] }],
+    ['+ place with children', { ...window, places: placeIds }],
+    ['q= text search', { from: dayNumber('2010-01-01'), to: dayNumber('2010-12-31'), match: 'overlaps', order: 'asc', text: '"ceasefire"' }],
+  ];
+  for (const [name, query] of queries) {
+    const plan = (db.all(sql`EXPLAIN QUERY PLAN ${timelinePageSql(query, undefined, 51)}`) as { detail: string }[]).map((r) => r.detail);
+    plans.push(`[${label}] ${name}${scans(plan) ? '  (FULL SCAN)' : ''}\n  ${plan.join('\n  ')}`);
+  }
+  const year = { from: dayNumber('2010-01-01'), to: dayNumber('2010-12-31'), match: 'overlaps' as const, order: 'asc' as const };
+  const histogramPlan = (db.all(sql`EXPLAIN QUERY PLAN ${spanCountsSql(year)}`) as { detail: string }[]).map((r) => r.detail);
+  plans.push(`[${label}] day histogram over a year${scans(histogramPlan) ? '  (FULL SCAN)' : ''}\n  ${histogramPlan.join('\n  ')}`);
+  sqlite.close();
+  if (!args['keep-data'] && quick) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+}
+
+const rows: Row[] = [];
+const plans: string[] = [];
+mkdirSync(dataDir, { recursive: true });
+for (const { label, size } of sizes) await runSize(label, size, rows, plans);
+
+const machine = `${type()} ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
+const header = '| size | scenario | req/s | p50 ms | p99 ms | errors | ratio to reference | note |\n|---|---|---:|---:|---:|---:|---:|---|';
+const table = [
+  header,
+  ...rows.map((r) =>
+    `| ${r.size} | ${r.scenario} | ${r.rps || ''} | ${r.p50 || ''} | ${r.p99 || ''} | ${r.errors} | ${r.ratio === undefined ? '' : `${Math.round(r.ratio * 100)}%`} | ${r.note ?? ''} |`,
+  ),
+].join('\n');
+const report = `# Annals benchmark${quick ? ' (quick)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n`;
+process.stdout.write(`${report}\n`);
+if (!quick) {
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, `${new Date().toISOString().slice(0, 10)}.md`), report);
+}

@@ -1,0 +1,144 @@
+// EXPLAIN QUERY PLAN of the timeline's SQL shapes: every span-class branch must be a range
+// scan of `entries_chrono_idx` (span_class = ? and earliest between two bounds), never a scan
+// of `entries`. The SQL is the one the routes run (`timelinePageSql`, `spanCounts`).
+import { sql, type SQL } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dayNumber } from '../src/dates/edtf.js';
+import type { Tx } from '../src/repositories/support.js';
+import { spanCountsSql, timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
+import { buildTestApp, type TestApp } from './helpers.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp({ seed: true });
+});
+afterAll(() => t.close());
+
+/** The `detail` lines of the plan, in order. */
+function plan(query: SQL): string[] {
+  return t.app.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
+}
+
+/** `span_class=?`, then at most a lower and an upper bound on `earliest` (or on a row value from it). */
+const CHRONO_SEARCH = /^SEARCH e USING (?:COVERING )?INDEX entries_chrono_idx \(span_class=\?(?: AND (?:earliest|\(earliest[a-z,]*\))[<>]\S+){0,2}\)$/;
+const LOWER = /AND (?:earliest|\(earliest[a-z,]*\))>/;
+const UPPER = /AND (?:earliest|\(earliest[a-z,]*\))</;
+
+/** How each branch (span class 0..3) bounds `earliest`: 'both', 'lower', 'upper' or 'none'. */
+function chronoRanges(lines: string[]): string[] {
+  const searches = lines.filter((line) => line.startsWith('SEARCH e ') || line.startsWith('SCAN e'));
+  for (const line of searches) expect(line).toMatch(CHRONO_SEARCH);
+  return searches.map((line) =>
+    LOWER.test(line) ? (UPPER.test(line) ? 'both' : 'lower') : UPPER.test(line) ? 'upper' : 'none',
+  );
+}
+
+/** No line reads the whole `entries` table (or its alias `e`). */
+function expectNoTableScan(lines: string[]) {
+  expect(lines.filter((line) => /^SCAN (e|entries)\b/.test(line))).toEqual([]);
+}
+
+// a one-week window: Monday 3 to Sunday 9 January 2022
+const week: TimelineQuery = {
+  from: dayNumber('2022-01-03'),
+  to: dayNumber('2022-01-09'),
+  match: 'overlaps',
+  order: 'asc',
+};
+const cursor: TimelinePosition = [dayNumber('2022-01-05'), dayNumber('2022-01-05'), 'event', 7];
+
+describe('EXPLAIN QUERY PLAN of the timeline page', () => {
+  it('a one-week window: one range scan of entries_chrono_idx per span class', () => {
+    const lines = plan(timelinePageSql(week, undefined, 51));
+    expectNoTableScan(lines);
+    // classes 0-2 know their longest span, so `earliest` is bounded on both sides;
+    // class 3 (longer or open) only from above
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  });
+
+  it('+ actor: the same ranges, the actor looked up by index in entry_actors', () => {
+    for (const actors of [[1], [1, 2]]) {
+      const lines = plan(timelinePageSql({ ...week, actors }, undefined, 51));
+      expectNoTableScan(lines);
+      expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+      const lookups = lines.filter((l) => /\ba\b/.test(l) && /entry_actors/.test(l));
+      expect(lookups).toHaveLength(4);
+      for (const l of lookups) expect(l).toMatch(/^SEARCH a EXISTS USING (?:COVERING )?INDEX /);
+    }
+  });
+
+  it('+ actor and role', () => {
+    const lines = plan(timelinePageSql({ ...week, actors: [1], role: 'participant' }, undefined, 51));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  });
+
+  it('+ place (a subtree of ids): the same ranges, places checked through entry_places_place_idx', () => {
+    const lines = plan(timelinePageSql({ ...week, places: [1, 2, 3] }, undefined, 51));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+    const lookups = lines.filter((l) => l.includes('entry_places'));
+    expect(lookups).toHaveLength(4);
+    for (const l of lookups) expect(l).toMatch(/^SEARCH p EXISTS USING (?:COVERING )?INDEX /);
+  });
+
+  it('+ type, tag and kind', () => {
+    const lines = plan(timelinePageSql({ ...week, types: ['protest'], tags: ['x'], kinds: ['event'] }, undefined, 51));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  });
+
+  it('desc order', () => {
+    const lines = plan(timelinePageSql({ ...week, order: 'desc' }, undefined, 51));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  });
+
+  it('with a cursor, ascending and descending', () => {
+    // ascending, the cursor also bounds class 3 from below; descending it bounds from above
+    const asc = plan(timelinePageSql(week, cursor, 51));
+    expectNoTableScan(asc);
+    expect(chronoRanges(asc)).toEqual(['both', 'both', 'both', 'both']);
+    const desc = plan(timelinePageSql({ ...week, order: 'desc' }, cursor, 51));
+    expectNoTableScan(desc);
+    expect(chronoRanges(desc)).toEqual(['both', 'both', 'both', 'upper']);
+    // the keyset position itself is part of the index range
+    expect(asc.some((l) => l.includes('(earliest,latest,kind)>(?,?,?)'))).toBe(true);
+  });
+
+  it('match=within: every class bounded on both sides', () => {
+    const lines = plan(timelinePageSql({ ...week, match: 'within' }, cursor, 51));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'both']);
+  });
+
+  it('half-open windows still search the index (from only: class 3 is the one unbounded branch)', () => {
+    const fromOnly = plan(timelinePageSql({ ...week, to: undefined }, undefined, 51));
+    expectNoTableScan(fromOnly);
+    expect(chronoRanges(fromOnly)).toEqual(['lower', 'lower', 'lower', 'none']);
+    const toOnly = plan(timelinePageSql({ ...week, from: undefined }, undefined, 51));
+    expectNoTableScan(toOnly);
+    expect(chronoRanges(toOnly)).toEqual(['upper', 'upper', 'upper', 'upper']);
+  });
+
+  it('text search starts from the FTS matches and looks entries up by id', () => {
+    const lines = plan(timelinePageSql({ ...week, text: '"كازاخستان"' }, undefined, 51));
+    expectNoTableScan(lines);
+    expect(lines).toContain('SEARCH e USING INTEGER PRIMARY KEY (rowid=?)');
+    expect(lines.some((l) => /^SCAN search_index VIRTUAL TABLE INDEX \d+:M/.test(l))).toBe(true);
+  });
+});
+
+describe("EXPLAIN QUERY PLAN of the histogram's spanCounts", () => {
+  it('reads the covering index, never the table rows', () => {
+    const lines = plan(spanCountsSql(week));
+    expect(lines.some((l) => l.includes('entries_chrono_idx'))).toBe(true);
+    for (const l of lines.filter((l) => /^(SCAN|SEARCH) e\b/.test(l))) expect(l).toMatch(/USING COVERING INDEX entries_chrono_idx/);
+  });
+
+  it('a windowed histogram range-scans entries_chrono_idx, one range per span class', () => {
+    const lines = plan(spanCountsSql(week));
+    expectNoTableScan(lines);
+    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  });
+});
