@@ -13,9 +13,17 @@ export const ICS_DESCRIPTION =
   'their bounds (an open end gives a one-day event). `UID` is the entry key; `CATEGORIES` the kind and type; ' +
   '`X-ANNALS-DATE` keeps the EDTF date.';
 
-/** TEXT escaping (RFC 5545 §3.3.11). */
+/**
+ * TEXT escaping (RFC 5545 §3.3.11). Every line break (CRLF, LF or a bare CR) becomes `\n`; other
+ * control characters, which TEXT cannot hold (TSAFE-CHAR), are dropped.
+ */
 export const escapeText = (text: string) =>
-  text.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+  text
+    .replace(/\\/g, '\\\\')
+    .replace(/;/g, '\\;')
+    .replace(/,/g, '\\,')
+    .replace(/\r\n?|\n/g, '\\n')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
 
 /** Folds a content line at 75 octets, never inside a UTF-8 character (§3.1). */
 export function foldLine(line: string): string {

@@ -34,7 +34,8 @@ interface PointLike {
 }
 
 function writePoint(p: PointLike): string {
-  const iso = p.earliest ?? '';
+  // an instant is written in UTC, its day too (its calendar date in its own offset may differ)
+  const iso = p.precision === 'instant' && p.instant ? p.instant.slice(0, 10) : (p.earliest ?? '');
   const [y, m, d] = iso.split('-');
   const year = String(Number(y));
   switch (p.precision) {

@@ -83,12 +83,14 @@ export function timelineJsStream(
       }
       yield parts.join('');
     }
-    // an era needs an end: an open one runs to the last day the timeline shows
+    // an era needs an end: an open one runs to the last day the timeline shows, or to the end of
+    // its start when nothing shown comes later (never ending before it starts)
+    const openEnd = (start: Point) => (lastDay !== null && (start.latest === null || lastDay > start.latest) ? lastDay : start.latest);
     const eraJson = (eras as { entry: EntryDto; start: Point; end: Point | null }[]).map(({ entry, start, end }) => ({
       start_date: timelineJsDate(start, 'start'),
       end_date: end
         ? timelineJsDate(end, 'end')
-        : timelineJsDate({ precision: 'day', earliest: lastDay ?? start.latest, latest: lastDay ?? start.latest }),
+        : timelineJsDate({ precision: 'day', earliest: openEnd(start), latest: openEnd(start) }),
       text: { headline: escapeHtml(headline(entry, options.lang)) },
     }));
     yield `],"eras":${JSON.stringify(eraJson)}}`;

@@ -33,12 +33,19 @@ export function installCaching(app: FastifyInstance): void {
       .slice(0, 27)}"`;
     reply.header('cache-control', 'public, no-cache');
     reply.header('vary', 'Accept');
+    request.etag = tag;
+  });
+
+  // The 304 is sent after every onRequest hook has run (CORS, security headers, rate limits), so
+  // that it carries the headers the 200 would: a cross-origin client that revalidates must see
+  // Access-Control-Allow-Origin on the 304 too. Still before validation and any query.
+  app.addHook('preValidation', async (request, reply) => {
+    const tag = request.etag;
     const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
+    if (tag && ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
       reply.header('etag', tag);
       return reply.code(304).send();
     }
-    request.etag = tag;
   });
 
   app.addHook('onSend', async (request, reply, payload) => {

@@ -1,0 +1,297 @@
+// Over real HTTP (a listening server and fetch): ETags and conditional GETs, Cache-Control,
+// CORS (preflight, exposed headers, origin lists, no credentials), and a streamed export.
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+
+type Json = Record<string, any>;
+
+async function listen(t: TestApp): Promise<string> {
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = t.app.server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
+
+/**
+ * `fetch`, retried while the app sheds load: an import blocks the event loop for a while, and the
+ * load-shedding plugin then answers 503 `overloaded` until its next sample.
+ */
+async function fetchSettled(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, init);
+    if (res.status !== 503 || attempt === 50) return res;
+    await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const headerList = (value: string | null) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
+
+describe('ETags and Cache-Control', () => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await buildTestApp({ seed: true });
+    base = await listen(t);
+  });
+  afterAll(() => t?.close());
+
+  const URL_ = '/v1/timeline?from=2022-01&to=2022-01&limit=5';
+
+  it('gives a GET an ETag, and a matching If-None-Match a 304 with an empty body', async () => {
+    const first = await fetch(base + URL_);
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
+    expect(first.headers.get('cache-control')).toBe('public, no-cache');
+    expect(headerList(first.headers.get('vary'))).toContain('accept');
+    expect((await first.json()).data).toHaveLength(5);
+
+    const again = await fetch(base + URL_);
+    expect(again.headers.get('etag')).toBe(etag);
+    await again.arrayBuffer();
+
+    const notModified = await fetch(base + URL_, { headers: { 'if-none-match': etag! } });
+    expect(notModified.status).toBe(304);
+    expect(await notModified.text()).toBe('');
+    expect(notModified.headers.get('etag')).toBe(etag);
+    expect(notModified.headers.get('cache-control')).toBe('public, no-cache');
+
+    // one of several tags, and `*`
+    const listed = await fetch(base + URL_, { headers: { 'if-none-match': `W/"other", ${etag}` } });
+    expect(listed.status).toBe(304);
+    await listed.arrayBuffer();
+    const stale = await fetch(base + URL_, { headers: { 'if-none-match': 'W/"other"' } });
+    expect(stale.status).toBe(200);
+    await stale.arrayBuffer();
+  });
+
+  it('changes the ETag after a write: the old one then gets a 200', async () => {
+    const before = await fetch(base + URL_);
+    const etag = before.headers.get('etag')!;
+    await before.arrayBuffer();
+
+    const write = await fetch(`${base}/v1/events`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'event:http-etag', type: 'protest', date: '2022-01-03', title: { en: 'A write' } }),
+    });
+    expect(write.status).toBe(201);
+    expect(write.headers.get('cache-control')).toBe('no-store');
+    expect(write.headers.get('etag')).toBeNull();
+    await write.arrayBuffer();
+
+    const after = await fetch(base + URL_, { headers: { 'if-none-match': etag } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('etag')).not.toBe(etag);
+    expect((await after.json()).data.map((e: Json) => e.key)).toContain('event:http-etag');
+  });
+
+  it('gives each representation (Accept) its own ETag', async () => {
+    const json = await fetch(base + URL_, { headers: { accept: 'application/json' } });
+    const csv = await fetch(base + URL_, { headers: { accept: 'text/csv' } });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const jsonTag = json.headers.get('etag');
+    const csvTag = csv.headers.get('etag');
+    await Promise.all([json.arrayBuffer(), csv.arrayBuffer()]);
+    expect(jsonTag).toBeTruthy();
+    expect(csvTag).toBeTruthy();
+    expect(csvTag).not.toBe(jsonTag);
+    // the JSON tag does not validate the CSV
+    const cross = await fetch(base + URL_, { headers: { accept: 'text/csv', 'if-none-match': jsonTag! } });
+    expect(cross.status).toBe(200);
+    expect(await cross.text()).toMatch(/^kind,id,key,/);
+  });
+
+  it('marks errors no-store, without an ETag', async () => {
+    for (const [url, status] of [
+      ['/v1/events/event:does-not-exist', 404],
+      ['/v1/timeline?from=2022-02-30', 400],
+      ['/v1/timeline?format=xml', 400],
+    ] as const) {
+      const res = await fetch(base + url);
+      expect(res.status, url).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get('cache-control'), url).toBe('no-store');
+      expect(res.headers.get('etag'), url).toBeNull();
+      await res.arrayBuffer();
+    }
+    const unauthorised = await fetch(`${base}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'protest', date: '2022-01-03', title: { en: 'x' } }),
+    });
+    expect(unauthorised.status).toBe(401);
+    expect(unauthorised.headers.get('cache-control')).toBe('no-store');
+    await unauthorised.arrayBuffer();
+  });
+
+  it('gives a record read and a curated timeline ETags too', async () => {
+    for (const url of ['/v1/actors/actor:amreyev', '/v1/timelines/kazakhstan-january-2022', '/v1/timeline?format=ics']) {
+      const res = await fetch(base + url);
+      expect(res.status).toBe(200);
+      const etag = res.headers.get('etag')!;
+      expect(etag, url).toBeTruthy();
+      await res.arrayBuffer();
+      const cached = await fetch(base + url, { headers: { 'if-none-match': etag } });
+      expect(cached.status, url).toBe(304);
+      await cached.arrayBuffer();
+    }
+  });
+});
+
+describe('CORS', () => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await buildTestApp({ seed: true });
+    base = await listen(t);
+  });
+  afterAll(() => t?.close());
+  const ORIGIN = 'https://client.example';
+
+  it('answers a preflight for an authenticated JSON POST with 204 and the allow headers', async () => {
+    const res = await fetch(`${base}/v1/events`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
+    expect(res.status).toBe(204);
+    expect(['*', ORIGIN]).toContain(res.headers.get('access-control-allow-origin'));
+    expect(headerList(res.headers.get('access-control-allow-methods'))).toContain('post');
+    const allowed = headerList(res.headers.get('access-control-allow-headers'));
+    expect(allowed).toContain('authorization');
+    expect(allowed).toContain('content-type');
+    expect(Number(res.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(await res.text()).toBe('');
+  });
+
+  it('allows any origin on reads and exposes ETag and Link, never credentials', async () => {
+    const res = await fetch(`${base}/v1/timeline?limit=2`, { headers: { origin: ORIGIN } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const exposed = headerList(res.headers.get('access-control-expose-headers'));
+    expect(exposed).toContain('etag');
+    expect(exposed).toContain('link');
+    expect(res.headers.get('link')).toMatch(/rel="next"/);
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    await res.arrayBuffer();
+  });
+
+  it('puts the CORS headers on a 304 too, so that a cross-origin revalidation works', async () => {
+    const first = await fetch(`${base}/v1/timeline?limit=2`, { headers: { origin: ORIGIN } });
+    const etag = first.headers.get('etag')!;
+    await first.arrayBuffer();
+    const res = await fetch(`${base}/v1/timeline?limit=2`, { headers: { origin: ORIGIN, 'if-none-match': etag } });
+    expect(res.status).toBe(304);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(headerList(res.headers.get('access-control-expose-headers'))).toContain('etag');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    await res.arrayBuffer();
+  });
+
+  it('puts them on errors and writes', async () => {
+    const missing = await fetch(`${base}/v1/events/event:nope`, { headers: { origin: ORIGIN } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('access-control-allow-origin')).toBe('*');
+    await missing.arrayBuffer();
+    const write = await fetch(`${base}/v1/events`, {
+      method: 'POST',
+      headers: { ...AUTH, origin: ORIGIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'protest', date: '2022-01-03', title: { en: 'CORS write' } }),
+    });
+    expect(write.status).toBe(201);
+    expect(write.headers.get('access-control-allow-origin')).toBe('*');
+    expect(headerList(write.headers.get('access-control-expose-headers'))).toContain('location');
+    expect(write.headers.get('access-control-allow-credentials')).toBeNull();
+    await write.arrayBuffer();
+  });
+
+  it('with a list of origins, echoes an allowed origin and not another', async () => {
+    const listed = await buildTestApp({ seed: true, memory: true, config: { corsOrigins: ['https://allowed.example'] } });
+    try {
+      const listedBase = await listen(listed);
+      const allowed = await fetch(`${listedBase}/v1/timeline?limit=1`, { headers: { origin: 'https://allowed.example' } });
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://allowed.example');
+      expect(headerList(allowed.headers.get('vary'))).toContain('origin');
+      expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+      await allowed.arrayBuffer();
+
+      const other = await fetch(`${listedBase}/v1/timeline?limit=1`, { headers: { origin: 'https://evil.example' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      expect(other.headers.get('access-control-allow-credentials')).toBeNull();
+      await other.arrayBuffer();
+
+      const preflight = (origin: string) =>
+        fetch(`${listedBase}/v1/events`, {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        });
+      const good = await preflight('https://allowed.example');
+      expect(good.status).toBe(204);
+      expect(good.headers.get('access-control-allow-origin')).toBe('https://allowed.example');
+      await good.arrayBuffer();
+      const bad = await preflight('https://evil.example');
+      expect(bad.headers.get('access-control-allow-origin')).toBeNull();
+      await bad.arrayBuffer();
+    } finally {
+      await listed.close();
+    }
+  });
+});
+
+describe('streamed export over HTTP', () => {
+  const SOURCES = 2000;
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await buildTestApp({ memory: true });
+    const paragraph = 'نص المصدر الطويل، مع سطور وفواصل. The long text of a source, with lines and commas.\n';
+    const records = Array.from({ length: SOURCES }, (_, i) => ({
+      kind: 'source',
+      key: `src:stream-${String(i).padStart(5, '0')}`,
+      type: 'news_article',
+      title: { en: `Source ${i}`, ar: `المصدر ${i}` },
+      text: paragraph.repeat(8),
+    }));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/import',
+      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+      payload: ndjson(records),
+    });
+    expect(res.json()).toMatchObject({ created: SOURCES, refused: 0 });
+    base = await listen(t);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('arrives in several chunks, chunked, and complete', async () => {
+    const res = await fetchSettled(`${base}/v1/export`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    expect(res.headers.get('content-disposition')).toMatch(/attachment/);
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(res.headers.get('content-length')).toBeNull();
+
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.slice(0, -1).split('\n');
+    expect(lines).toHaveLength(SOURCES);
+    const keys = lines.map((line) => (JSON.parse(line) as Json).key);
+    expect(keys).toEqual(Array.from({ length: SOURCES }, (_, i) => `src:stream-${String(i).padStart(5, '0')}`));
+    // the same bytes as the export read in one piece
+    expect(text).toBe((await t.app.inject({ url: '/v1/export' })).body);
+  });
+});
