@@ -1,6 +1,7 @@
 import { ConfigError, readServerConfig } from '../src/config.js';
 import { openDatabase, type Db } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
+import { ensureSearchIndex } from '../src/repositories/search.js';
 
 /** Opens the configured database (ANNALS_DB) for a command-line tool, migrated. */
 export function openConfiguredDatabase(): Db {
@@ -8,6 +9,7 @@ export function openConfiguredDatabase(): Db {
     const config = readServerConfig();
     const db = openDatabase(config.databasePath);
     runMigrations(db);
+    ensureSearchIndex(db);
     return db;
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);

@@ -19,7 +19,7 @@ import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js'
 import type { RecordKindSpec } from './records.js';
 import { indexEntries } from './search.js';
 import { prepared } from '../db/statements.js';
-import { dateColumns, dateValue, groupBy, pickLanguage, selectIn, type RefResolver, type Tx } from './support.js';
+import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, type RefResolver, type Tx } from './support.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
 
@@ -393,35 +393,51 @@ function entryReferrers(tx: Tx, id: number): string[] {
   return [...new Set([...children, ...said, ...about, ...curated].map((r) => `${r.kind} ${r.key}`))];
 }
 
+interface ChildRows {
+  actors: { entryId: number; position: number; actorId: number; role: string }[];
+  places: { entryId: number; position: number; placeId: number }[];
+  events: { entryId: number; position: number; eventId: number }[];
+  tags: { entryId: number; position: number; tag: string }[];
+  citations: { entryId: number; position: number; sourceId: number; excerpt: string | null; start: number | null; end: number | null }[];
+}
+
+const IN_IDS = 'entry_id IN (SELECT value FROM json_each(:ids)) ORDER BY entry_id, position';
+
 function loadChildren(tx: Tx, ids: number[]) {
   const byEntry = <T extends { entryId: number }>(rows: T[]) => groupBy(rows, (r) => r.entryId);
   return {
     actors: byEntry(
-      selectIn(ids, (chunk) =>
-        tx.select().from(entryActors).where(inArray(entryActors.entryId, chunk)).orderBy(asc(entryActors.position)).all(),
-      ),
+      rowsIn<ChildRows['actors'][number]>(tx, `SELECT entry_id AS entryId, position, actor_id AS actorId, role FROM entry_actors WHERE ${IN_IDS}`, ids),
     ),
     places: byEntry(
-      selectIn(ids, (chunk) =>
-        tx.select().from(entryPlaces).where(inArray(entryPlaces.entryId, chunk)).orderBy(asc(entryPlaces.position)).all(),
-      ),
+      rowsIn<ChildRows['places'][number]>(tx, `SELECT entry_id AS entryId, position, place_id AS placeId FROM entry_places WHERE ${IN_IDS}`, ids),
     ),
     events: byEntry(
-      selectIn(ids, (chunk) =>
-        tx.select().from(entryEvents).where(inArray(entryEvents.entryId, chunk)).orderBy(asc(entryEvents.position)).all(),
-      ),
+      rowsIn<ChildRows['events'][number]>(tx, `SELECT entry_id AS entryId, position, event_id AS eventId FROM entry_events WHERE ${IN_IDS}`, ids),
     ),
-    tags: byEntry(
-      selectIn(ids, (chunk) =>
-        tx.select().from(entryTags).where(inArray(entryTags.entryId, chunk)).orderBy(asc(entryTags.position)).all(),
-      ),
-    ),
+    tags: byEntry(rowsIn<ChildRows['tags'][number]>(tx, `SELECT entry_id AS entryId, position, tag FROM entry_tags WHERE ${IN_IDS}`, ids)),
     citations: byEntry(
-      selectIn(ids, (chunk) =>
-        tx.select().from(citations).where(inArray(citations.entryId, chunk)).orderBy(asc(citations.position)).all(),
+      rowsIn<ChildRows['citations'][number]>(
+        tx,
+        `SELECT entry_id AS entryId, position, source_id AS sourceId, excerpt, start, "end" FROM citations WHERE ${IN_IDS}`,
+        ids,
       ),
     ),
   };
+}
+
+type EntryRowOut = typeof entries.$inferSelect;
+
+/** Entry rows by id, as drizzle would map them (camelCase, JSON columns parsed). */
+function entryRows(tx: Tx, ids: number[]): EntryRowOut[] {
+  return rowsIn<Omit<EntryRowOut, 'title' | 'description' | 'text'> & { title: string | null; description: string | null; text: string | null }>(
+    tx,
+    `SELECT id, key, kind, type, date, precision, earliest, latest, span_class AS spanClass, title, description, text,
+       original_lang AS originalLang, speaker_id AS speakerId, context_id AS contextId, parent_id AS parentId,
+       created_at AS createdAt, updated_at AS updatedAt
+     FROM entries WHERE id IN (SELECT value FROM json_each(:ids))`,
+    ids,
+  ).map((r) => ({ ...r, title: parseJson(r.title), description: parseJson(r.description), text: parseJson(r.text) }));
 }
 
 export type EventDto = z.output<typeof Event>;
@@ -430,7 +446,7 @@ export type EntryDto = EventDto | StatementDto;
 
 /** Full events and statements for `ids`, in that order, with every reference expanded. */
 export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
-  const rows = selectIn(ids, (chunk) => tx.select().from(entries).where(inArray(entries.id, chunk)).all());
+  const rows = entryRows(tx, ids);
   const found = new Map(rows.map((r) => [r.id, r]));
   const children = loadChildren(tx, ids);
   const all = <T>(groups: Map<number, T[]>) => [...groups.values()].flat();
@@ -528,18 +544,14 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
  * The affiliations each statement's speaker held on the statement's date: those whose
  * dates overlap it, and undated ones (which the data does not rule out).
  */
-function loadSpeakerRoles(tx: Tx, rows: (typeof entries.$inferSelect)[], lang?: string) {
+function loadSpeakerRoles(tx: Tx, rows: EntryRowOut[], lang?: string) {
   const statements = rows.filter((r) => r.kind === 'statement' && r.speakerId !== null);
   const affiliations = groupBy(
-    selectIn(
+    rowsIn<{ actorId: number; otherActorId: number; role: string; date: string | null; earliest: number | null; latest: number | null }>(
+      tx,
+      `SELECT actor_id AS actorId, other_actor_id AS otherActorId, role, date, earliest, latest FROM actor_affiliations
+        WHERE actor_id IN (SELECT value FROM json_each(:ids)) ORDER BY actor_id, position`,
       statements.map((s) => s.speakerId!),
-      (chunk) =>
-        tx
-          .select()
-          .from(actorAffiliations)
-          .where(inArray(actorAffiliations.actorId, chunk))
-          .orderBy(asc(actorAffiliations.position))
-          .all(),
     ),
     (a) => a.actorId,
   );

@@ -165,10 +165,35 @@ export function spanClass(earliest: number, latest: number): number {
   return SPAN_CLASS_MAX_DAYS.findIndex((max) => span <= max);
 }
 
-/** The date object of the API for a stored EDTF text (null stays null). */
+const parsedDates = new Map<string, ParsedDate>();
+
+/**
+ * The date object of the API for a stored EDTF text (null stays null). Stored dates are
+ * valid and repeat a lot, so parses are remembered (a bounded cache; the objects are only
+ * ever serialised, never changed).
+ */
 export function dateValue(edtf: string | null): ParsedDate | null {
-  return edtf === null ? null : parseEdtf(edtf);
+  if (edtf === null) return null;
+  let parsed = parsedDates.get(edtf);
+  if (parsed === undefined) {
+    if (parsedDates.size >= 50_000) parsedDates.clear();
+    parsed = parseEdtf(edtf);
+    parsedDates.set(edtf, parsed);
+  }
+  return parsed;
 }
+
+/**
+ * Rows of a prepared query whose `:ids` parameter is a list of ids, passed as one JSON
+ * array (`... IN (SELECT value FROM json_each(:ids))`), so that one statement serves every
+ * list length and is prepared once.
+ */
+export function rowsIn<T>(tx: Tx, sqlText: string, ids: number[]): T[] {
+  if (ids.length === 0) return [];
+  return prepared(tx, sqlText).all({ ids: JSON.stringify([...new Set(ids)]) }) as T[];
+}
+
+export const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 /**
  * Picks one language from a map: the one asked for (or one sharing its primary subtag),
