@@ -66,6 +66,17 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     return503OnClosing: true,
     trustProxy: config.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // errors the router raises before any route runs are problems like every other
+    frameworkErrors: (error, request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void sendProblem(reply, request, {
+        status: tooLong ? 404 : 400,
+        code: tooLong ? 'not-found' : 'invalid-request',
+        title: tooLong ? 'Not found' : 'Invalid request',
+        // no id or key is longer than 200 characters, so there is no such record
+        detail: tooLong ? 'no record has an id or key this long' : 'the URL is not valid (bad percent-encoding?)',
+      });
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.decorate('db', db);

@@ -1,16 +1,21 @@
-import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemError } from '../errors.js';
+import { authenticate } from '../repositories/apiKeys.js';
 
 /** Failed authentications and 404s a client may cause per minute before it is refused. */
 export const FAILURE_LIMIT = 60;
 
-/** Rate limits are per API key when one is sent (hashed: no secret in memory keys), else per client address. */
+/**
+ * Rate limits are per API key when a live one is sent (by its id: no secret in memory keys), else
+ * per client address. Only a key that authenticates has a budget of its own: a made-up bearer
+ * token must not buy a fresh budget with every request.
+ */
 function clientKey(request: FastifyRequest): string {
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)/i.exec(header) : null;
-  return match ? `key:${createHash('sha256').update(match[1]!).digest('hex').slice(0, 32)}` : `ip:${request.ip}`;
+  const key = match ? authenticate(request.server.db, match[1]!) : null;
+  return key ? `key:${key.id}` : `ip:${request.ip}`;
 }
 
 const tooMany = (ttlMs: number, what: string) =>

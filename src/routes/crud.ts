@@ -200,7 +200,7 @@ export function crudRoutes(options: CrudOptions) {
           params,
           response: {
             204: z.null().meta({ description: 'Deleted.' }),
-            ...problemResponses(400, 401, 403, 404, 409),
+            ...problemResponses(400, 401, 403, 404, 409, 413, 415),
           },
         },
       },
