@@ -226,7 +226,14 @@ export async function importNdjson(
         if (!('data' in parsed)) refuseLine(parsed);
         else {
           batch.push(parsed);
-          if (batch.length >= batchSize) flush();
+          if (batch.length >= batchSize) {
+            flush();
+            // Let the event loop turn between batches. When the body is already buffered, the
+            // stream's iterator resolves without waiting for I/O, and a whole import would
+            // otherwise hold the loop: other requests stall (and under-pressure answers 503),
+            // and the batch's log line (an asynchronous write) stays in memory, lost to a kill.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
       }
       if (report.stopped) break;

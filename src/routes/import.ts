@@ -90,7 +90,12 @@ export async function importRoutes(fastify: FastifyInstance) {
         }
         let report: ImportReportValue;
         try {
-          report = await importNdjson(app.db, chunks(), { stopOnError: request.query.stopOnError === 'true' });
+          report = await importNdjson(app.db, chunks(), {
+            stopOnError: request.query.stopOnError === 'true',
+            // the progress line of a long import, and the record of what is committed
+            onBatchCommitted: (lines) =>
+              request.log.info({ firstLine: lines[0], lastLine: lines[lines.length - 1], records: lines.length }, 'import batch committed'),
+          });
         } catch (error) {
           if (idempotency) writeTransaction(app.db, (tx) => releaseIdempotencyKey(tx, idempotency));
           throw error;
