@@ -104,7 +104,14 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   await installRateLimits(app, config.rateLimit ?? 600);
   await app.register(fastifyHelmet, {
     // the API answers JSON; only the explorer at /docs serves pages, with its own CSP
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:', 'validator.swagger.io'] } },
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+        // served over plain HTTP on 127.0.0.1 by default: upgrading would break the explorer
+        upgradeInsecureRequests: null,
+      },
+    },
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
   await app.register(fastifyUnderPressure, {

@@ -79,7 +79,7 @@ export function histogram(
   interval: Interval,
   spans: { earliest: number; latest: number; n: number }[],
 ): Bucket[] {
-  const ends = starts.map((s, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+  const ends = starts.map((_, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
   const count = new Array<number>(starts.length).fill(0);
   const spanning = new Array<number>(starts.length + 1).fill(0);
   /** Index of the bucket holding `day`, clamped to the range. */

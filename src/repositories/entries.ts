@@ -1,13 +1,9 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import {
-  actorAffiliations,
   citations,
   entries,
-  entryActors,
   entryEvents,
-  entryPlaces,
-  entryTags,
   sources,
   timelineEntries,
   timelines,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { actors, entries, places, sources, timelines, type LanguageMap } from '../db/schema.js';
+import { actors, places, sources, timelines, type LanguageMap } from '../db/schema.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
 import { validationFailed, type FieldError } from '../errors.js';
 import { bumpRevision } from './settings.js';
