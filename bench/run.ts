@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string', default: '32' },
     'keep-data': { type: 'boolean', default: false },
+    // reuse the databases of an earlier run (bench/data) instead of importing again
+    'reuse-db': { type: 'boolean', default: false },
   },
 });
 
@@ -118,27 +120,31 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     log(`[${label}] generating ${size.events} events, ${size.statements} statements ...`);
     await generateDataset(size, file);
   }
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+  if (args['reuse-db'] && existsSync(dbPath)) {
+    rows.push({ size: label, scenario: 'import (records/s)', rps: 0, p50: 0, p99: 0, errors: 0, note: 'database of an earlier run reused (--reuse-db)' });
+  } else {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
 
-  // the real import path: the import command on the dataset file
-  log(`[${label}] importing through the import command ...`);
-  const started = Date.now();
-  const importer = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', file], {
-    cwd: root,
-    env: { ...process.env, ANNALS_DB: dbPath },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let importLog = '';
-  importer.stderr!.on('data', (chunk: Buffer) => {
-    importLog += chunk.toString();
-    importLog = importLog.slice(-4000);
-  });
-  const [code] = (await once(importer, 'exit')) as [number];
-  const seconds = (Date.now() - started) / 1000;
-  if (code !== 0) throw new Error(`import failed (${code}): ${importLog}`);
-  const records = size.sources + size.places + size.actors + size.events + size.statements;
-  const peak = Number(/peak RSS (\d+) MB/.exec(importLog)?.[1] ?? 0);
-  rows.push({ size: label, scenario: 'import (records/s)', rps: Math.round(records / seconds), p50: 0, p99: 0, errors: 0, note: `${records} records in ${seconds.toFixed(1)} s, peak RSS ${peak} MB` });
+    // the real import path: the import command on the dataset file
+    log(`[${label}] importing through the import command ...`);
+    const started = Date.now();
+    const importer = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', file], {
+      cwd: root,
+      env: { ...process.env, ANNALS_DB: dbPath },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let importLog = '';
+    importer.stderr!.on('data', (chunk: Buffer) => {
+      importLog += chunk.toString();
+      importLog = importLog.slice(-4000);
+    });
+    const [code] = (await once(importer, 'exit')) as [number];
+    const seconds = (Date.now() - started) / 1000;
+    if (code !== 0) throw new Error(`import failed (${code}): ${importLog}`);
+    const records = size.sources + size.places + size.actors + size.events + size.statements;
+    const peak = Number(/peak RSS (\d+) MB/.exec(importLog)?.[1] ?? 0);
+    rows.push({ size: label, scenario: 'import (records/s)', rps: Math.round(records / seconds), p50: 0, p99: 0, errors: 0, note: `${records} records in ${seconds.toFixed(1)} s, peak RSS ${peak} MB` });
+  }
 
   // a week in the middle of the 30 years, a popular actor, a country with regions and cities
   const week = { from: '2010-06-07', to: '2010-06-13' };

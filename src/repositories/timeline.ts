@@ -43,13 +43,16 @@ function filterConditions(q: TimelineQuery): SQL[] {
           ? sql`a.role = ${q.role}`
           : sql`a.role = ${q.role} AND e.kind = 'event'`;
     where.push(
-      sql`EXISTS (SELECT 1 FROM entry_actors a WHERE a.entry_id = e.id AND a.actor_id IN (${list(q.actors)}) AND ${role})`,
+      // `+a.actor_id` keeps SQLite from probing the actor index (which, for a popular actor,
+      // walks all of that actor's rows for every candidate entry): each candidate from the
+      // window looks up its own few roles by primary key instead.
+      sql`EXISTS (SELECT 1 FROM entry_actors a WHERE a.entry_id = e.id AND +a.actor_id IN (${list(q.actors)}) AND ${role})`,
     );
   }
   if (q.places) {
     where.push(
       q.places.length
-        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND p.place_id IN (${list(q.places)}))`
+        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND +p.place_id IN (${list(q.places)}))`
         : sql`0`,
     );
   }
