@@ -12,6 +12,6 @@ declare module 'autocannon' {
     non2xx: number;
     timeouts: number;
   }
-  function autocannon(options: { url: string; connections?: number; duration?: number }): Promise<Result>;
+  function autocannon(options: { url: string; connections?: number; duration?: number; timeout?: number }): Promise<Result>;
   export default autocannon;
 }
