@@ -14,7 +14,8 @@ export const openapiDocumentBase = {
       'Errors are RFC 9457 problem details.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
-  servers: [{ url: 'http://127.0.0.1:3000', description: 'A local server started with `npm start`' }],
+  // relative: the server that serves this document (whatever its host and port)
+  servers: [{ url: '/', description: 'The server that serves this document' }],
   tags: [
     { name: 'Timeline', description: 'Chronological queries over events and statements.' },
     { name: 'Events', description: 'Things that happened.' },

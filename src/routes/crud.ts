@@ -73,6 +73,11 @@ function windowOrder(query: Record<string, unknown>, ctx: z.RefinementCtx) {
   }
 }
 
+/** `CuratedTimelines` -> `curated timelines`. */
+const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+/** `CuratedTimeline` -> `a curated timeline`, `Event` -> `an event`. */
+const aNoun = (name: string) => `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${words(name)}`;
+
 /** List, get, create, patch and delete for one resource, registered under its prefix. */
 export function crudRoutes(options: CrudOptions) {
   const { name, plural, tag, spec } = options;
@@ -93,7 +98,7 @@ export function crudRoutes(options: CrudOptions) {
         schema: {
           operationId: `list${plural}`,
           tags: [tag],
-          summary: `List ${plural.toLowerCase()}`,
+          summary: `List ${words(plural)}`,
           description: `${plural} in a stable order, a page at a time; follow \`page.nextCursor\` (or the \`Link\` header) for the next page.`,
           querystring: listQuery,
           response: { 200: options.list, ...problemResponses(400) },
@@ -121,7 +126,7 @@ export function crudRoutes(options: CrudOptions) {
         schema: {
           operationId: `get${name}`,
           tags: [tag],
-          summary: `Get one ${name.toLowerCase()} by id or key`,
+          summary: `Get ${aNoun(name).replace(/^an? /, 'one ')} by id or key`,
           params,
           querystring: options.getOne?.query ?? z.object({ lang: LangParam }),
           response: options.getOne
@@ -143,7 +148,7 @@ export function crudRoutes(options: CrudOptions) {
         schema: {
           operationId: `create${name}`,
           tags: [tag],
-          summary: `Create a ${name.toLowerCase()}`,
+          summary: `Create ${aNoun(name)}`,
           description:
             'With an `Idempotency-Key`, a retry with the same body within 24 hours replays the first response ' +
             '(marked `Idempotent-Replayed: true`) instead of creating again; the same key with another body is a 422, ' +
@@ -176,7 +181,7 @@ export function crudRoutes(options: CrudOptions) {
         schema: {
           operationId: `update${name}`,
           tags: [tag],
-          summary: `Change fields of a ${name.toLowerCase()}`,
+          summary: `Change fields of ${aNoun(name)}`,
           description: 'Fields present in the body replace the stored ones; absent fields are kept.',
           security: bearerSecurity,
           params,
@@ -194,7 +199,7 @@ export function crudRoutes(options: CrudOptions) {
         schema: {
           operationId: `delete${name}`,
           tags: [tag],
-          summary: `Delete a ${name.toLowerCase()}`,
+          summary: `Delete ${aNoun(name)}`,
           description: 'Refused with 409 while other records refer to it; the problem names them.',
           security: bearerSecurity,
           params,
