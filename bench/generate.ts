@@ -31,8 +31,8 @@ export const FULL_SIZE: DatasetSize = {
   seed: 20220102,
 };
 
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-function prng(seed: number) {
+/** mulberry32: small, fast, and the same sequence everywhere for a seed (the tests use it too). */
+export function prng(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
