@@ -136,6 +136,8 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   await app.register(fastifyCors, {
     origin: config.corsOrigins === '*' || config.corsOrigins === undefined ? '*' : config.corsOrigins,
     credentials: false,
+    // a plain OPTIONS (not a preflight) is answered too, not refused as a broken preflight
+    strictPreflight: false,
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Accept-Language', 'If-None-Match', 'Idempotency-Key'],
     exposedHeaders: [

@@ -42,7 +42,9 @@ export function installCaching(app: FastifyInstance): void {
   app.addHook('preValidation', async (request, reply) => {
     const tag = request.etag;
     const ifNoneMatch = request.headers['if-none-match'];
-    if (tag && ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag || t.trim() === '*')) {
+    // `*` ("any representation") is not answered here: whether the resource exists is only
+    // known once the route has run, so such a request gets the full answer
+    if (tag && ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag)) {
       reply.header('etag', tag);
       return reply.code(304).send();
     }

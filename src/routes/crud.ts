@@ -185,6 +185,7 @@ export function crudRoutes(options: CrudOptions) {
           description: 'Fields present in the body replace the stored ones; absent fields are kept.',
           security: bearerSecurity,
           params,
+          consumes: ['application/json', 'application/merge-patch+json'],
           body: options.patch,
           response: { 200: options.output, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
         },
