@@ -287,3 +287,29 @@ describe('hostile q values answer 200 or 400, never 500', () => {
     expect(await keys({ q: '"tokayev" OR NOT *' })).toEqual(await keys({ q: 'tokayev or not' }));
   });
 });
+
+describe('search documents follow the names of actors and places', () => {
+  it('finds an entry by the new name of its speaker or place after a rename, and no longer by the old one', async () => {
+    const app = await buildTestApp({ memory: true });
+    try {
+      const post = (url: string, payload: object) => app.app.inject({ method: 'POST', url, headers: AUTH, payload });
+      await post('/v1/actors', { key: 'actor:speaker', type: 'person', name: { en: 'Oldname Speaker' } });
+      await post('/v1/places', { key: 'place:town', type: 'city', name: { en: 'Oldtown' } });
+      await post('/v1/statements', { key: 'stmt:s', type: 'quote', date: '2022-01-11', speaker: 'actor:speaker', text: { en: 'We stand together.' }, about: { places: ['place:town'] } });
+      const keys = async (q: string) =>
+        (await app.app.inject({ url: `/v1/timeline?q=${encodeURIComponent(q)}` })).json().data.map((e: { key: string }) => e.key);
+      expect(await keys('Oldname')).toEqual(['stmt:s']);
+      expect(await keys('Oldtown')).toEqual(['stmt:s']);
+
+      const patch = (url: string, payload: object) => app.app.inject({ method: 'PATCH', url, headers: AUTH, payload });
+      expect((await patch('/v1/actors/actor:speaker', { name: { en: 'Newname Speaker' } })).statusCode).toBe(200);
+      expect((await patch('/v1/places/place:town', { name: { en: 'Newtown' } })).statusCode).toBe(200);
+      expect(await keys('Newname')).toEqual(['stmt:s']);
+      expect(await keys('Newtown')).toEqual(['stmt:s']);
+      expect(await keys('Oldname')).toEqual([]);
+      expect(await keys('Oldtown')).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});

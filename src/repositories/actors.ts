@@ -5,7 +5,7 @@ import { parseEdtf } from '../dates/edtf.js';
 import type { ActorInput } from '../schemas/actors.js';
 import { actorRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
-import { entriesOfActor, indexEntries } from './search.js';
+import { entriesNaming, indexEntries } from './search.js';
 import { dateValue, dayBounds, groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 
 export interface ActorWrite {
@@ -76,7 +76,7 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
       tx.update(actors).set(values).where(eq(actors.id, actorId)).run();
       tx.delete(actorAffiliations).where(eq(actorAffiliations.actorId, actorId)).run();
       // entries are found by their actors' names: those documents change with the names
-      indexEntries(tx, entriesOfActor(tx, actorId));
+      indexEntries(tx, entriesNaming(tx, 'actor', actorId));
     }
     if (affiliations.length > 0) {
       tx.insert(actorAffiliations)

@@ -4,7 +4,7 @@ import { entries, entryPlaces, places, type LanguageMap } from '../db/schema.js'
 import type { PlaceInput } from '../schemas/places.js';
 import { placeRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
-import { entriesOfPlace, indexEntries } from './search.js';
+import { entriesNaming, indexEntries } from './search.js';
 import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 
 export interface PlaceWrite {
@@ -64,7 +64,7 @@ export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, R
       return tx.insert(places).values({ ...values, createdAt: timestamp }).returning({ id: places.id }).get().id;
     }
     tx.update(places).set(values).where(eq(places.id, id)).run();
-    indexEntries(tx, entriesOfPlace(tx, id));
+    indexEntries(tx, entriesNaming(tx, 'place', id));
     return id;
   },
 

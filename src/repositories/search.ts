@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { entries, entryActors, entryPlaces, settings, type LanguageMap } from '../db/schema.js';
+import { entries, settings, type LanguageMap } from '../db/schema.js';
 import { normalizeForIndex } from '../search/text.js';
 import { prepared } from '../db/statements.js';
 import type { Tx } from './support.js';
@@ -41,24 +41,12 @@ export function indexEntries(tx: Tx, ids: number[]): void {
   }
 }
 
-/** Entries whose search documents carry this actor's names. */
-export function entriesOfActor(tx: Tx, actorId: number): number[] {
-  return tx
-    .selectDistinct({ id: entryActors.entryId })
-    .from(entryActors)
-    .where(eq(entryActors.actorId, actorId))
-    .all()
-    .map((r) => r.id);
-}
-
-/** Entries whose search documents carry this place's names. */
-export function entriesOfPlace(tx: Tx, placeId: number): number[] {
-  return tx
-    .selectDistinct({ id: entryPlaces.entryId })
-    .from(entryPlaces)
-    .where(eq(entryPlaces.placeId, placeId))
-    .all()
-    .map((r) => r.id);
+/** Entries whose search documents carry this actor's or place's names (they change with the names). */
+export function entriesNaming(tx: Tx, kind: 'actor' | 'place', id: number): number[] {
+  const table = kind === 'actor' ? 'entry_actors' : 'entry_places';
+  return (prepared(tx, `SELECT DISTINCT entry_id AS id FROM ${table} WHERE ${kind}_id = ?`).all(id) as { id: number }[]).map(
+    (r) => r.id,
+  );
 }
 
 /** Rebuilds the whole index when it was built by another version of the normalisation. */

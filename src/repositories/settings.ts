@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
+import { prepared } from '../db/statements.js';
 import { settings } from '../db/schema.js';
 import type { Tx } from './support.js';
 
@@ -19,10 +20,15 @@ export function cursorSecret(tx: Tx): Buffer {
 
 /** The data revision: bumped by every write transaction, so that ETags change with the data under them. */
 export function bumpRevision(tx: Tx): void {
-  tx.run(sql`INSERT INTO settings (name, value) VALUES ('revision', '1')
-    ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`);
+  prepared(
+    tx,
+    `INSERT INTO settings (name, value) VALUES ('revision', '1')
+     ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`,
+  ).run();
 }
 
+/** Read by every GET (for its ETag): a statement prepared once. */
 export function currentRevision(tx: Tx): string {
-  return tx.select({ value: settings.value }).from(settings).where(eq(settings.name, 'revision')).get()?.value ?? '0';
+  const row = prepared(tx, "SELECT value FROM settings WHERE name = 'revision'").get() as { value: string } | undefined;
+  return row?.value ?? '0';
 }

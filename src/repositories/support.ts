@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, asc, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, gt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { actors, places, sources, timelines, type LanguageMap } from '../db/schema.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
@@ -243,7 +243,6 @@ export function selectIn<T>(ids: number[], query: (chunk: number[]) => T[]): T[]
   return chunked([...new Set(ids)]).flatMap(query);
 }
 
-export { inArray };
 
 type IdTable = typeof sources | typeof places | typeof actors | typeof timelines;
 
