@@ -206,6 +206,43 @@ export function analyze(text: string): Term[] {
  * words the folded form only.
  */
 export function normalizeForIndex(text: string): string {
+  // Every step of the pipeline works within runs of text between spaces and line breaks
+  // (NFKD and NFC do not reorder or compose across them, lower-casing's final-sigma rule
+  // stops at them, and they separate tokens), so the text is normalised run by run and the
+  // runs are remembered: documents are written from a small vocabulary of words and names
+  // over and over, and an import spends most of its normalising time on words seen before.
+  let out = '';
+  let start = 0;
+  const length = text.length;
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? text.charCodeAt(i) : 32;
+    if (c !== 32 && c !== 10) continue;
+    if (i > start) {
+      const normalized = normalizeRun(text.slice(start, i));
+      if (normalized !== '') out = out === '' ? normalized : `${out} ${normalized}`;
+    }
+    start = i + 1;
+  }
+  return out;
+}
+
+const runCache = new Map<string, string>();
+const RUN_CACHE_LIMIT = 100_000;
+/** A run of plain ASCII letters and digits: lower-casing is all the pipeline does to it. */
+const ASCII_WORD_RE = /^[A-Za-z0-9]+$/;
+
+function normalizeRun(run: string): string {
+  let normalized = runCache.get(run);
+  if (normalized === undefined) {
+    normalized = ASCII_WORD_RE.test(run) ? run.toLowerCase() : analyzeToIndex(run);
+    // a bounded cache: a corpus with a huge vocabulary starts over rather than grow without end
+    if (runCache.size >= RUN_CACHE_LIMIT) runCache.clear();
+    runCache.set(run, normalized);
+  }
+  return normalized;
+}
+
+function analyzeToIndex(text: string): string {
   const out: string[] = [];
   for (const term of analyze(text)) {
     out.push(term.folded);
