@@ -6,7 +6,7 @@ import { eventSpec, statementSpec } from '../repositories/entries.js';
 import { placeSpec } from '../repositories/places.js';
 import { upsertByKey, type AnySpec, type UpsertOutcome } from '../repositories/records.js';
 import { sourceSpec } from '../repositories/sources.js';
-import { now, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
+import { forgetWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
 import { timelineSpec } from '../repositories/timelines.js';
 import { ActorInput } from '../schemas/actors.js';
 import { EventInput, StatementInput } from '../schemas/entries.js';
@@ -167,15 +167,18 @@ export async function importNdjson(
     } catch (error) {
       prepared(tx, 'ROLLBACK TO import_record').run();
       prepared(tx, 'RELEASE import_record').run();
+      // what the record looked up or wrote may be gone with it
+      forgetWriteCache(tx);
       if (!(error instanceof ProblemError)) throw error;
       refuse({ line: record.line, key: record.key, kind: record.kind, reason: error.message });
     }
     return true;
   };
 
+  // the records of a batch share what they looked up (references, names): see WriteCache
   const runBatch = (work: (tx: Tx) => void) => {
-    if (options.dryRun) work(dryRunTx!);
-    else writeTransaction(db, work);
+    if (options.dryRun) withWriteCache(dryRunTx!, () => work(dryRunTx!));
+    else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
   };
 
   // A dry run works in one transaction that is rolled back at the end, so that later lines

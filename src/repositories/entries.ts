@@ -13,7 +13,7 @@ import type { FieldError } from '../errors.js';
 import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import type { RecordKindSpec } from './records.js';
-import { indexEntries } from './search.js';
+import { writeEntryDocument } from './search.js';
 import { prepared } from '../db/statements.js';
 import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, type RefResolver, type Tx } from './support.js';
 
@@ -182,7 +182,7 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
       tags: write.tags,
       sources: write.sources,
     });
-    indexEntries(tx, [entryId]);
+    writeEntryDocument(tx, entryId, [write.title, write.description], write.actors.map((a) => a.actorId), write.placeIds, id !== null);
     return entryId;
   },
 
@@ -265,17 +265,18 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
       contextId: write.contextId,
       parentId: null,
     });
+    const actors = [
+      { actorId: write.speakerId, role: 'speaker' },
+      ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' })),
+    ];
     storeChildren(tx, entryId, {
-      actors: [
-        { actorId: write.speakerId, role: 'speaker' },
-        ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' })),
-      ],
+      actors,
       placeIds: write.about.placeIds,
       eventIds: write.about.eventIds,
       tags: [],
       sources: write.sources,
     });
-    indexEntries(tx, [entryId]);
+    writeEntryDocument(tx, entryId, [write.text], actors.map((a) => a.actorId), write.about.placeIds, id !== null);
     return entryId;
   },
 

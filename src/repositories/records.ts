@@ -8,6 +8,7 @@ import {
   findId,
   generateKey,
   isNumericId,
+  kindOfKey,
   now,
   writeTransaction,
   type RecordKind,
@@ -56,9 +57,10 @@ function prepareWrite<Input, Write extends { key: string }>(
   input: Partial<Input> & { key?: string },
   base: Write | null,
   resolver: RefResolver,
+  holder?: { kind: RecordKind; id: number } | null,
 ): Write {
   const key = input.key ?? base?.key ?? generateKey(spec.kind);
-  assertKeyFree(tx, key, spec.kind, id);
+  assertKeyFree(tx, key, spec.kind, id, holder === undefined ? kindOfKey(tx, key) : holder);
   const write = spec.toWrite(input, resolver, key, base);
   if (resolver.deferred.length > 0) return write; // the caller waits for those keys
   if (resolver.errors.length > 0) {
@@ -138,11 +140,21 @@ export function upsertByKey<Input extends { key: string }, Write extends { key: 
   timestamp: string,
   pendingKeys?: (key: string) => boolean,
 ): { outcome: UpsertOutcome; id: number } | { outcome: 'deferred'; waitingFor: string[] } {
-  const existing = isNumericId(input.key) ? null : findId(tx, spec.table, input.key, spec.entryKind);
+  // One look-up of the key answers both "which record is this" and "is the key free"
+  // (timelines are also found by slug, so theirs stays a search of their own).
+  const holder = isNumericId(input.key) ? undefined : kindOfKey(tx, input.key);
+  const existing =
+    spec.table === 'timeline'
+      ? isNumericId(input.key)
+        ? null
+        : findId(tx, spec.table, input.key, spec.entryKind)
+      : holder != null && holder.kind === spec.kind
+        ? holder.id
+        : null;
   const base = existing === null ? null : spec.readWrite(tx, existing);
   const resolver = new RefResolver(tx, 'line', pendingKeys);
   // a full record replaces the stored one: fields it leaves out fall back to their defaults
-  const write = prepareWrite(tx, spec, existing, input, null, resolver);
+  const write = prepareWrite(tx, spec, existing, input, null, resolver, holder);
   if (resolver.deferred.length > 0) return { outcome: 'deferred', waitingFor: resolver.deferred };
   if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) {
     return { outcome: 'unchanged', id: existing };

@@ -55,8 +55,13 @@ export function kindOfKey(tx: Tx, key: string): { kind: RecordKind; id: number }
   return row ?? null;
 }
 
-export function assertKeyFree(tx: Tx, key: string, kind: RecordKind, ownId: number | null): void {
-  const holder = kindOfKey(tx, key);
+export function assertKeyFree(
+  tx: Tx,
+  key: string,
+  kind: RecordKind,
+  ownId: number | null,
+  holder: { kind: RecordKind; id: number } | null = kindOfKey(tx, key),
+): void {
   if (holder && !(holder.kind === kind && holder.id === ownId)) {
     throw validationFailed(`key ${JSON.stringify(key)} is already used by a ${holder.kind}`, [
       { in: 'body', path: '/key', message: `already used by ${holder.kind} ${holder.id}` },
@@ -73,29 +78,65 @@ export const isNumericId = (value: string | number): boolean =>
   typeof value === 'number' || /^[0-9]{1,15}$/.test(value);
 
 /**
+ * What a write transaction has looked up already, for a run of records written in it (an
+ * import batch): references resolved to ids, and the search text of actors' and places'
+ * names. Only found ids are kept (a key missing now may be created by a later record), and
+ * timelines are not (their slugs can change); whoever changes a name forgets it, and a
+ * rolled-back record forgets everything.
+ */
+export interface WriteCache {
+  refs: Map<string, number>;
+  names: Map<string, string>;
+}
+
+const writeCaches = new WeakMap<object, WriteCache>();
+
+/** Runs `work` with a write cache for `tx`, which must not outlive the transaction. */
+export function withWriteCache<T>(tx: Tx, work: () => T): T {
+  writeCaches.set(tx, { refs: new Map(), names: new Map() });
+  try {
+    return work();
+  } finally {
+    writeCaches.delete(tx);
+  }
+}
+
+export const writeCacheOf = (tx: Tx): WriteCache | undefined => writeCaches.get(tx);
+
+export function forgetWriteCache(tx: Tx): void {
+  const cache = writeCaches.get(tx);
+  cache?.refs.clear();
+  cache?.names.clear();
+}
+
+/**
  * Resolves references (ids or keys) to ids, in bulk. Unknown references are collected into
  * `errors` with the path given; the caller decides how to report them.
  */
 export class RefResolver {
   readonly errors: FieldError[] = [];
   private readonly cache = new Map<string, number | null>();
+  private readonly shared: Map<string, number> | undefined;
 
   constructor(
     private readonly tx: Tx,
     private readonly location: string = 'body',
     /** Keys that the same import will create later: resolving them is deferred, not an error. */
     private readonly pendingKeys?: (key: string) => boolean,
-  ) {}
+  ) {
+    this.shared = writeCaches.get(tx)?.refs;
+  }
 
   /** Refs that are unknown now but will exist later in the same import. */
   readonly deferred: string[] = [];
 
   resolve(table: RefTable, ref: string | number, path: string, expect?: 'event' | 'statement'): number {
     const cacheKey = `${table}|${expect ?? ''}|${ref}`;
-    let id = this.cache.get(cacheKey);
+    let id: number | null | undefined = this.cache.get(cacheKey) ?? this.shared?.get(cacheKey);
     if (id === undefined) {
       id = this.lookup(table, ref, expect);
       this.cache.set(cacheKey, id);
+      if (id !== null && table !== 'timeline') this.shared?.set(cacheKey, id);
     }
     if (id === null) {
       if (typeof ref === 'string' && !isNumericId(ref) && this.pendingKeys?.(ref)) {
