@@ -21,7 +21,8 @@ import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { dayNumber } from '../src/dates/edtf.js';
-import { spanCountsSql, timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
+import { spanCountsSql } from '../src/repositories/histogram.js';
+import { timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
 import { FULL_SIZE, generateDataset, type DatasetSize } from './generate.js';
 
 const { values: args } = parseArgs({

@@ -1,11 +1,12 @@
 // EXPLAIN QUERY PLAN of the timeline's SQL shapes: every span-class branch must be a range
 // scan of `entries_chrono_idx` (span_class = ? and earliest between two bounds), never a scan
-// of `entries`. The SQL is the one the routes run (`timelinePageSql`, `spanCounts`).
+// of `entries`. The SQL is the one the routes run (`timelinePageSql`, `spanCountsSql`).
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayNumber } from '../src/dates/edtf.js';
 import type { Tx } from '../src/repositories/support.js';
-import { spanCountsSql, timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
+import { countedByKind, spanCountsSql } from '../src/repositories/histogram.js';
+import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;
@@ -129,16 +130,63 @@ describe('EXPLAIN QUERY PLAN of the timeline page', () => {
   });
 });
 
+/** `span_class=?`, then at most a lower and an upper bound on `earliest`, on the key of entry_span_counts. */
+const COUNTS_SEARCH = /^SEARCH e USING PRIMARY KEY \(span_class=\?(?: AND earliest[<>]\S+){0,2}\)$/;
+
+/** How each branch of a histogram over entry_span_counts bounds `earliest` (as chronoRanges). */
+function countsRanges(lines: string[]): string[] {
+  const searches = lines.filter((line) => /^(SEARCH|SCAN) e\b/.test(line));
+  for (const line of searches) expect(line).toMatch(COUNTS_SEARCH);
+  return searches.map((line) =>
+    LOWER.test(line) ? (UPPER.test(line) ? 'both' : 'lower') : UPPER.test(line) ? 'upper' : 'none',
+  );
+}
+
 describe("EXPLAIN QUERY PLAN of the histogram's spanCounts", () => {
-  it('reads the covering index, never the table rows', () => {
-    const lines = plan(spanCountsSql(week));
-    expect(lines.some((l) => l.includes('entries_chrono_idx'))).toBe(true);
-    for (const l of lines.filter((l) => /^(SCAN|SEARCH) e\b/.test(l))) expect(l).toMatch(/USING COVERING INDEX entries_chrono_idx/);
+  it('filtered only by window and kind: reads entry_span_counts, one key range per span class, never entries', () => {
+    for (const q of [week, { ...week, kinds: ['event' as const] }, { ...week, kinds: ['event' as const, 'statement' as const] }]) {
+      const lines = plan(spanCountsSql(q));
+      expect(lines.filter((l) => /\bentries\b|entries_chrono_idx/.test(l)), JSON.stringify(q)).toEqual([]);
+      expect(countsRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+    }
+    expect(countsRanges(plan(spanCountsSql({ ...week, match: 'within' })))).toEqual(['both', 'both', 'both', 'both']);
+    expect(countsRanges(plan(spanCountsSql({ ...week, to: undefined })))).toEqual(['lower', 'lower', 'lower', 'none']);
+    expect(countsRanges(plan(spanCountsSql({ ...week, from: undefined })))).toEqual(['upper', 'upper', 'upper', 'upper']);
+    expect(countsRanges(plan(spanCountsSql({ match: 'overlaps', order: 'asc' })))).toEqual(['none', 'none', 'none', 'none']);
   });
 
-  it('a windowed histogram range-scans entries_chrono_idx, one range per span class', () => {
-    const lines = plan(spanCountsSql(week));
-    expectNoTableScan(lines);
-    expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+  // any other filter needs the entries themselves
+  const filtered: TimelineQuery[] = [
+    { ...week, tags: ['x'] },
+    { ...week, types: ['protest'], kinds: ['event'] },
+    { ...week, actors: [1] },
+    { ...week, places: [1, 2] },
+    { ...week, text: '"كازاخستان"' },
+  ];
+
+  it('with other filters: reads entries, not entry_span_counts', () => {
+    for (const q of filtered) {
+      const lines = plan(spanCountsSql(q));
+      expect(lines.some((l) => l.includes('entry_span_counts')), JSON.stringify(q)).toBe(false);
+      expect(lines.some((l) => /^SEARCH e USING .*(entries_chrono_idx|INTEGER PRIMARY KEY)/.test(l)), JSON.stringify(q)).toBe(true);
+    }
+    // places that resolved to none match nothing: not a query the counts can answer either
+    expect(countedByKind({ ...week, places: [] })).toBe(false);
+    expect(countedByKind({ ...week, kinds: ['statement'] })).toBe(true);
+  });
+
+  it('filters on joined tables read the covering index of entries, never the table rows', () => {
+    for (const q of [{ ...week, tags: ['x'] }, { ...week, actors: [1] }, { ...week, places: [1, 2] }]) {
+      const lines = plan(spanCountsSql(q));
+      for (const l of lines.filter((l) => /^(SCAN|SEARCH) e\b/.test(l))) expect(l).toMatch(/USING COVERING INDEX entries_chrono_idx/);
+    }
+  });
+
+  it('a windowed histogram with filters range-scans entries_chrono_idx, one range per span class', () => {
+    for (const q of filtered.slice(0, 4)) {
+      const lines = plan(spanCountsSql(q));
+      expectNoTableScan(lines);
+      expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
+    }
   });
 });

@@ -142,6 +142,33 @@ export const entries = sqliteTable(
 );
 
 /**
+ * How many entries share each (span class, earliest, latest, kind). The histogram reads this
+ * instead of `entries` when only the window and `kind` filter it, so that its cost follows
+ * the distinct dates in the window rather than the number of entries in it.
+ *
+ * Kept exact by triggers on `entries` and backfilled by migration 0003, which also makes the
+ * table WITHOUT ROWID (drizzle cannot declare it; a change here that makes drizzle-kit
+ * rebuild the table must keep it). A migration that rebuilds `entries` drops its triggers
+ * and must create them again (those of 0001 too); test/span-counts.test.ts checks they exist.
+ */
+export const entrySpanCounts = sqliteTable(
+  'entry_span_counts',
+  {
+    spanClass: integer('span_class').notNull(),
+    earliest: integer('earliest').notNull(),
+    latest: integer('latest').notNull(),
+    kind: text('kind', { enum: ['event', 'statement'] }).notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [
+    // the order of entries_chrono_idx: a window is one range per span class
+    primaryKey({ columns: [t.spanClass, t.earliest, t.latest, t.kind] }),
+    // the triggers delete a row before its count would reach 0
+    check('entry_span_counts_positive', sql`${t.n} > 0`),
+  ],
+);
+
+/**
  * Actors of an entry with their role. A statement's speaker is also stored here with the
  * role `speaker` (and the actors it is about with `about`), so one index answers the
  * timeline's actor filter for both kinds.

@@ -28,7 +28,7 @@ export interface TimelineQuery {
 const list = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
 
 /** Filters that do not depend on the date index: shared by every span-class branch. */
-function filterConditions(q: TimelineQuery): SQL[] {
+export function filterConditions(q: TimelineQuery): SQL[] {
   const where: SQL[] = [];
   if (q.kinds?.length) where.push(sql`e.kind IN (${list(q.kinds)})`);
   if (q.types?.length) where.push(sql`e.type IN (${list(q.types)})`);
@@ -60,7 +60,7 @@ function filterConditions(q: TimelineQuery): SQL[] {
 }
 
 /** The window condition over all span classes at once. */
-function windowConditions(q: TimelineQuery): SQL[] {
+export function windowConditions(q: TimelineQuery): SQL[] {
   const where: SQL[] = [];
   if (q.match === 'within') {
     if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
@@ -155,28 +155,4 @@ export function relevancePage(
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return { ids: page.map((r) => r.id), next: rows.length > limit && last ? [last.rank, last.id] : null };
-}
-
-/**
- * How many matching entries have each distinct [earliest, latest]: the histogram's input,
- * small even when millions of entries match (entries share their days).
- */
-export function spanCounts(tx: Tx, q: TimelineQuery): { earliest: number; latest: number; n: number }[] {
-  return tx.all(spanCountsSql(q));
-}
-
-/**
- * The SQL of {@link spanCounts} (exposed for EXPLAIN QUERY PLAN): per span class, like the
- * timeline, so that a windowed histogram reads index ranges rather than the whole index.
- */
-export function spanCountsSql(q: TimelineQuery): SQL {
-  const text = q.text === undefined ? [] : [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`];
-  const branches = SPAN_CLASS_MAX_DAYS.map((maxSpan, spanClass) => {
-    const where: SQL[] = [sql`e.span_class = ${spanClass}`, ...windowConditions(q), ...filterConditions(q), ...text];
-    if (q.match === 'overlaps' && q.from !== undefined && Number.isFinite(maxSpan)) {
-      where.push(sql`e.earliest >= ${q.from - maxSpan}`);
-    }
-    return sql`SELECT e.earliest, e.latest FROM entries e INDEXED BY entries_chrono_idx WHERE ${sql.join(where, sql` AND `)}`;
-  });
-  return sql`SELECT earliest, latest, count(*) AS n FROM (${sql.join(branches, sql` UNION ALL `)}) GROUP BY earliest, latest`;
 }

@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { notFound } from '../errors.js';
 import { loadEntries } from '../repositories/entries.js';
 import { findId } from '../repositories/support.js';
+import { spanCounts } from '../repositories/histogram.js';
 import {
   relevancePage,
-  spanCounts,
   timelinePage,
   type RelevancePosition,
   type TimelinePosition,
