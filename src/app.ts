@@ -33,11 +33,15 @@ import { timelinesRoutes } from './routes/timelines.js';
 import { StreamBody } from './schemas/common.js';
 import { loadSeedIfEmpty } from './seed.js';
 import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
+import { RenderedEntries } from './rendered.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     db: Db;
     cursors: CursorCodec;
+    renderedEntries: RenderedEntries;
+    /** The database file (or `:memory:`), for connections of their own such as export snapshots. */
+    databasePath: string;
   }
 }
 
@@ -80,10 +84,12 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
 
   app.decorate('db', db);
+  app.decorate('databasePath', config.databasePath);
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
   // a client has this long to send its headers: slow-header clients do not hold sockets
   app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
+  app.decorate('renderedEntries', new RenderedEntries(config.entryCacheBytes ?? 64 * 1024 * 1024));
   app.addHook('onClose', async () => {
     db.$client.close();
   });

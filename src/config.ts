@@ -24,6 +24,7 @@ export const environmentSchema = z.object({
   ANNALS_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   ANNALS_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+  ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
 });
 
 export interface AppConfig {
@@ -44,6 +45,8 @@ export interface AppConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** Largest import body, in bytes. */
   importLimitBytes?: number;
+  /** Memory for rendered timeline entries (src/rendered.ts), in bytes; 0 turns the cache off. */
+  entryCacheBytes?: number;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -77,5 +80,6 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     trustProxy: e.ANNALS_TRUST_PROXY === 'true',
     synchronous: e.ANNALS_SYNCHRONOUS,
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
+    entryCacheBytes: e.ANNALS_ENTRY_CACHE_MB * 1024 * 1024,
   };
 }

@@ -295,3 +295,71 @@ describe('streamed export over HTTP', () => {
     expect(text).toBe((await t.app.inject({ url: '/v1/export' })).body);
   });
 });
+
+describe('an export is one snapshot', () => {
+  const SOURCES = 3000;
+  let t: TestApp;
+  let base: string;
+  const key = (i: number) => `src:snap-${String(i).padStart(5, '0')}`;
+  beforeAll(async () => {
+    // a database file: the export reads it through a connection of its own
+    t = await buildTestApp();
+    const records = Array.from({ length: SOURCES }, (_, i) => ({
+      kind: 'source',
+      key: key(i),
+      type: 'news_article',
+      title: { en: `Source ${i}` },
+      text: 'A paragraph of text that makes each record a few hundred bytes long. '.repeat(6),
+    }));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/import',
+      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+      payload: ndjson(records),
+    });
+    expect(res.json()).toMatchObject({ created: SOURCES, refused: 0 });
+    base = await listen(t);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('does not see writes made while it streams, and the next export does', async () => {
+    const res = await fetchSettled(`${base}/v1/export`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    const first = await reader.read();
+    chunks.push(first.value!);
+
+    // while the export is under way: delete the last source, change the next-to-last, add one
+    const last = await fetch(`${base}/v1/sources/${key(SOURCES - 1)}`, { method: 'DELETE', headers: AUTH });
+    expect(last.status).toBe(204);
+    const changed = await fetch(`${base}/v1/sources/${key(SOURCES - 2)}`, {
+      method: 'PATCH',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: { en: 'Changed' } }),
+    });
+    expect(changed.status).toBe(200);
+    const added = await fetch(`${base}/v1/sources`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'src:snap-added', type: 'news_article', title: { en: 'Added' } }),
+    });
+    expect(added.status).toBe(201);
+
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    expect(chunks.length).toBeGreaterThan(2);
+    const lines = Buffer.concat(chunks).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Json);
+    expect(lines.map((r) => r.key)).toEqual(Array.from({ length: SOURCES }, (_, i) => key(i)));
+    expect(lines[SOURCES - 2]!.title).toEqual({ en: `Source ${SOURCES - 2}` });
+
+    const after = (await (await fetchSettled(`${base}/v1/export`)).text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Json);
+    expect(after).toHaveLength(SOURCES);
+    expect(after.map((r) => r.key)).toContain('src:snap-added');
+    expect(after.map((r) => r.key)).not.toContain(key(SOURCES - 1));
+    expect(after.find((r) => r.key === key(SOURCES - 2))!.title).toEqual({ en: 'Changed' });
+  });
+});

@@ -10,6 +10,8 @@ export interface OpenOptions {
   /** `FULL` (default) survives power loss; `NORMAL` in WAL mode may lose the last commits then. */
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
+  /** Page cache in KiB (default 64 MiB). */
+  cacheKib?: number;
 }
 
 /** Opens the database with the pragmas every connection needs. */
@@ -21,6 +23,36 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('foreign_keys = ON');
   // 64 MiB of page cache (the default is 2 MiB): indexes of a large timeline stay in memory
-  sqlite.pragma('cache_size = -65536');
+  sqlite.pragma(`cache_size = -${Math.max(0, Math.trunc(options.cacheKib ?? 65536))}`);
   return drizzle({ client: sqlite, schema }) as Db;
+}
+
+/** A read-only connection holding one read transaction: every read through it sees the same data. */
+export interface Snapshot {
+  db: Db;
+  close(): void;
+}
+
+/**
+ * Opens a snapshot of the database file on a connection of its own, for long reads (a full
+ * export) that must not see writes made while they run, nor fill the serving connection's
+ * page cache with every page of the file: its own cache is small and goes when it closes.
+ * WAL lets writers go on meanwhile; the WAL cannot be checkpointed past the snapshot until
+ * it closes. Null for an in-memory database, which no other connection can open.
+ */
+export function openSnapshot(path: string): Snapshot | null {
+  if (path === ':memory:' || path === '') return null;
+  const db = openDatabase(path, { readonly: true, cacheKib: 8192 });
+  const client = db.$client;
+  client.exec('BEGIN');
+  // a WAL read transaction takes its snapshot at its first read, not at BEGIN
+  client.prepare('SELECT count(*) FROM sqlite_master').get();
+  return {
+    db,
+    close() {
+      if (!client.open) return;
+      if (client.inTransaction) client.exec('COMMIT');
+      client.close();
+    },
+  };
 }

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { SQL } from 'drizzle-orm';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 
 /**
  * Prepared statements cached per connection, for the hot paths (import, timeline pages):
@@ -22,8 +24,23 @@ export function prepared(db: object, sqlText: string): Database.Statement {
   }
   let statement = statements.get(sqlText);
   if (!statement) {
+    // built queries vary with their filters' list lengths: a bound keeps a client that
+    // tries every length from growing the cache without end
+    if (statements.size >= MAX_STATEMENTS) statements.clear();
     statement = client.prepare(sqlText);
     statements.set(sqlText, statement);
   }
   return statement;
+}
+
+const MAX_STATEMENTS = 2000;
+const dialect = new SQLiteSyncDialect();
+
+/**
+ * The rows of a query built with drizzle's `sql`, through the statement cache: the same
+ * shape of query (the same filters, whatever their values) is prepared once.
+ */
+export function allRows<T>(db: object, query: SQL): T[] {
+  const { sql: sqlText, params } = dialect.sqlToQuery(query);
+  return prepared(db, sqlText).all(...params) as T[];
 }

@@ -2,17 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { Db } from '../db/client.js';
+import { openSnapshot, type Db } from '../db/client.js';
 import { createExportPlan, dropExportPlan, exportPlanPage, exportRecords } from '../repositories/export.js';
 import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { problemResponses } from '../schemas/common.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../timeline.js';
 
-const PAGE = 500;
+const PAGE = 250;
 
-/** Interchange NDJSON of the plan, a page at a time; the plan is dropped when the stream ends or is abandoned. */
-export function exportStream(db: Db, query: RepoQuery | null): Readable {
+/**
+ * Interchange NDJSON of the plan, a page at a time; the plan is dropped when the stream ends
+ * or is abandoned. Reads go through a snapshot of the file when there is one, so an export
+ * is consistent even while others write (and `release` closes it).
+ */
+export function exportStream(db: Db, query: RepoQuery | null, release: () => void = () => {}): Readable {
   async function* generate() {
     const plan = createExportPlan(db, query);
     try {
@@ -26,6 +30,7 @@ export function exportStream(db: Db, query: RepoQuery | null): Readable {
       }
     } finally {
       dropExportPlan(db, plan);
+      release();
     }
   }
   return Readable.from(generate(), { objectMode: false });
@@ -59,10 +64,14 @@ export async function exportRoutes(fastify: FastifyInstance) {
     async (request, reply) => {
       const filtered = Object.entries(request.query).some(([name, value]) => name !== 'match' && value !== undefined);
       const query = filtered ? resolveTimelineQuery(app.db, request.query) : null;
+      const snapshot = openSnapshot(app.databasePath);
+      const stream = snapshot ? exportStream(snapshot.db, query, snapshot.close) : exportStream(app.db, query);
+      // a client that goes away before the first page leaves the generator unstarted
+      stream.once('close', () => snapshot?.close());
       return reply
         .type('application/x-ndjson')
         .header('content-disposition', 'attachment; filename="annals-export.ndjson"')
-        .send(exportStream(app.db, query) as never);
+        .send(stream as never);
     },
   );
 }

@@ -22,6 +22,7 @@ import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelinePa
 import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
 import { placeCoordinates } from '../repositories/places.js';
 import { filterScope, linkNext } from './crud.js';
+import { jsonWithArray } from '../rendered.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
 export function timelineResponse(
@@ -47,6 +48,9 @@ export function timelineResponse(
   const scope = filterScope(scopePath, timelineFilterParams(params));
   const limit = params.limit ?? 50;
   const after = params.cursor === undefined ? undefined : app.cursors.decode<unknown>(scope, params.cursor);
+  const highlight = params.highlight === 'true' && params.q !== undefined;
+  // read before the page's queries, in the same synchronous section: see src/rendered.ts
+  if (!highlight) app.renderedEntries.revision(app.db);
   const page =
     params.sort === 'relevance' && query.text !== undefined
       ? relevancePage(app.db, { ...query, text: query.text }, after as RelevancePosition | undefined, limit)
@@ -54,15 +58,20 @@ export function timelineResponse(
   const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
   const link = linkNext(request, nextCursor);
   if (link) reply.header('link', link);
+  if (!highlight) {
+    const rendered = app.renderedEntries.render(app.db, page.ids, params.lang);
+    return reply
+      .type('application/json; charset=utf-8')
+      .send(jsonWithArray('data', rendered, { page: { nextCursor, limit } }));
+  }
+  // highlights depend on the query, so these entries are rendered for this answer only
   const data = loadEntries(app.db, page.ids, params.lang);
-  if (params.highlight === 'true' && params.q !== undefined) {
-    const terms = queryTerms(params.q);
-    for (const entry of data) {
-      entry.highlight =
-        entry.kind === 'event'
-          ? highlightFields({ title: entry.title, description: entry.description }, terms)
-          : highlightFields({ text: entry.text }, terms);
-    }
+  const terms = queryTerms(params.q ?? '');
+  for (const entry of data) {
+    entry.highlight =
+      entry.kind === 'event'
+        ? highlightFields({ title: entry.title, description: entry.description }, terms)
+        : highlightFields({ text: entry.text }, terms);
   }
   return { data, page: { nextCursor, limit } };
 }
