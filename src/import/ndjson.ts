@@ -4,9 +4,9 @@ import { ProblemError } from '../errors.js';
 import { actorSpec } from '../repositories/actors.js';
 import { eventSpec, statementSpec } from '../repositories/entries.js';
 import { placeSpec } from '../repositories/places.js';
-import { upsertByKey, type AnySpec, type UpsertOutcome } from '../repositories/records.js';
+import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type UpsertOutcome } from '../repositories/records.js';
 import { sourceSpec } from '../repositories/sources.js';
-import { forgetWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
+import { now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
 import { timelineSpec } from '../repositories/timelines.js';
 import { ActorInput } from '../schemas/actors.js';
 import { EventInput, StatementInput } from '../schemas/entries.js';
@@ -14,7 +14,8 @@ import { PlaceInput } from '../schemas/places.js';
 import { SourceInput } from '../schemas/sources.js';
 import { TimelineInput } from '../schemas/timelines.js';
 import { splitLines } from './lines.js';
-import { prepared } from '../db/statements.js';
+import { beginBulkLoad, endBulkLoad } from '../db/bulk.js';
+import { bumpRevision } from '../repositories/settings.js';
 
 /** The record kinds of the interchange format, with their input schema and storage. */
 const kinds: Record<RecordKind, { schema: z.ZodType; spec: AnySpec }> = {
@@ -26,6 +27,22 @@ const kinds: Record<RecordKind, { schema: z.ZodType; spec: AnySpec }> = {
   timeline: { schema: TimelineInput, spec: timelineSpec },
 };
 
+/** The tables an import fills. */
+const BULK_TABLES = [
+  'sources',
+  'places',
+  'actors',
+  'actor_affiliations',
+  'entries',
+  'entry_actors',
+  'entry_places',
+  'entry_events',
+  'entry_tags',
+  'citations',
+  'timelines',
+  'timeline_entries',
+];
+
 export interface ImportOptions {
   /** Stop at the first refused line; what came before it is kept. */
   stopOnError?: boolean;
@@ -35,8 +52,22 @@ export interface ImportOptions {
    * (the command line), never the server's shared one.
    */
   dryRun?: boolean;
-  /** Records per write transaction. */
+  /** Records per batch: the unit that commits whole or not at all. */
   batchSize?: number;
+  /**
+   * Batches per write transaction (1 by default). More saves a commit (and its sync to disk)
+   * per batch, but holds the write lock across the stream's reads and, on a failure, rolls
+   * back every batch of the open transaction: only for a connection the caller has to itself
+   * (the command line loading an empty database), never the server's shared one.
+   */
+  batchesPerTransaction?: number;
+  /**
+   * For loading an empty database from a connection the caller has to itself: the whole
+   * import is one transaction (a failure leaves the database empty), inside which the
+   * secondary indexes of the tables it fills are built once at the end and foreign keys are
+   * checked once (see src/db/bulk.ts). The stored records and the report are the same.
+   */
+  bulkLoad?: boolean;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;
   /** How many refused lines the report lists (all are counted). */
@@ -113,7 +144,8 @@ function parseLine(text: string, line: number): ParsedRecord | RefusedLine {
 
 /**
  * Reads interchange NDJSON from a stream and stores it, batch by batch. Each record is
- * written whole or not at all (a savepoint per record inside the batch's transaction).
+ * written whole or not at all: it is refused before its first write, or its batch's
+ * transaction rolls back.
  * A record that refers to a key not stored yet waits until the end of the stream, since
  * the key may come later in the file; what still cannot be resolved then is refused.
  * `input` is a byte stream: a Readable, or any async iterable of chunks.
@@ -154,32 +186,57 @@ export async function importNdjson(
     report[outcome] += 1;
   };
 
-  /** Stores one record in its own savepoint; returns false when it must wait for keys. */
+  /** Stores one record; returns false when it must wait for keys. */
   const store = (tx: Tx, record: ParsedRecord, timestamp: string, final: boolean): boolean => {
-    // a savepoint per record (statements prepared once: drizzle's nested transactions
-    // prepare theirs on every call, which costs more than the record's own writes)
-    prepared(tx, 'SAVEPOINT import_record').run();
+    // Every check of a record (and every problem it is refused for) comes before its first
+    // write, so a refused record has written nothing and needs no savepoint to undo: a
+    // savepoint per record made SQLite copy each page a record touched to its statement
+    // journal. An error while writing is not a refusal: it rolls back the whole batch.
+    const spec = kinds[record.kind].spec;
+    let prepared: PreparedUpsert<{ key: string }>;
     try {
-      const result = upsertByKey(tx, kinds[record.kind].spec, record.data, timestamp, final ? undefined : () => true);
-      prepared(tx, 'RELEASE import_record').run();
-      if (result.outcome === 'deferred') return false;
-      count(result.outcome);
+      prepared = prepareUpsert(tx, spec, record.data, final ? undefined : () => true);
     } catch (error) {
-      prepared(tx, 'ROLLBACK TO import_record').run();
-      prepared(tx, 'RELEASE import_record').run();
-      // what the record looked up or wrote may be gone with it
-      forgetWriteCache(tx);
       if (!(error instanceof ProblemError)) throw error;
       refuse({ line: record.line, key: record.key, kind: record.kind, reason: error.message });
+      return true;
     }
+    if (prepared.outcome === 'deferred') return false;
+    if (prepared.outcome === 'unchanged') count('unchanged');
+    else count(storeWrite(tx, spec, prepared, timestamp).outcome);
     return true;
+  };
+
+  const storeWrite = (tx: Tx, spec: AnySpec, prepared: { existing: number | null; write: { key: string } }, timestamp: string) => {
+    try {
+      return storeUpsert(tx, spec, prepared, timestamp);
+    } catch (error) {
+      // a problem found only while writing would leave the record half-written if it were a refusal
+      if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
+      throw error;
+    }
   };
 
   // the records of a batch share what they looked up (references, names): see WriteCache
   const runBatch = (work: (tx: Tx) => void) => {
     if (options.dryRun) withWriteCache(dryRunTx!, () => work(dryRunTx!));
-    else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
+    else if (grouped) {
+      // inside the open transaction, with the revision bumped per batch as a transaction of
+      // its own would; an error ends the import and rolls back the whole transaction
+      const tx = db as unknown as Tx;
+      withWriteCache(tx, () => work(tx));
+      bumpRevision(tx);
+      batchesInTransaction += 1;
+      if (batchesInTransaction >= batchesPerTransaction) {
+        db.$client.exec('COMMIT');
+        db.$client.exec('BEGIN IMMEDIATE');
+        batchesInTransaction = 0;
+      }
+    } else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
   };
+  const batchesPerTransaction = options.bulkLoad ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.batchesPerTransaction ?? 1));
+  const grouped = !options.dryRun && batchesPerTransaction > 1;
+  let batchesInTransaction = 0;
 
   // A dry run works in one transaction that is rolled back at the end, so that later lines
   // still see the records earlier lines would have created.
@@ -275,13 +332,31 @@ export async function importNdjson(
 
   if (options.dryRun) {
     // drizzle transactions cannot span awaits, so a dry run holds BEGIN/ROLLBACK by hand
-    // and each record runs in a savepoint of it.
+    // and the batches run inside it.
     db.$client.exec('BEGIN IMMEDIATE');
     dryRunTx = db as unknown as Tx;
     try {
       await run();
     } finally {
       db.$client.exec('ROLLBACK');
+    }
+  } else if (options.bulkLoad) {
+    const load = beginBulkLoad(db.$client, BULK_TABLES);
+    let committed = false;
+    try {
+      await run();
+      load.finish();
+      committed = true;
+    } finally {
+      endBulkLoad(db.$client, committed);
+    }
+  } else if (grouped) {
+    db.$client.exec('BEGIN IMMEDIATE');
+    try {
+      await run();
+      db.$client.exec('COMMIT');
+    } finally {
+      if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
     }
   } else {
     await run();

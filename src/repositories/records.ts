@@ -140,6 +140,26 @@ export function upsertByKey<Input extends { key: string }, Write extends { key: 
   timestamp: string,
   pendingKeys?: (key: string) => boolean,
 ): { outcome: UpsertOutcome; id: number } | { outcome: 'deferred'; waitingFor: string[] } {
+  const prepared = prepareUpsert(tx, spec, input, pendingKeys);
+  if (prepared.outcome !== 'write') return prepared;
+  return storeUpsert(tx, spec, prepared, timestamp);
+}
+
+export type PreparedUpsert<Write> =
+  | { outcome: 'write'; existing: number | null; write: Write }
+  | { outcome: 'unchanged'; id: number }
+  | { outcome: 'deferred'; waitingFor: string[] };
+
+/**
+ * The reading half of `upsertByKey`: finds the record, resolves and checks the input, and
+ * throws its problems, all before anything is written.
+ */
+export function prepareUpsert<Input extends { key: string }, Write extends { key: string }>(
+  tx: Tx,
+  spec: RecordKindSpec<Input, Write, unknown>,
+  input: Input,
+  pendingKeys?: (key: string) => boolean,
+): PreparedUpsert<Write> {
   // One look-up of the key answers both "which record is this" and "is the key free"
   // (timelines are also found by slug, so theirs stays a search of their own).
   const holder = isNumericId(input.key) ? undefined : kindOfKey(tx, input.key);
@@ -159,6 +179,16 @@ export function upsertByKey<Input extends { key: string }, Write extends { key: 
   if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) {
     return { outcome: 'unchanged', id: existing };
   }
-  const id = spec.store(tx, existing, write, timestamp);
-  return { outcome: existing === null ? 'created' : 'updated', id };
+  return { outcome: 'write', existing, write };
+}
+
+/** The writing half of `upsertByKey`. */
+export function storeUpsert<Write extends { key: string }>(
+  tx: Tx,
+  spec: RecordKindSpec<any, Write, unknown>,
+  prepared: { existing: number | null; write: Write },
+  timestamp: string,
+): { outcome: 'created' | 'updated'; id: number } {
+  const id = spec.store(tx, prepared.existing, prepared.write, timestamp);
+  return { outcome: prepared.existing === null ? 'created' : 'updated', id };
 }

@@ -81,8 +81,8 @@ export const isNumericId = (value: string | number): boolean =>
  * What a write transaction has looked up already, for a run of records written in it (an
  * import batch): references resolved to ids, and the search text of actors' and places'
  * names. Only found ids are kept (a key missing now may be created by a later record), and
- * timelines are not (their slugs can change); whoever changes a name forgets it, and a
- * rolled-back record forgets everything.
+ * timelines are not (their slugs can change); whoever changes a name forgets it. A record
+ * is refused before it writes anything, so nothing cached can be undone under the cache.
  */
 export interface WriteCache {
   refs: Map<string, number>;
@@ -102,12 +102,6 @@ export function withWriteCache<T>(tx: Tx, work: () => T): T {
 }
 
 export const writeCacheOf = (tx: Tx): WriteCache | undefined => writeCaches.get(tx);
-
-export function forgetWriteCache(tx: Tx): void {
-  const cache = writeCaches.get(tx);
-  cache?.refs.clear();
-  cache?.names.clear();
-}
 
 /**
  * Resolves references (ids or keys) to ids, in bulk. Unknown references are collected into
