@@ -55,13 +55,6 @@ export interface ImportOptions {
   /** Records per batch: the unit that commits whole or not at all. */
   batchSize?: number;
   /**
-   * Batches per write transaction (1 by default). More saves a commit (and its sync to disk)
-   * per batch, but holds the write lock across the stream's reads and, on a failure, rolls
-   * back every batch of the open transaction: only for a connection the caller has to itself
-   * (the command line loading an empty database), never the server's shared one.
-   */
-  batchesPerTransaction?: number;
-  /**
    * For loading an empty database from a connection the caller has to itself: the whole
    * import is one transaction (a failure leaves the database empty), inside which the
    * secondary indexes of the tables it fills are built once at the end and foreign keys are
@@ -220,23 +213,15 @@ export async function importNdjson(
   // the records of a batch share what they looked up (references, names): see WriteCache
   const runBatch = (work: (tx: Tx) => void) => {
     if (options.dryRun) withWriteCache(dryRunTx!, () => work(dryRunTx!));
-    else if (grouped) {
-      // inside the open transaction, with the revision bumped per batch as a transaction of
-      // its own would; an error ends the import and rolls back the whole transaction
+    else if (bulkLoad) {
+      // inside the load's transaction, with the revision bumped per batch as a transaction
+      // of its own would; an error ends the import and rolls back the whole load
       const tx = db as unknown as Tx;
       withWriteCache(tx, () => work(tx));
       bumpRevision(tx);
-      batchesInTransaction += 1;
-      if (batchesInTransaction >= batchesPerTransaction) {
-        db.$client.exec('COMMIT');
-        db.$client.exec('BEGIN IMMEDIATE');
-        batchesInTransaction = 0;
-      }
     } else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
   };
-  const batchesPerTransaction = options.bulkLoad ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.batchesPerTransaction ?? 1));
-  const grouped = !options.dryRun && batchesPerTransaction > 1;
-  let batchesInTransaction = 0;
+  const bulkLoad = !options.dryRun && (options.bulkLoad ?? false);
 
   // A dry run works in one transaction that is rolled back at the end, so that later lines
   // still see the records earlier lines would have created.
@@ -340,7 +325,7 @@ export async function importNdjson(
     } finally {
       db.$client.exec('ROLLBACK');
     }
-  } else if (options.bulkLoad) {
+  } else if (bulkLoad) {
     const load = beginBulkLoad(db.$client, BULK_TABLES);
     let committed = false;
     try {
@@ -349,14 +334,6 @@ export async function importNdjson(
       committed = true;
     } finally {
       endBulkLoad(db.$client, committed);
-    }
-  } else if (grouped) {
-    db.$client.exec('BEGIN IMMEDIATE');
-    try {
-      await run();
-      db.$client.exec('COMMIT');
-    } finally {
-      if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
     }
   } else {
     await run();
