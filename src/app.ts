@@ -1,5 +1,4 @@
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -34,6 +33,7 @@ import { StreamBody } from './schemas/common.js';
 import { loadSeedIfEmpty } from './seed.js';
 import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
 import { RenderedEntries } from './rendered.js';
+import { installSecurityHeaders } from './plugins/security.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -108,7 +108,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   installProblemHandlers(app);
   installCaching(app);
   await installRateLimits(app, config.rateLimit ?? 600);
-  await app.register(fastifyHelmet, {
+  installSecurityHeaders(app, {
     // the API answers JSON; only the explorer at /docs serves pages, with its own CSP
     contentSecurityPolicy: {
       directives: {
