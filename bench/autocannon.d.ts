@@ -12,6 +12,15 @@ declare module 'autocannon' {
     non2xx: number;
     timeouts: number;
   }
-  function autocannon(options: { url: string; connections?: number; duration?: number; timeout?: number }): Promise<Result>;
+  interface Request {
+    path?: string;
+  }
+  function autocannon(options: {
+    url: string;
+    connections?: number;
+    duration?: number;
+    timeout?: number;
+    requests?: { setupRequest?: (request: Request) => Request }[];
+  }): Promise<Result>;
   export default autocannon;
 }

@@ -71,10 +71,11 @@ const ROLES = ['participant', 'organizer', 'target', 'announcer', 'host', 'subje
 const TAGS = Array.from({ length: 200 }, (_, i) => `tag-${i}`);
 const ACTOR_TYPES = ['person', 'person', 'person', 'organization', 'organization', 'group', 'state', 'other'] as const;
 
-const FIRST_DAY = Date.UTC(1995, 0, 1) / 86_400_000;
-const DAYS = 30 * 365;
+/** The dataset's dates: 30 years from 1995 (day numbers). */
+export const FIRST_DAY = Date.UTC(1995, 0, 1) / 86_400_000;
+export const DAYS = 30 * 365;
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
+export const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
 
 /** Writes the dataset; returns the number of records. */
 export async function generateDataset(size: DatasetSize, out: string): Promise<number> {

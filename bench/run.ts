@@ -23,7 +23,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { dayNumber } from '../src/dates/edtf.js';
 import { spanCountsSql } from '../src/repositories/histogram.js';
 import { timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
-import { FULL_SIZE, generateDataset, type DatasetSize } from './generate.js';
+import { DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,12 +95,22 @@ async function stop(child: ChildProcess) {
   await once(child, 'exit');
 }
 
-async function load(url: string, options: { connections?: number; duration?: number; timeout?: number } = {}) {
+interface LoadOptions {
+  connections?: number;
+  duration?: number;
+  timeout?: number;
+  /** A new path for every request, instead of the url's. */
+  paths?: () => string;
+}
+
+async function load(url: string, options: LoadOptions = {}) {
+  const { paths } = options;
   const result = await autocannon({
     url,
     connections: options.connections ?? connections,
     duration: options.duration ?? duration,
     timeout: options.timeout ?? 10,
+    ...(paths ? { requests: [{ setupRequest: (request) => ({ ...request, path: paths() }) }] } : {}),
   });
   return {
     rps: Math.round(result.requests.average),
@@ -182,8 +192,19 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       if (!body.page.nextCursor) break;
       cursorUrl = `${base}/v1/timeline?from=2005&limit=50&cursor=${encodeURIComponent(body.page.nextCursor)}`;
     }
-    const scenarios: [string, string, { connections?: number; duration?: number; timeout?: number }?][] = [
+    // Annals keeps rendered entries between requests (src/rendered.ts): a repeated request is
+    // served from memory, so the same scenario over a different week each time shows the
+    // cost of rendering, next to the reference asked for the same weeks
+    const randomWeeks = (path: string) => {
+      const random = prng(20100607);
+      return () => {
+        const start = FIRST_DAY + Math.floor(random() * (DAYS - 7));
+        return `${path}?from=${isoDay(start)}&to=${isoDay(start + 6)}&limit=50`;
+      };
+    };
+    const scenarios: [string, string, LoadOptions?][] = [
       ['week window, first page of 50', first],
+      ['week window, a different week each request', first, { paths: randomWeeks('/v1/timeline') }],
       ['+ actor', `${first}&actor=actor:0`],
       ['+ place with children', `${first}&place=place:c0`],
       ['day histogram over a year', `${base}/v1/timeline/histogram?interval=day&from=2010&to=2010`],
@@ -192,14 +213,18 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       ['deep cursor (page 200)', cursorUrl],
       ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 4, timeout: 120 }],
     ];
-    const refResult = await load(`http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`);
+    const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
+    const refResult = await load(refUrl);
     rows.push({ size: label, scenario: 'reference: bare Fastify + 1 prepared statement', ...refResult, ratio: 1 });
+    const refRandom = await load(refUrl, { paths: randomWeeks('/v1/timeline') });
+    rows.push({ size: label, scenario: 'reference, a different week each request', ...refRandom, ratio: 1 });
     for (const [name, url, options] of scenarios) {
       // each scenario starts on an idle server: the previous one's queued requests are done
       await settle(base);
       log(`[${label}] ${name} ...`);
       const result = await load(url, options);
-      rows.push({ size: label, scenario: name, ...result, ...(name.startsWith('week window') ? { ratio: result.rps / refResult.rps } : {}) });
+      const ratio = name === 'week window, first page of 50' ? result.rps / refResult.rps : name.startsWith('week window') ? result.rps / refRandom.rps : undefined;
+      rows.push({ size: label, scenario: name, ...result, ...(ratio === undefined ? {} : { ratio }) });
     }
 
     // one full export: the server's RSS growth while it streams every record
