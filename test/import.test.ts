@@ -724,7 +724,7 @@ describe('bulk load (the CLI on an empty database)', () => {
       const bulk = await load('bulk.db', true);
       expect(bulk.report).toEqual(normal.report);
       expect(normal.report.refused).toBeGreaterThan(0);
-      const contents = (file: string) =>
+      const contents = (file: string): Record<string, unknown[]> =>
         withDb(file, (db) => {
           db.exec("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, search_index, 'instance')");
           const rows = (sql: string) => db.prepare(sql).raw().all();
@@ -743,8 +743,8 @@ describe('bulk load (the CLI on an empty database)', () => {
           };
         });
       const stored = contents(normal.file);
-      expect(stored.entries.length).toBeGreaterThan(0);
-      expect(stored.search.length).toBeGreaterThan(0);
+      expect(stored.entries!.length).toBeGreaterThan(0);
+      expect(stored.search!.length).toBeGreaterThan(0);
       expect(contents(bulk.file)).toEqual(stored);
     } finally {
       rmSync(dir, { recursive: true, force: true });
