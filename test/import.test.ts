@@ -710,8 +710,10 @@ describe('bulk load (the CLI on an empty database)', () => {
     const { runMigrations } = await import('../src/db/migrate.js');
     const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
     try {
-      // the seed, refused lines, and a record that comes before the keys it refers to
-      const input = `${JSON.stringify(statement)}\n{bad\n${seedText}\n${JSON.stringify({ ...protest, key: 'event:orphan', places: ['place:nowhere'] })}\n`;
+      // the seed, refused lines, a record that comes before the keys it refers to, and an
+      // entry stored again with another date (its span count moves)
+      const redated = { ...seedRecords.find((r) => r.kind === 'event')!, date: '1991-12-26' };
+      const input = `${JSON.stringify(statement)}\n{bad\n${seedText}\n${JSON.stringify({ ...protest, key: 'event:orphan', places: ['place:nowhere'] })}\n${JSON.stringify(redated)}\n`;
       const load = async (name: string, bulkLoad: boolean) => {
         const file = path.join(dir, name);
         const db = openDatabase(file);
@@ -724,12 +726,19 @@ describe('bulk load (the CLI on an empty database)', () => {
       const bulk = await load('bulk.db', true);
       expect(bulk.report).toEqual(normal.report);
       expect(normal.report.refused).toBeGreaterThan(0);
+      expect(normal.report.updated).toBeGreaterThan(0);
       const contents = (file: string): Record<string, unknown[]> =>
         withDb(file, (db) => {
           db.exec("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, search_index, 'instance')");
           const rows = (sql: string) => db.prepare(sql).raw().all();
           return {
             schema: rows('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name'),
+            // kept by triggers batch by batch, filled by one GROUP BY in a bulk load
+            triggers: rows("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"),
+            spanCounts: rows('SELECT span_class, earliest, latest, kind, n FROM entry_span_counts ORDER BY 1, 2, 3, 4'),
+            spanGroups: rows(
+              'SELECT span_class, earliest, latest, kind, count(*) FROM entries GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
+            ),
             settings: rows("SELECT name, value FROM settings WHERE name <> 'cursor_secret' ORDER BY name"),
             search: rows('SELECT term, doc, col, offset FROM temp.vocab ORDER BY doc, offset'),
             ...Object.fromEntries(
@@ -744,8 +753,84 @@ describe('bulk load (the CLI on an empty database)', () => {
         });
       const stored = contents(normal.file);
       expect(stored.entries!.length).toBeGreaterThan(0);
+      expect(stored.spanCounts).toEqual(stored.spanGroups);
+      expect((stored.triggers as string[][]).map((t) => t[0])).toEqual(
+        expect.arrayContaining(['entries_span_counts_insert', 'entries_span_counts_delete', 'entries_span_counts_update']),
+      );
       expect(stored.search!.length).toBeGreaterThan(0);
       expect(contents(bulk.file)).toEqual(stored);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** The schema (triggers and indexes included) and the rows of every table a load fills. */
+  const snapshot = (file: string) =>
+    withDb(file, (db) => ({
+      schema: db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name').raw().all(),
+      rows: Object.fromEntries(
+        [...RECORD_TABLES, 'entry_span_counts', 'search_index'].map((table) => [
+          table,
+          db.prepare(`SELECT count(*) FROM ${table}`).pluck().get(),
+        ]),
+      ),
+    }));
+
+  it('leaves the database as it was, triggers and indexes included, when the load fails', async () => {
+    const { openDatabase } = await import('../src/db/client.js');
+    const { runMigrations } = await import('../src/db/migrate.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
+    try {
+      const file = path.join(dir, 'annals.db');
+      const db = openDatabase(file);
+      runMigrations(db);
+      const before = snapshot(file);
+      // several batches are written inside the load's transaction before the input fails
+      async function* failing() {
+        yield Buffer.from(seedText);
+        throw new Error('input failed');
+      }
+      await expect(importNdjson(db, failing(), { bulkLoad: true, batchSize: 7 })).rejects.toThrow('input failed');
+      expect(db.$client.inTransaction).toBe(false);
+      db.$client.close();
+      expect(snapshot(file)).toEqual(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves the database as it was when the process is killed during the load', async () => {
+    const { openDatabase } = await import('../src/db/client.js');
+    const { runMigrations } = await import('../src/db/migrate.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
+    try {
+      const file = path.join(dir, 'annals.db');
+      const db = openDatabase(file);
+      runMigrations(db);
+      db.$client.close();
+      const before = snapshot(file);
+      // killed once the input is read and stored, before the load's transaction commits
+      const script = path.join(dir, 'kill.mts');
+      writeFileSync(
+        script,
+        `import { openDatabase } from ${JSON.stringify(path.join(repo, 'src/db/client.ts'))};
+import { importNdjson } from ${JSON.stringify(path.join(repo, 'src/import/ndjson.ts'))};
+const db = openDatabase(process.env.ANNALS_DB!);
+async function* input() {
+  yield Buffer.from(process.env.INPUT!);
+  process.kill(process.pid, 'SIGKILL');
+}
+await importNdjson(db, input(), { bulkLoad: true, batchSize: 7 });
+`,
+      );
+      const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+        cwd: repo,
+        env: { ...process.env, ANNALS_DB: file, INPUT: seedText },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.signal, run.stderr).toBe('SIGKILL');
+      expect(snapshot(file)).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,8 +6,11 @@ import type Database from 'better-sqlite3';
  * row at a time. The secondary (non-unique) indexes of `tables` are dropped and created again
  * from their own SQL before the caller's transaction commits, and foreign keys are checked
  * once at the end instead of on each insert. Unique indexes stay: they enforce keys, and the
- * load looks keys up. Everything happens inside one transaction, so a load that fails or is
- * killed leaves the database as it was, indexes included. Triggers are left alone.
+ * load looks keys up. The triggers that keep `entry_span_counts` (migration 0003) go the same
+ * way: an upsert into that table per inserted entry cost more than the entry's own insert,
+ * and one GROUP BY over the finished table (the migration's backfill) gives the same rows.
+ * Everything happens inside one transaction, so a load that fails or is killed leaves the
+ * database as it was, indexes and triggers included.
  */
 export function beginBulkLoad(client: Database.Database, tables: readonly string[]): { finish(): void } {
   if (client.inTransaction) throw new Error('bulk load: already in a transaction');
@@ -23,10 +26,33 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
           ORDER BY name`,
       )
       .all(JSON.stringify(tables)) as { name: string; sql: string }[];
+    // in creation order, so that they fire in the same order as before among the other
+    // triggers on entries once created again
+    const spanCountTriggers = tables.includes('entries')
+      ? (client
+          .prepare(
+            `SELECT name, sql FROM sqlite_master
+              WHERE type = 'trigger' AND tbl_name = 'entries' AND name LIKE 'entries\\_span\\_counts\\_%' ESCAPE '\\'
+              ORDER BY rowid`,
+          )
+          .all() as { name: string; sql: string }[])
+      : [];
     for (const index of indexes) client.exec(`DROP INDEX "${index.name.replaceAll('"', '""')}"`);
+    for (const trigger of spanCountTriggers) client.exec(`DROP TRIGGER "${trigger.name.replaceAll('"', '""')}"`);
     return {
       finish() {
         for (const index of indexes) client.exec(index.sql);
+        if (spanCountTriggers.length > 0) {
+          // from scratch, so that rows counted before the load (if any) are not counted twice;
+          // after the indexes, since entries_chrono_idx yields the groups in key order
+          client.exec('DELETE FROM entry_span_counts');
+          client.exec(
+            `INSERT INTO entry_span_counts (span_class, earliest, latest, kind, n)
+               SELECT span_class, earliest, latest, kind, count(*) FROM entries
+                GROUP BY span_class, earliest, latest, kind`,
+          );
+          for (const trigger of spanCountTriggers) client.exec(trigger.sql);
+        }
         const violations = client.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
         if (violations.length > 0) {
           const first = violations[0]!;
