@@ -57,6 +57,8 @@ interface Row {
   p99: number;
   errors: number;
   ratio?: number;
+  /** The server's CPU time per request (ms): unlike req/s, not shared with the load generator. */
+  cpu?: number;
   note?: string;
 }
 
@@ -71,6 +73,13 @@ function rssOf(pid: number): { peak: number; current: number } {
   } catch {
     return { peak: 0, current: 0 };
   }
+}
+
+/** CPU time a process has used (user + system), in ms, from /proc. */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are the 14th and 15th fields of stat, in clock ticks (100 a second)
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function startProcess(command: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
@@ -113,11 +122,20 @@ async function load(url: string, options: LoadOptions = {}) {
     ...(paths ? { requests: [{ setupRequest: (request) => ({ ...request, path: paths() }) }] } : {}),
   });
   return {
-    rps: Math.round(result.requests.average),
+    total: result.requests.total,
+    // completed requests over the run: a slow scenario's per-second average rounds to 0
+    rps: result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
   };
+}
+
+/** `load`, with the CPU time the serving process spent per request. */
+async function loadOn(pid: number, url: string, options: LoadOptions = {}) {
+  const before = cpuOf(pid);
+  const { total, ...result } = await load(url, options);
+  return { ...result, cpu: total > 0 ? (cpuOf(pid) - before) / total : undefined };
 }
 
 async function json(url: string) {
@@ -211,18 +229,19 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       // a selective search (one actor's name among 20,000), as most searches are
       ['q= text search', `${base}/v1/timeline?q=${encodeURIComponent('Actor 937')}&from=2010&to=2010`],
       ['deep cursor (page 200)', cursorUrl],
-      ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 4, timeout: 120 }],
+      // a year is tens of thousands of entries, seconds a request at 1M: long enough a run to finish several
+      ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 4, timeout: 120, duration: quick ? duration : Math.max(duration, 30) }],
     ];
     const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
-    const refResult = await load(refUrl);
+    const refResult = await loadOn(reference.child.pid!, refUrl);
     rows.push({ size: label, scenario: 'reference: bare Fastify + 1 prepared statement', ...refResult, ratio: 1 });
-    const refRandom = await load(refUrl, { paths: randomWeeks('/v1/timeline') });
+    const refRandom = await loadOn(reference.child.pid!, refUrl, { paths: randomWeeks('/v1/timeline') });
     rows.push({ size: label, scenario: 'reference, a different week each request', ...refRandom, ratio: 1 });
     for (const [name, url, options] of scenarios) {
       // each scenario starts on an idle server: the previous one's queued requests are done
       await settle(base);
       log(`[${label}] ${name} ...`);
-      const result = await load(url, options);
+      const result = await loadOn(server.child.pid!, url, options);
       const ratio = name === 'week window, first page of 50' ? result.rps / refResult.rps : name.startsWith('week window') ? result.rps / refRandom.rps : undefined;
       rows.push({ size: label, scenario: name, ...result, ...(ratio === undefined ? {} : { ratio }) });
     }
@@ -281,14 +300,27 @@ mkdirSync(dataDir, { recursive: true });
 for (const { label, size } of sizes) await runSize(label, size, rows, plans);
 
 const machine = `${type()} ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
-const header = '| size | scenario | req/s | p50 ms | p99 ms | errors | ratio to reference | note |\n|---|---|---:|---:|---:|---:|---:|---|';
+const header = '| size | scenario | req/s | p50 ms | p99 ms | errors | ratio to reference | server CPU ms/req | note |\n|---|---|---:|---:|---:|---:|---:|---:|---|';
 const table = [
   header,
   ...rows.map((r) =>
-    `| ${r.size} | ${r.scenario} | ${r.rps || ''} | ${r.p50 || ''} | ${r.p99 || ''} | ${r.errors} | ${r.ratio === undefined ? '' : `${Math.round(r.ratio * 100)}%`} | ${r.note ?? ''} |`,
+    `| ${r.size} | ${r.scenario} | ${r.rps ? (r.rps < 10 ? r.rps.toFixed(1) : Math.round(r.rps)) : ''} | ${r.p50 || ''} | ${r.p99 || ''} | ${r.errors} | ${r.ratio === undefined ? '' : `${Math.round(r.ratio * 100)}%`} | ${r.cpu === undefined ? '' : r.cpu.toFixed(2)} | ${r.note ?? ''} |`,
   ),
 ].join('\n');
-const report = `# Annals benchmark${quick ? ' (quick)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n`;
+// how each scenario's cost grows from the smaller dataset to the larger one
+const [small, large] = sizes.map((s) => s.label);
+const growth = rows
+  .filter((r) => r.size === large && r.cpu !== undefined)
+  .flatMap((r) => {
+    const before = rows.find((b) => b.size === small && b.scenario === r.scenario);
+    if (!before?.cpu || !r.cpu) return [];
+    return [`| ${r.scenario} | ${(r.cpu / before.cpu).toFixed(2)} | ${(r.p50 / Math.max(before.p50, 1)).toFixed(2)} | ${(before.rps / Math.max(r.rps, 0.01)).toFixed(2)} |`];
+  });
+const growthTable =
+  growth.length === 0
+    ? ''
+    : `\n\n## Growth, ${large} over ${small}\n\n| scenario | server CPU per request | p50 | 1 / req/s |\n|---|---:|---:|---:|\n${growth.join('\n')}`;
+const report = `# Annals benchmark${quick ? ' (quick)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n`;
 process.stdout.write(`${report}\n`);
 if (!quick) {
   const resultsDir = join(root, 'bench', 'results');
