@@ -363,3 +363,59 @@ describe('an export is one snapshot', () => {
     expect(after.find((r) => r.key === key(SOURCES - 2))!.title).toEqual({ en: 'Changed' });
   });
 });
+
+describe('an abandoned export', () => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await buildTestApp();
+    const records = Array.from({ length: 3000 }, (_, i) => ({
+      kind: 'source',
+      key: `src:gone-${i}`,
+      type: 'news_article',
+      text: 'Text long enough to make the export take several pages and chunks. '.repeat(6),
+    }));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/import',
+      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+      payload: ndjson(records),
+    });
+    expect(res.json()).toMatchObject({ created: 3000, refused: 0 });
+    base = await listen(t);
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('releases its snapshot when the client goes away, so the WAL can be checkpointed again', async () => {
+    const controller = new AbortController();
+    const res = await fetchSettled(`${base}/v1/export`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.read().catch(() => undefined);
+
+    // a write after the abandoned snapshot, then a checkpoint that needs every reader gone
+    const created = await fetch(`${base}/v1/sources`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'news_article', title: { en: 'After' } }),
+    });
+    expect(created.status).toBe(201);
+    // without waiting on the busy handler: a reader still holding its snapshot makes it busy at once
+    const client = t.app.db.$client;
+    const timeout = client.pragma('busy_timeout', { simple: true }) as number;
+    client.pragma('busy_timeout = 0');
+    let busy = 1;
+    try {
+      for (let attempt = 0; attempt < 50 && busy !== 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        busy = (client.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0]!.busy;
+      }
+    } finally {
+      client.pragma(`busy_timeout = ${timeout}`);
+    }
+    expect(busy).toBe(0);
+    const after = await fetchSettled(`${base}/v1/export`);
+    expect((await after.text()).trimEnd().split('\n')).toHaveLength(3001);
+  });
+});
