@@ -85,11 +85,18 @@ function cpuOf(pid: number): number {
 async function startProcess(command: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, command, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let started = false;
   const port = await new Promise<number>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      // the server logs every request: once it is up, keep only a tail for error messages,
+      // or the load generator's own process spends its time growing and searching a string
+      output = (output + chunk.toString()).slice(started ? -4000 : -100_000);
+      if (started) return;
       const match = ready.exec(output);
-      if (match) resolve(Number(match[1]));
+      if (match) {
+        started = true;
+        resolve(Number(match[1]));
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
