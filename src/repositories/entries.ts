@@ -1,7 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import {
-  citations,
   entries,
   entryEvents,
   sources,
@@ -15,7 +14,7 @@ import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js'
 import type { RecordKindSpec } from './records.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from '../db/statements.js';
-import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, type RefResolver, type Tx } from './support.js';
+import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
 
@@ -153,9 +152,9 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
       date: row.date,
       title: row.title ?? {},
       description: row.description,
-      placeIds: (children.places.get(id) ?? []).map((p) => p.placeId),
-      actors: (children.actors.get(id) ?? []).map((a) => ({ actorId: a.actorId, role: a.role })),
-      tags: (children.tags.get(id) ?? []).map((t) => t.tag),
+      placeIds: (children.places.get(id) ?? []).map((p) => p[1]),
+      actors: (children.actors.get(id) ?? []).map(([, actorId, role]) => ({ actorId, role })),
+      tags: (children.tags.get(id) ?? []).map((t) => t[1]),
       parentId: row.parentId,
       sources: citationRows(children.citations.get(id)),
     };
@@ -243,9 +242,9 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
       originalLang: row.originalLang,
       contextId: row.contextId,
       about: {
-        actorIds: (children.actors.get(id) ?? []).filter((a) => a.role === 'about').map((a) => a.actorId),
-        placeIds: (children.places.get(id) ?? []).map((p) => p.placeId),
-        eventIds: (children.events.get(id) ?? []).map((e) => e.eventId),
+        actorIds: (children.actors.get(id) ?? []).filter((a) => a[2] === 'about').map((a) => a[1]),
+        placeIds: (children.places.get(id) ?? []).map((p) => p[1]),
+        eventIds: (children.events.get(id) ?? []).map((e) => e[1]),
       },
       sources: citationRows(children.citations.get(id)),
     };
@@ -284,8 +283,8 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
   referrers: entryReferrers,
 };
 
-function citationRows(rows: (typeof citations.$inferSelect)[] | undefined): CitationWrite[] {
-  return (rows ?? []).map((c) => ({ sourceId: c.sourceId, excerpt: c.excerpt, start: c.start, end: c.end }));
+function citationRows(rows: ChildRows['citations'][] | undefined): CitationWrite[] {
+  return (rows ?? []).map(([, sourceId, excerpt, start, end]) => ({ sourceId, excerpt, start, end }));
 }
 
 type EntryRow = Omit<typeof entries.$inferInsert, 'id' | 'createdAt' | 'updatedAt'>;
@@ -390,35 +389,26 @@ function entryReferrers(tx: Tx, id: number): string[] {
   return [...new Set([...children, ...said, ...about, ...curated].map((r) => `${r.kind} ${r.key}`))];
 }
 
+/** Child rows of entries, as tuples whose first member is the entry's id, in position order. */
 interface ChildRows {
-  actors: { entryId: number; position: number; actorId: number; role: string }[];
-  places: { entryId: number; position: number; placeId: number }[];
-  events: { entryId: number; position: number; eventId: number }[];
-  tags: { entryId: number; position: number; tag: string }[];
-  citations: { entryId: number; position: number; sourceId: number; excerpt: string | null; start: number | null; end: number | null }[];
+  actors: [entryId: number, actorId: number, role: string];
+  places: [entryId: number, placeId: number];
+  events: [entryId: number, eventId: number];
+  tags: [entryId: number, tag: string];
+  citations: [entryId: number, sourceId: number, excerpt: string | null, start: number | null, end: number | null];
 }
 
 const IN_IDS = 'entry_id IN (SELECT value FROM json_each(:ids)) ORDER BY entry_id, position';
 
 function loadChildren(tx: Tx, ids: number[]) {
-  const byEntry = <T extends { entryId: number }>(rows: T[]) => groupBy(rows, (r) => r.entryId);
+  const byEntry = <T extends [number, ...unknown[]]>(rows: T[]) => groupBy(rows, (r) => r[0]);
   return {
-    actors: byEntry(
-      rowsIn<ChildRows['actors'][number]>(tx, `SELECT entry_id AS entryId, position, actor_id AS actorId, role FROM entry_actors WHERE ${IN_IDS}`, ids),
-    ),
-    places: byEntry(
-      rowsIn<ChildRows['places'][number]>(tx, `SELECT entry_id AS entryId, position, place_id AS placeId FROM entry_places WHERE ${IN_IDS}`, ids),
-    ),
-    events: byEntry(
-      rowsIn<ChildRows['events'][number]>(tx, `SELECT entry_id AS entryId, position, event_id AS eventId FROM entry_events WHERE ${IN_IDS}`, ids),
-    ),
-    tags: byEntry(rowsIn<ChildRows['tags'][number]>(tx, `SELECT entry_id AS entryId, position, tag FROM entry_tags WHERE ${IN_IDS}`, ids)),
+    actors: byEntry(tuplesIn<ChildRows['actors']>(tx, `SELECT entry_id, actor_id, role FROM entry_actors WHERE ${IN_IDS}`, ids)),
+    places: byEntry(tuplesIn<ChildRows['places']>(tx, `SELECT entry_id, place_id FROM entry_places WHERE ${IN_IDS}`, ids)),
+    events: byEntry(tuplesIn<ChildRows['events']>(tx, `SELECT entry_id, event_id FROM entry_events WHERE ${IN_IDS}`, ids)),
+    tags: byEntry(tuplesIn<ChildRows['tags']>(tx, `SELECT entry_id, tag FROM entry_tags WHERE ${IN_IDS}`, ids)),
     citations: byEntry(
-      rowsIn<ChildRows['citations'][number]>(
-        tx,
-        `SELECT entry_id AS entryId, position, source_id AS sourceId, excerpt, start, "end" FROM citations WHERE ${IN_IDS}`,
-        ids,
-      ),
+      tuplesIn<ChildRows['citations']>(tx, `SELECT entry_id, source_id, excerpt, start, "end" FROM citations WHERE ${IN_IDS}`, ids),
     ),
   };
 }
@@ -450,24 +440,24 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
 
   const actorsById = actorRefs(
     tx,
-    all(children.actors).map((a) => a.actorId),
+    all(children.actors).map((a) => a[1]),
     lang,
   );
   const placesById = placeRefs(
     tx,
-    all(children.places).map((p) => p.placeId),
+    all(children.places).map((p) => p[1]),
     lang,
   );
   const sourcesById = sourceRefs(
     tx,
-    all(children.citations).map((c) => c.sourceId),
+    all(children.citations).map((c) => c[1]),
     lang,
   );
   const eventsById = eventRefs(
     tx,
     [
       ...rows.flatMap((r) => [r.parentId, r.contextId]).filter((id): id is number => id !== null),
-      ...all(children.events).map((e) => e.eventId),
+      ...all(children.events).map((e) => e[1]),
     ],
     lang,
   );
@@ -477,9 +467,9 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
     const r = found.get(id);
     if (!r) return [];
     const entryActorsRows = children.actors.get(id) ?? [];
-    const cites = (children.citations.get(id) ?? []).flatMap((c) => {
-      const source = sourcesById.get(c.sourceId);
-      return source ? [{ source, excerpt: c.excerpt, start: c.start, end: c.end }] : [];
+    const cites = (children.citations.get(id) ?? []).flatMap(([, sourceId, excerpt, start, end]) => {
+      const source = sourcesById.get(sourceId);
+      return source ? [{ source, excerpt, start, end }] : [];
     });
     const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date)! };
     if (r.kind === 'event') {
@@ -490,14 +480,14 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
           title: pickLanguage(r.title ?? {}, lang),
           description: pickLanguage(r.description, lang),
           places: present(
-            (children.places.get(id) ?? []).map((p) => p.placeId),
+            (children.places.get(id) ?? []).map((p) => p[1]),
             placesById,
           ),
-          actors: entryActorsRows.flatMap((a) => {
-            const actor = actorsById.get(a.actorId);
-            return actor ? [{ actor, role: a.role }] : [];
+          actors: entryActorsRows.flatMap(([, actorId, role]) => {
+            const actor = actorsById.get(actorId);
+            return actor ? [{ actor, role }] : [];
           }),
-          tags: (children.tags.get(id) ?? []).map((t) => t.tag),
+          tags: (children.tags.get(id) ?? []).map((t) => t[1]),
           parent: r.parentId === null ? null : (eventsById.get(r.parentId) ?? null),
           sources: cites,
           createdAt: r.createdAt,
@@ -505,8 +495,8 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
         },
       ];
     }
-    const speaker = entryActorsRows.find((a) => a.role === 'speaker');
-    const speakerRef = speaker ? actorsById.get(speaker.actorId) : undefined;
+    const speaker = entryActorsRows.find((a) => a[2] === 'speaker');
+    const speakerRef = speaker ? actorsById.get(speaker[1]) : undefined;
     return [
       {
         kind: 'statement' as const,
@@ -517,15 +507,15 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
         context: r.contextId === null ? null : (eventsById.get(r.contextId) ?? null),
         about: {
           actors: present(
-            entryActorsRows.filter((a) => a.role === 'about').map((a) => a.actorId),
+            entryActorsRows.filter((a) => a[2] === 'about').map((a) => a[1]),
             actorsById,
           ),
           places: present(
-            (children.places.get(id) ?? []).map((p) => p.placeId),
+            (children.places.get(id) ?? []).map((p) => p[1]),
             placesById,
           ),
           events: present(
-            (children.events.get(id) ?? []).map((e) => e.eventId),
+            (children.events.get(id) ?? []).map((e) => e[1]),
             eventsById,
           ),
         },
