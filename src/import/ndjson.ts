@@ -6,7 +6,7 @@ import { eventSpec, statementSpec } from '../repositories/entries.js';
 import { placeSpec } from '../repositories/places.js';
 import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type UpsertOutcome } from '../repositories/records.js';
 import { sourceSpec } from '../repositories/sources.js';
-import { now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
+import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
 import { timelineSpec } from '../repositories/timelines.js';
 import { ActorInput } from '../schemas/actors.js';
 import { EventInput, StatementInput } from '../schemas/entries.js';
@@ -26,6 +26,9 @@ const kinds: Record<RecordKind, { schema: z.ZodType; spec: AnySpec }> = {
   statement: { schema: StatementInput, spec: statementSpec },
   timeline: { schema: TimelineInput, spec: timelineSpec },
 };
+
+/** Most references and names a bulk load keeps looked up across batches (see runBatch). */
+const BULK_CACHE_ENTRIES = 100_000;
 
 /** The tables an import fills. */
 const BULK_TABLES = [
@@ -216,12 +219,17 @@ export async function importNdjson(
     else if (bulkLoad) {
       // inside the load's transaction, with the revision bumped per batch as a transaction
       // of its own would; an error ends the import and rolls back the whole load
+      // The batches share one transaction, so they can share one write cache too: each batch
+      // no longer looks up again the same places, actors and sources and normalises their
+      // names again. Dropped when it grows past a bound, to keep memory flat on a large file.
       const tx = db as unknown as Tx;
-      withWriteCache(tx, () => work(tx));
+      if (bulkCache.refs.size + bulkCache.names.size > BULK_CACHE_ENTRIES) bulkCache = newWriteCache();
+      withWriteCache(tx, () => work(tx), bulkCache);
       bumpRevision(tx);
     } else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
   };
   const bulkLoad = !options.dryRun && (options.bulkLoad ?? false);
+  let bulkCache = newWriteCache();
 
   // A dry run works in one transaction that is rolled back at the end, so that later lines
   // still see the records earlier lines would have created.

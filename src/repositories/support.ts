@@ -91,9 +91,14 @@ export interface WriteCache {
 
 const writeCaches = new WeakMap<object, WriteCache>();
 
-/** Runs `work` with a write cache for `tx`, which must not outlive the transaction. */
-export function withWriteCache<T>(tx: Tx, work: () => T): T {
-  writeCaches.set(tx, { refs: new Map(), names: new Map() });
+export const newWriteCache = (): WriteCache => ({ refs: new Map(), names: new Map() });
+
+/**
+ * Runs `work` with a write cache for `tx`: a new one, or `cache` carried over from earlier
+ * work in the same transaction. A cache must not outlive the transaction it was filled in.
+ */
+export function withWriteCache<T>(tx: Tx, work: () => T, cache: WriteCache = newWriteCache()): T {
+  writeCaches.set(tx, cache);
   try {
     return work();
   } finally {
