@@ -138,11 +138,23 @@ async function load(url: string, options: LoadOptions = {}) {
   };
 }
 
-/** `load`, with the CPU time the serving process spent per request. */
-async function loadOn(pid: number, url: string, options: LoadOptions = {}) {
-  const before = cpuOf(pid);
+/** The process and its children (the workers of a cluster). */
+function processTree(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(children ? children.split(' ').map(Number) : [])];
+  } catch {
+    return [pid];
+  }
+}
+
+/** `load`, with the CPU time the serving process (and, for a cluster, its workers) spent per request. */
+async function loadOn(pid: number, url: string, options: LoadOptions = {}, withChildren = false) {
+  const pids = withChildren ? processTree(pid) : [pid];
+  const cpu = () => pids.reduce((sum, p) => sum + cpuOf(p), 0);
+  const before = cpu();
   const { total, ...result } = await load(url, options);
-  return { ...result, cpu: total > 0 ? (cpuOf(pid) - before) / total : undefined };
+  return { ...result, cpu: total > 0 ? (cpu() - before) / total : undefined };
 }
 
 async function json(url: string) {
@@ -273,6 +285,37 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       errors: response.ok ? 0 : 1,
       note: `${(bytes / 1e6).toFixed(0)} MB in ${exportSeconds.toFixed(1)} s; server RSS ${before.current} -> peak ${peakDuring} MB (+${peakDuring - before.current} MB)`,
     });
+
+    // the first scenario again with a worker process per core (ANNALS_WORKERS), sharing the
+    // machine with the load generator as before
+    const cores = cpus().length;
+    if (cores > 1) {
+      await stop(server.child);
+      const cluster = await startProcess(['--import', 'tsx', 'src/server.ts'], {
+        ANNALS_DB: dbPath,
+        PORT: '0',
+        ANNALS_SEED: 'off',
+        ANNALS_RATE_LIMIT: '0',
+        LOG_LEVEL: 'info',
+        ANNALS_WORKERS: String(cores),
+      }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+      try {
+        const clusterBase = `http://127.0.0.1:${cluster.port}`;
+        await settle(clusterBase);
+        // every worker answers once before the run, as the single server had
+        for (let i = 0; i < cores * 4; i++) await json(`${clusterBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`);
+        for (const [name, options, reference] of [
+          ['week window, first page of 50', {}, refResult],
+          ['week window, a different week each request', { paths: randomWeeks('/v1/timeline') }, refRandom],
+        ] as const) {
+          log(`[${label}] ${name}, ${cores} workers ...`);
+          const result = await loadOn(cluster.child.pid!, `${clusterBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`, options, true);
+          rows.push({ size: label, scenario: `${name}, ANNALS_WORKERS=${cores}`, ...result, ratio: result.rps / reference.rps });
+        }
+      } finally {
+        await stop(cluster.child);
+      }
+    }
   } finally {
     await stop(server.child);
     await stop(reference.child);

@@ -25,6 +25,7 @@ export const environmentSchema = z.object({
   ANNALS_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
+  ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export interface AppConfig {
@@ -52,6 +53,8 @@ export interface AppConfig {
 export interface ServerConfig extends AppConfig {
   port: number;
   host: string;
+  /** Processes serving the same port and database (node:cluster); 1 serves from this process. */
+  workers: number;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +74,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
   return {
     port: e.PORT,
     host: e.HOST,
+    workers: e.ANNALS_WORKERS,
     databasePath: e.ANNALS_DB,
     bootstrapKey: e.ANNALS_BOOTSTRAP_KEY,
     seedWhenEmpty: e.ANNALS_SEED === 'auto',

@@ -1,5 +1,6 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { ConfigError, readServerConfig } from './config.js';
+import { ConfigError, readServerConfig, type ServerConfig } from './config.js';
 
 /** Reads the environment once, serves, and shuts down gracefully on SIGTERM and SIGINT. */
 async function main() {
@@ -13,8 +14,17 @@ async function main() {
     }
     throw error;
   }
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config);
+  return serve(config);
+}
 
-  const app = await buildApp(config);
+async function serve(config: ServerConfig) {
+  const app = await buildApp({
+    ...config,
+    // The primary hands each worker connections in turn, so a client's requests spread evenly
+    // over the workers, whose counters are their own: each holds its share of the budget.
+    rateLimit: config.rateLimit === undefined || config.rateLimit === 0 ? config.rateLimit : Math.max(1, Math.ceil(config.rateLimit / config.workers)),
+  });
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -30,8 +40,43 @@ async function main() {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // a worker whose primary is gone (killed) stops too rather than serve on unsupervised
+  if (cluster.isWorker) process.on('disconnect', () => shutdown('disconnect'));
 
   await app.listen({ port: config.port, host: config.host });
+}
+
+/**
+ * Several processes on one port (node:cluster): every piece of shared state is in the
+ * database (data, revision, cursor secret, keys, idempotency keys), so workers need nothing
+ * from each other. The primary prepares the database first (migrations, seed, bootstrap
+ * key), so that workers never race to migrate, then starts the workers, restarts one that
+ * dies, and on SIGTERM or SIGINT passes the signal on and exits when they all have.
+ */
+async function supervise(config: ServerConfig) {
+  const prepared = await buildApp({ ...config, logLevel: 'silent' });
+  await prepared.close();
+
+  let closing = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (closing) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    process.stderr.write(`annals: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    setTimeout(fork, 1000);
+  });
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    const workers = Object.values(cluster.workers ?? {});
+    if (workers.length === 0) process.exit(0);
+    for (const worker of workers) worker?.process.kill(signal);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  for (let i = 0; i < config.workers; i++) fork();
 }
 
 main().catch((error: unknown) => {
