@@ -223,13 +223,13 @@ export async function importNdjson(
       // no longer looks up again the same places, actors and sources and normalises their
       // names again. Dropped when it grows past a bound, to keep memory flat on a large file.
       const tx = db as unknown as Tx;
-      if (bulkCache.refs.size + bulkCache.names.size > BULK_CACHE_ENTRIES) bulkCache = newWriteCache();
+      if (bulkCache.refs.size + bulkCache.names.size > BULK_CACHE_ENTRIES) bulkCache = newWriteCache(true);
       withWriteCache(tx, () => work(tx), bulkCache);
       bumpRevision(tx);
     } else writeTransaction(db, (tx) => withWriteCache(tx, () => work(tx)));
   };
   const bulkLoad = !options.dryRun && (options.bulkLoad ?? false);
-  let bulkCache = newWriteCache();
+  let bulkCache = newWriteCache(true);
 
   // A dry run works in one transaction that is rolled back at the end, so that later lines
   // still see the records earlier lines would have created.

@@ -87,11 +87,16 @@ export const isNumericId = (value: string | number): boolean =>
 export interface WriteCache {
   refs: Map<string, number>;
   names: Map<string, string>;
+  /**
+   * Carried from batch to batch (a bulk load): references to events and statements are not
+   * kept, since few are looked up twice and a long-lived map of them only grows the heap.
+   */
+  acrossBatches: boolean;
 }
 
 const writeCaches = new WeakMap<object, WriteCache>();
 
-export const newWriteCache = (): WriteCache => ({ refs: new Map(), names: new Map() });
+export const newWriteCache = (acrossBatches = false): WriteCache => ({ refs: new Map(), names: new Map(), acrossBatches });
 
 /**
  * Runs `work` with a write cache for `tx`: a new one, or `cache` carried over from earlier
@@ -116,6 +121,7 @@ export class RefResolver {
   readonly errors: FieldError[] = [];
   private readonly cache = new Map<string, number | null>();
   private readonly shared: Map<string, number> | undefined;
+  private readonly sharesEntries: boolean;
 
   constructor(
     private readonly tx: Tx,
@@ -124,6 +130,7 @@ export class RefResolver {
     private readonly pendingKeys?: (key: string) => boolean,
   ) {
     this.shared = writeCaches.get(tx)?.refs;
+    this.sharesEntries = writeCaches.get(tx)?.acrossBatches !== true;
   }
 
   /** Refs that are unknown now but will exist later in the same import. */
@@ -135,7 +142,7 @@ export class RefResolver {
     if (id === undefined) {
       id = this.lookup(table, ref, expect);
       this.cache.set(cacheKey, id);
-      if (id !== null && table !== 'timeline') this.shared?.set(cacheKey, id);
+      if (id !== null && table !== 'timeline' && (table !== 'entry' || this.sharesEntries)) this.shared?.set(cacheKey, id);
     }
     if (id === null) {
       if (typeof ref === 'string' && !isNumericId(ref) && this.pendingKeys?.(ref)) {
