@@ -41,7 +41,17 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
     for (const trigger of spanCountTriggers) client.exec(`DROP TRIGGER "${trigger.name.replaceAll('"', '""')}"`);
     return {
       finish() {
-        for (const index of indexes) client.exec(index.sql);
+        // Each index build sorts its rows in up to cache_size of memory of its own, beside the
+        // page cache: on the 1M-record file that pushed the peak RSS past 300 MB. A 16 MiB
+        // sort spills to temporary files sooner and took no longer (entry_actors_actor_idx
+        // on 2.4M rows: 3.9 s with 64 MiB, 2.8 s with 16 MiB).
+        const cacheSize = client.pragma('cache_size', { simple: true }) as number;
+        client.pragma('cache_size = -16384');
+        try {
+          for (const index of indexes) client.exec(index.sql);
+        } finally {
+          client.pragma(`cache_size = ${cacheSize}`);
+        }
         if (spanCountTriggers.length > 0) {
           // from scratch, so that rows counted before the load (if any) are not counted twice;
           // after the indexes, since entries_chrono_idx yields the groups in key order
