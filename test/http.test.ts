@@ -25,6 +25,24 @@ async function fetchSettled(url: string, init?: RequestInit): Promise<Response> 
   }
 }
 
+/** A test app (on a database file unless `memory`) holding `count` sources, listening. */
+async function listeningWithSources(
+  count: number,
+  source: (i: number) => Record<string, unknown>,
+  memory = false,
+): Promise<{ t: TestApp; base: string }> {
+  const t = await buildTestApp({ memory });
+  const records = Array.from({ length: count }, (_, i) => ({ kind: 'source', type: 'news_article', ...source(i) }));
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/import',
+    headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+    payload: ndjson(records),
+  });
+  expect(res.json()).toMatchObject({ created: count, refused: 0 });
+  return { t, base: await listen(t) };
+}
+
 const headerList = (value: string | null) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
 
 describe('ETags and Cache-Control', () => {
@@ -249,23 +267,12 @@ describe('streamed export over HTTP', () => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    t = await buildTestApp({ memory: true });
     const paragraph = 'نص المصدر الطويل، مع سطور وفواصل. The long text of a source, with lines and commas.\n';
-    const records = Array.from({ length: SOURCES }, (_, i) => ({
-      kind: 'source',
-      key: `src:stream-${String(i).padStart(5, '0')}`,
-      type: 'news_article',
-      title: { en: `Source ${i}`, ar: `المصدر ${i}` },
-      text: paragraph.repeat(8),
-    }));
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/import',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      payload: ndjson(records),
-    });
-    expect(res.json()).toMatchObject({ created: SOURCES, refused: 0 });
-    base = await listen(t);
+    ({ t, base } = await listeningWithSources(
+      SOURCES,
+      (i) => ({ key: `src:stream-${String(i).padStart(5, '0')}`, title: { en: `Source ${i}`, ar: `المصدر ${i}` }, text: paragraph.repeat(8) }),
+      true,
+    ));
   }, 60_000);
   afterAll(() => t?.close());
 
@@ -303,22 +310,11 @@ describe('an export is one snapshot', () => {
   const key = (i: number) => `src:snap-${String(i).padStart(5, '0')}`;
   beforeAll(async () => {
     // a database file: the export reads it through a connection of its own
-    t = await buildTestApp();
-    const records = Array.from({ length: SOURCES }, (_, i) => ({
-      kind: 'source',
+    ({ t, base } = await listeningWithSources(SOURCES, (i) => ({
       key: key(i),
-      type: 'news_article',
       title: { en: `Source ${i}` },
       text: 'A paragraph of text that makes each record a few hundred bytes long. '.repeat(6),
-    }));
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/import',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      payload: ndjson(records),
-    });
-    expect(res.json()).toMatchObject({ created: SOURCES, refused: 0 });
-    base = await listen(t);
+    })));
   }, 60_000);
   afterAll(() => t?.close());
 
@@ -368,21 +364,10 @@ describe('an abandoned export', () => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    t = await buildTestApp();
-    const records = Array.from({ length: 3000 }, (_, i) => ({
-      kind: 'source',
+    ({ t, base } = await listeningWithSources(3000, (i) => ({
       key: `src:gone-${i}`,
-      type: 'news_article',
       text: 'Text long enough to make the export take several pages and chunks. '.repeat(6),
-    }));
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/import',
-      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-      payload: ndjson(records),
-    });
-    expect(res.json()).toMatchObject({ created: 3000, refused: 0 });
-    base = await listen(t);
+    })));
   }, 60_000);
   afterAll(() => t?.close());
 
