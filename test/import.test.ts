@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { importNdjson } from '../src/import/ndjson.js';
+import { parseFileInWorker } from '../src/import/parallel.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -718,7 +719,14 @@ describe('bulk load (the CLI on an empty database)', () => {
         const file = path.join(dir, name);
         const db = openDatabase(file);
         runMigrations(db);
-        const report = await importNdjson(db, Readable.from([Buffer.from(input)]), { bulkLoad, batchSize: 7 });
+        // the bulk load as the CLI runs it: the file read and parsed in a worker thread
+        const source = path.join(dir, 'input.ndjson');
+        writeFileSync(source, input);
+        const report = await importNdjson(
+          db,
+          bulkLoad ? { parsed: parseFileInWorker(source, { batchLines: 3 }) } : Readable.from([Buffer.from(input)]),
+          { bulkLoad, batchSize: 7 },
+        );
         db.$client.close();
         return { file, report };
       };
@@ -791,6 +799,27 @@ describe('bulk load (the CLI on an empty database)', () => {
         throw new Error('input failed');
       }
       await expect(importNdjson(db, failing(), { bulkLoad: true, batchSize: 7 })).rejects.toThrow('input failed');
+      expect(db.$client.inTransaction).toBe(false);
+      db.$client.close();
+      expect(snapshot(file)).toEqual(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends the load with the reason when the parsing thread cannot read the file', async () => {
+    const { openDatabase } = await import('../src/db/client.js');
+    const { runMigrations } = await import('../src/db/migrate.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
+    try {
+      const file = path.join(dir, 'annals.db');
+      const db = openDatabase(file);
+      runMigrations(db);
+      const before = snapshot(file);
+      const missing = path.join(dir, 'missing.ndjson');
+      await expect(importNdjson(db, { parsed: parseFileInWorker(missing) }, { bulkLoad: true })).rejects.toThrow(
+        `cannot import ${missing}: ENOENT`,
+      );
       expect(db.$client.inTransaction).toBe(false);
       db.$client.close();
       expect(snapshot(file)).toEqual(before);

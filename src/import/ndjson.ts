@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { ProblemError } from '../errors.js';
 import { actorSpec } from '../repositories/actors.js';
@@ -8,23 +7,20 @@ import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type Ups
 import { sourceSpec } from '../repositories/sources.js';
 import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
 import { timelineSpec } from '../repositories/timelines.js';
-import { ActorInput } from '../schemas/actors.js';
-import { EventInput, StatementInput } from '../schemas/entries.js';
-import { PlaceInput } from '../schemas/places.js';
-import { SourceInput } from '../schemas/sources.js';
-import { TimelineInput } from '../schemas/timelines.js';
-import { splitLines } from './lines.js';
+import { parseLines, type ParsedLine, type ParsedRecord, type RefusedLine } from './parse.js';
 import { beginBulkLoad, endBulkLoad } from '../db/bulk.js';
 import { bumpRevision } from '../repositories/settings.js';
 
-/** The record kinds of the interchange format, with their input schema and storage. */
-const kinds: Record<RecordKind, { schema: z.ZodType; spec: AnySpec }> = {
-  source: { schema: SourceInput, spec: sourceSpec },
-  place: { schema: PlaceInput, spec: placeSpec },
-  actor: { schema: ActorInput, spec: actorSpec },
-  event: { schema: EventInput, spec: eventSpec },
-  statement: { schema: StatementInput, spec: statementSpec },
-  timeline: { schema: TimelineInput, spec: timelineSpec },
+export type { ParsedLine, RefusedLine } from './parse.js';
+
+/** Where each record kind of the interchange format is stored. */
+const specs: Record<RecordKind, AnySpec> = {
+  source: sourceSpec,
+  place: placeSpec,
+  actor: actorSpec,
+  event: eventSpec,
+  statement: statementSpec,
+  timeline: timelineSpec,
 };
 
 /** Most references and names a bulk load keeps looked up across batches (see runBatch). */
@@ -81,61 +77,11 @@ export interface ImportProgress {
   refused: number;
 }
 
-export interface RefusedLine {
-  line: number;
-  key: string | null;
-  kind: string | null;
-  reason: string;
-}
-
 export interface ImportReport extends ImportProgress {
   dryRun: boolean;
   stopped: boolean;
   errors: RefusedLine[];
   errorsTruncated: boolean;
-}
-
-interface ParsedRecord {
-  line: number;
-  kind: RecordKind;
-  key: string;
-  data: { key: string } & Record<string, unknown>;
-}
-
-/** Reasons read from zod issues: `path: message`, the first few. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => {
-      const path = issue.path.length ? `/${issue.path.join('/')}` : '';
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join('; ');
-}
-
-function parseLine(text: string, line: number): ParsedRecord | RefusedLine {
-  const refuse = (reason: string, key: string | null = null, kind: string | null = null): RefusedLine => ({
-    line,
-    key,
-    kind,
-    reason,
-  });
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return refuse(`not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return refuse('not a JSON object');
-  const { kind, ...rest } = value as Record<string, unknown>;
-  const key = typeof rest.key === 'string' ? rest.key : null;
-  if (typeof kind !== 'string' || !(kind in kinds)) {
-    return refuse(`unknown kind ${JSON.stringify(kind ?? null)}; expected one of ${Object.keys(kinds).join(', ')}`, key);
-  }
-  if (key === null) return refuse('missing required field: key', null, kind);
-  const parsed = kinds[kind as RecordKind].schema.safeParse(rest);
-  if (!parsed.success) return refuse(describeIssues(parsed.error), key, kind);
-  return { line, kind: kind as RecordKind, key, data: parsed.data as ParsedRecord['data'] };
 }
 
 /**
@@ -144,11 +90,12 @@ function parseLine(text: string, line: number): ParsedRecord | RefusedLine {
  * transaction rolls back.
  * A record that refers to a key not stored yet waits until the end of the stream, since
  * the key may come later in the file; what still cannot be resolved then is refused.
- * `input` is a byte stream: a Readable, or any async iterable of chunks.
+ * `input` is a byte stream: a Readable, or any async iterable of chunks; or lines already
+ * parsed elsewhere (parseFileInWorker), in order.
  */
 export async function importNdjson(
   db: Db,
-  input: AsyncIterable<Buffer | Uint8Array | string>,
+  input: AsyncIterable<Buffer | Uint8Array | string> | { parsed: AsyncIterable<ParsedLine[]> },
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const batchSize = options.batchSize ?? 500;
@@ -188,7 +135,7 @@ export async function importNdjson(
     // write, so a refused record has written nothing and needs no savepoint to undo: a
     // savepoint per record made SQLite copy each page a record touched to its statement
     // journal. An error while writing is not a refusal: it rolls back the whole batch.
-    const spec = kinds[record.kind].spec;
+    const spec = specs[record.kind];
     let prepared: PreparedUpsert<{ key: string }>;
     try {
       prepared = prepareUpsert(tx, spec, record.data, final ? undefined : () => true);
@@ -270,14 +217,12 @@ export async function importNdjson(
       if (!report.stopped) refuse(refusal);
     };
 
-    for await (const { line, text, tooLong } of splitLines(input, options.maxLineBytes ?? 16 * 1024 * 1024)) {
-      report.lines = line;
-      if (tooLong) {
-        refuseLine({ line, key: null, kind: null, reason: 'line is longer than the limit' });
-      } else if (text.trim() !== '') {
-        const parsed = parseLine(text, line);
-        if (!('data' in parsed)) refuseLine(parsed);
-        else {
+    const lines = 'parsed' in input ? input.parsed : parseLines(input, options.maxLineBytes ?? 16 * 1024 * 1024);
+    read: for await (const chunk of lines) {
+      for (const parsed of chunk) {
+        report.lines = parsed.line;
+        if ('reason' in parsed) refuseLine(parsed);
+        else if ('data' in parsed) {
           batch.push(parsed);
           if (batch.length >= batchSize) {
             flush();
@@ -288,8 +233,8 @@ export async function importNdjson(
             await new Promise((resolve) => setImmediate(resolve));
           }
         }
+        if (report.stopped) break read;
       }
-      if (report.stopped) break;
     }
     flush();
 
