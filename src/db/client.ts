@@ -44,6 +44,10 @@ export function openSnapshot(path: string): Snapshot | null {
   if (path === ':memory:' || path === '') return null;
   const db = openDatabase(path, { readonly: true, cacheKib: 8192 });
   const client = db.$client;
+  // temporary tables (an export's plan holds a row per record) get the same small cache
+  // instead of SQLite's 16 MB default, and spill to a temporary file beyond it
+  client.pragma('temp_store = FILE');
+  client.pragma('temp.cache_size = -2048');
   client.exec('BEGIN');
   // a WAL read transaction takes its snapshot at its first read, not at BEGIN
   client.prepare('SELECT count(*) FROM sqlite_master').get();
