@@ -286,34 +286,39 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       note: `${(bytes / 1e6).toFixed(0)} MB in ${exportSeconds.toFixed(1)} s; server RSS ${before.current} -> peak ${peakDuring} MB (+${peakDuring - before.current} MB)`,
     });
 
-    // the first scenario again with a worker process per core (ANNALS_WORKERS), sharing the
-    // machine with the load generator as before
+    // The week-window scenarios again on other configurations of the same server: a worker
+    // process per core (ANNALS_WORKERS), sharing the machine with the load generator as
+    // before; and without the rendered-entry cache, so that every page is rendered afresh
     const cores = cpus().length;
-    if (cores > 1) {
-      await stop(server.child);
-      const cluster = await startProcess(['--import', 'tsx', 'src/server.ts'], {
+    const variants: { label: string; env: Record<string, string> }[] = [
+      ...(cores > 1 ? [{ label: `ANNALS_WORKERS=${cores}`, env: { ANNALS_WORKERS: String(cores) } }] : []),
+      { label: 'ANNALS_ENTRY_CACHE_MB=0', env: { ANNALS_ENTRY_CACHE_MB: '0' } },
+    ];
+    await stop(server.child);
+    for (const variant of variants) {
+      const other = await startProcess(['--import', 'tsx', 'src/server.ts'], {
         ANNALS_DB: dbPath,
         PORT: '0',
         ANNALS_SEED: 'off',
         ANNALS_RATE_LIMIT: '0',
         LOG_LEVEL: 'info',
-        ANNALS_WORKERS: String(cores),
+        ...variant.env,
       }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
       try {
-        const clusterBase = `http://127.0.0.1:${cluster.port}`;
-        await settle(clusterBase);
-        // every worker answers once before the run, as the single server had
-        for (let i = 0; i < cores * 4; i++) await json(`${clusterBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`);
+        const otherBase = `http://127.0.0.1:${other.port}`;
+        await settle(otherBase);
+        // every worker answers a few times before the run, as the single server had
+        for (let i = 0; i < cores * 4; i++) await json(`${otherBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`);
         for (const [name, options, reference] of [
           ['week window, first page of 50', {}, refResult],
           ['week window, a different week each request', { paths: randomWeeks('/v1/timeline') }, refRandom],
         ] as const) {
-          log(`[${label}] ${name}, ${cores} workers ...`);
-          const result = await loadOn(cluster.child.pid!, `${clusterBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`, options, true);
-          rows.push({ size: label, scenario: `${name}, ANNALS_WORKERS=${cores}`, ...result, ratio: result.rps / reference.rps });
+          log(`[${label}] ${name}, ${variant.label} ...`);
+          const result = await loadOn(other.child.pid!, `${otherBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`, options, true);
+          rows.push({ size: label, scenario: `${name}, ${variant.label}`, ...result, ratio: result.rps / reference.rps });
         }
       } finally {
-        await stop(cluster.child);
+        await stop(other.child);
       }
     }
   } finally {
