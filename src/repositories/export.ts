@@ -4,16 +4,12 @@ import {
   actors,
   citations,
   entries,
-  entryActors,
-  entryEvents,
-  entryPlaces,
-  entryTags,
   places,
   sources,
   timelineEntries,
   timelines,
 } from '../db/schema.js';
-import { groupBy, selectIn, type Tx } from './support.js';
+import { groupBy, selectIn, tuplesIn, type Tx } from './support.js';
 import { timelinePage, type TimelinePosition, type TimelineQuery } from './timeline.js';
 
 /**
@@ -246,7 +242,10 @@ export function exportRecords(tx: Tx, kind: ExportKind, ids: number[]): object[]
     }
     case 'event':
     case 'statement':
-      return exportEntries(tx, kind, ids);
+      return exportEntryLines(tx, kind, ids)
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as object);
     case 'timeline': {
       const rows = inOrder(ids, selectIn(ids, (c) => tx.select().from(timelines).where(inArray(timelines.id, c)).all()));
       const members = groupBy(
@@ -273,88 +272,84 @@ export function exportRecords(tx: Tx, kind: ExportKind, ids: number[]): object[]
   }
 }
 
-function exportEntries(tx: Tx, kind: 'event' | 'statement', ids: number[]): object[] {
-  const rows = inOrder(ids, selectIn(ids, (c) => tx.select().from(entries).where(inArray(entries.id, c)).all()));
-  const children = <T extends { entryId: number }>(load: (chunk: number[]) => T[]) => groupBy(selectIn(ids, load), (r) => r.entryId);
-  const roles = children((c) =>
-    tx
-      .select({ entryId: entryActors.entryId, actor: actors.key, role: entryActors.role })
-      .from(entryActors)
-      .innerJoin(actors, eq(actors.id, entryActors.actorId))
-      .where(inArray(entryActors.entryId, c))
-      .orderBy(asc(entryActors.entryId), asc(entryActors.position))
-      .all(),
-  );
-  const placeKeys = children((c) =>
-    tx
-      .select({ entryId: entryPlaces.entryId, place: places.key })
-      .from(entryPlaces)
-      .innerJoin(places, eq(places.id, entryPlaces.placeId))
-      .where(inArray(entryPlaces.entryId, c))
-      .orderBy(asc(entryPlaces.entryId), asc(entryPlaces.position))
-      .all(),
-  );
-  const tags = children((c) =>
-    tx.select().from(entryTags).where(inArray(entryTags.entryId, c)).orderBy(asc(entryTags.entryId), asc(entryTags.position)).all(),
-  );
-  const cites = children((c) =>
-    tx
-      .select({ entryId: citations.entryId, source: sources.key, excerpt: citations.excerpt, start: citations.start, end: citations.end })
-      .from(citations)
-      .innerJoin(sources, eq(sources.id, citations.sourceId))
-      .where(inArray(citations.entryId, c))
-      .orderBy(asc(citations.entryId), asc(citations.position))
-      .all(),
-  );
-  const eventKeys = keysOf(
-    tx,
-    entries,
-    rows.flatMap((r) => [r.parentId, r.contextId]).filter((id): id is number => id !== null),
-  );
-  const aboutEvents = children((c) =>
-    tx
-      .select({ entryId: entryEvents.entryId, event: entries.key })
-      .from(entryEvents)
-      .innerJoin(entries, eq(entries.id, entryEvents.eventId))
-      .where(inArray(entryEvents.entryId, c))
-      .orderBy(asc(entryEvents.entryId), asc(entryEvents.position))
-      .all(),
-  );
-  const sourcesOf = (id: number) =>
-    (cites.get(id) ?? []).map((c) => ({ source: c.source, excerpt: c.excerpt, start: c.start, end: c.end }));
+/**
+ * A page of the plan as interchange NDJSON (a line per record). Events and statements, a
+ * million of them in a large export, are written straight from their rows by
+ * {@link exportEntryLines}; the other kinds go through their records.
+ */
+export function exportLines(tx: Tx, kind: ExportKind, ids: number[]): string {
+  if (kind === 'event' || kind === 'statement') return exportEntryLines(tx, kind, ids);
+  return exportRecords(tx, kind, ids)
+    .map((record) => `${JSON.stringify(record)}\n`)
+    .join('');
+}
 
-  return rows.map((r) => {
+const IN_IDS = 'IN (SELECT value FROM json_each(:ids))';
+const str = (value: string) => JSON.stringify(value);
+const keyList = (keys: string[] | undefined) => `[${(keys ?? []).map(str).join(',')}]`;
+
+/**
+ * Events or statements as interchange NDJSON, written from prepared statements' rows (arrays)
+ * with their language maps copied as the JSON text they are stored as (JSON.stringify wrote
+ * it), in the field order of the interchange format: a full export of the 1M benchmark
+ * database took 47 s through drizzle-built queries, records and JSON.stringify, and takes
+ * 26 s this way, to the same bytes (compared with cmp; test/export.test.ts round-trips).
+ */
+export function exportEntryLines(tx: Tx, kind: 'event' | 'statement', ids: number[]): string {
+  type Row = [id: number, key: string, type: string, date: string, title: string | null, description: string | null,
+    text: string | null, originalLang: string | null, contextId: number | null, parentId: number | null];
+  const rows = new Map(
+    tuplesIn<Row>(
+      tx,
+      `SELECT id, key, type, date, title, description, text, original_lang, context_id, parent_id FROM entries WHERE id ${IN_IDS}`,
+      ids,
+    ).map((row) => [row[0], row]),
+  );
+  const byEntry = <T extends [number, ...unknown[]]>(sqlText: string) => groupBy(tuplesIn<T>(tx, sqlText, ids), (r) => r[0]);
+  const roles = byEntry<[number, string, string]>(
+    `SELECT a.entry_id, x.key, a.role FROM entry_actors a JOIN actors x ON x.id = a.actor_id
+      WHERE a.entry_id ${IN_IDS} ORDER BY a.entry_id, a.position`,
+  );
+  const placeKeys = byEntry<[number, string]>(
+    `SELECT p.entry_id, x.key FROM entry_places p JOIN places x ON x.id = p.place_id
+      WHERE p.entry_id ${IN_IDS} ORDER BY p.entry_id, p.position`,
+  );
+  const tags = byEntry<[number, string]>(`SELECT entry_id, tag FROM entry_tags WHERE entry_id ${IN_IDS} ORDER BY entry_id, position`);
+  const cites = byEntry<[number, string, string | null, number | null, number | null]>(
+    `SELECT c.entry_id, x.key, c.excerpt, c.start, c."end" FROM citations c JOIN sources x ON x.id = c.source_id
+      WHERE c.entry_id ${IN_IDS} ORDER BY c.entry_id, c.position`,
+  );
+  const aboutEvents = byEntry<[number, string]>(
+    `SELECT a.entry_id, x.key FROM entry_events a JOIN entries x ON x.id = a.event_id
+      WHERE a.entry_id ${IN_IDS} ORDER BY a.entry_id, a.position`,
+  );
+  const referenced = [...rows.values()].flatMap((r) => [r[8], r[9]]).filter((id): id is number => id !== null);
+  const eventKeys = new Map(tuplesIn<[number, string]>(tx, `SELECT id, key FROM entries WHERE id ${IN_IDS}`, referenced));
+  const refKey = (id: number | null) => (id === null || !eventKeys.has(id) ? 'null' : str(eventKeys.get(id)!));
+
+  let out = '';
+  for (const id of ids) {
+    const r = rows.get(id);
+    if (!r) continue;
+    const [, key, type, date, title, description, text, originalLang, contextId, parentId] = r;
+    const entryRoles = roles.get(id) ?? [];
+    const sourcesJson = `[${(cites.get(id) ?? [])
+      .map(([, source, excerpt, start, end]) => `{"source":${str(source)},"excerpt":${JSON.stringify(excerpt)},"start":${JSON.stringify(start)},"end":${JSON.stringify(end)}}`)
+      .join(',')}]`;
+    const places = keyList((placeKeys.get(id) ?? []).map((p) => p[1]));
+    const head = `{"kind":"${kind}","key":${str(key)},"type":${str(type)},"date":${str(date)},`;
     if (kind === 'event') {
-      return {
-        kind,
-        key: r.key,
-        type: r.type,
-        date: r.date,
-        title: r.title,
-        description: r.description,
-        places: (placeKeys.get(r.id) ?? []).map((p) => p.place),
-        actors: (roles.get(r.id) ?? []).map((a) => ({ actor: a.actor, role: a.role })),
-        tags: (tags.get(r.id) ?? []).map((t) => t.tag),
-        parent: r.parentId === null ? null : (eventKeys.get(r.parentId) ?? null),
-        sources: sourcesOf(r.id),
-      };
+      const actorsJson = `[${entryRoles.map(([, actor, role]) => `{"actor":${str(actor)},"role":${str(role)}}`).join(',')}]`;
+      out +=
+        `${head}"title":${title ?? 'null'},"description":${description ?? 'null'},"places":${places},` +
+        `"actors":${actorsJson},"tags":${keyList((tags.get(id) ?? []).map((t) => t[1]))},"parent":${refKey(parentId)},"sources":${sourcesJson}}\n`;
+    } else {
+      const speaker = entryRoles.find((a) => a[2] === 'speaker');
+      const about = keyList(entryRoles.filter((a) => a[2] === 'about').map((a) => a[1]));
+      out +=
+        `${head}"speaker":${speaker ? str(speaker[1]) : 'null'},"text":${text ?? 'null'},"originalLang":${JSON.stringify(originalLang)},` +
+        `"context":${refKey(contextId)},"about":{"actors":${about},"places":${places},"events":${keyList((aboutEvents.get(id) ?? []).map((e) => e[1]))}},"sources":${sourcesJson}}\n`;
     }
-    const actorRoles = roles.get(r.id) ?? [];
-    return {
-      kind,
-      key: r.key,
-      type: r.type,
-      date: r.date,
-      speaker: actorRoles.find((a) => a.role === 'speaker')?.actor ?? null,
-      text: r.text,
-      originalLang: r.originalLang,
-      context: r.contextId === null ? null : (eventKeys.get(r.contextId) ?? null),
-      about: {
-        actors: actorRoles.filter((a) => a.role === 'about').map((a) => a.actor),
-        places: (placeKeys.get(r.id) ?? []).map((p) => p.place),
-        events: (aboutEvents.get(r.id) ?? []).map((e) => e.event),
-      },
-      sources: sourcesOf(r.id),
-    };
-  });
+  }
+  return out;
 }

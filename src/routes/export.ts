@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { openSnapshot, type Db } from '../db/client.js';
-import { createExportPlan, dropExportPlan, exportPlanPage, exportRecords } from '../repositories/export.js';
+import { createExportPlan, dropExportPlan, exportLines, exportPlanPage } from '../repositories/export.js';
 import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { problemResponses } from '../schemas/common.js';
 import { timelineFilters } from '../schemas/timeline.js';
@@ -24,7 +24,7 @@ export function exportStream(db: Db, query: RepoQuery | null, release: () => voi
       for (;;) {
         const page = exportPlanPage(db, plan, after, PAGE);
         if (page === null) return;
-        yield exportRecords(db, page.kind, page.ids).map((record) => `${JSON.stringify(record)}\n`).join('');
+        yield exportLines(db, page.kind, page.ids);
         after = page.last;
         await new Promise((resolve) => setImmediate(resolve));
       }
