@@ -58,22 +58,32 @@ async function supervise(config: ServerConfig) {
   await prepared.close();
 
   let closing = false;
+  const listened = new Set<number>();
   const fork = () => cluster.fork();
+  cluster.on('listening', (worker) => listened.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (closing) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
+      return;
+    }
+    // a worker that never listened (the port is taken, the database unreadable) would fail
+    // again: stop rather than restart it forever
+    if (!listened.has(worker.id)) {
+      process.stderr.write(`annals: worker ${worker.process.pid} exited (${signal ?? code}) before listening; stopping\n`);
+      process.exitCode = 1;
+      shutdown('SIGTERM');
       return;
     }
     process.stderr.write(`annals: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
     setTimeout(fork, 1000);
   });
-  const shutdown = (signal: NodeJS.Signals) => {
+  function shutdown(signal: NodeJS.Signals) {
     if (closing) return;
     closing = true;
     const workers = Object.values(cluster.workers ?? {});
-    if (workers.length === 0) process.exit(0);
+    if (workers.length === 0) process.exit();
     for (const worker of workers) worker?.process.kill(signal);
-  };
+  }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   for (let i = 0; i < config.workers; i++) fork();

@@ -1,11 +1,14 @@
 // ANNALS_WORKERS: several processes (node:cluster) serving one port and one database file,
 // over real HTTP. Each worker keeps its own rendered-entry cache, so a write through one
 // must show on the next read through any other.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_AUTH, startServer, stopAllServers, type ServerProcess } from './support/server.js';
+import { REPO, SERVER_AUTH, startServer, stopAllServers, type ServerProcess } from './support/server.js';
 
 const alive = (pid: number) => {
   try {
@@ -69,6 +72,28 @@ describe('ANNALS_WORKERS=2', () => {
     expect(exit.code).toBe(0);
     for (const pid of workers) expect(alive(pid), `worker ${pid} gone`).toBe(false);
   }, 120_000);
+
+  it('exits 1, without restarting workers forever, when they cannot listen', async () => {
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, ANNALS_DB: path.join(dir, 'taken.db'), PORT: String(port), HOST: '127.0.0.1', ANNALS_WORKERS: '2', ANNALS_SEED: 'off', LOG_LEVEL: 'silent' };
+      delete env.NODE_OPTIONS;
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      clearTimeout(timer);
+      expect(code, stderr).toBe(1);
+      expect(stderr).toMatch(/before listening; stopping/);
+      expect(stderr).not.toMatch(/starting another/);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 
   it('stops its workers when the primary is killed', async () => {
     const { server, workers } = await startWorkers(path.join(dir, 'kill.db'));
