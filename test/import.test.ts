@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Db } from '../src/db/client.js';
 import { importNdjson } from '../src/import/ndjson.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
@@ -772,6 +773,21 @@ describe('bulk load (the CLI on an empty database)', () => {
     }
   });
 
+  /** A fresh, migrated database file in a directory of its own, removed after `work`. */
+  async function inMigratedDatabase(work: (dir: string, file: string, db: Db) => Promise<void>) {
+    const { openDatabase } = await import('../src/db/client.js');
+    const { runMigrations } = await import('../src/db/migrate.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
+    try {
+      const file = path.join(dir, 'annals.db');
+      const db = openDatabase(file);
+      runMigrations(db);
+      await work(dir, file, db);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   /** The schema (triggers and indexes included) and the rows of every table a load fills. */
   const snapshot = (file: string) =>
     withDb(file, (db) => ({
@@ -785,13 +801,7 @@ describe('bulk load (the CLI on an empty database)', () => {
     }));
 
   it('leaves the database as it was, triggers and indexes included, when the load fails', async () => {
-    const { openDatabase } = await import('../src/db/client.js');
-    const { runMigrations } = await import('../src/db/migrate.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
-    try {
-      const file = path.join(dir, 'annals.db');
-      const db = openDatabase(file);
-      runMigrations(db);
+    await inMigratedDatabase(async (_dir, file, db) => {
       const before = snapshot(file);
       // several batches are written inside the load's transaction before the input fails
       async function* failing() {
@@ -802,19 +812,11 @@ describe('bulk load (the CLI on an empty database)', () => {
       expect(db.$client.inTransaction).toBe(false);
       db.$client.close();
       expect(snapshot(file)).toEqual(before);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('ends the load with the reason when the parsing thread cannot read the file', async () => {
-    const { openDatabase } = await import('../src/db/client.js');
-    const { runMigrations } = await import('../src/db/migrate.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
-    try {
-      const file = path.join(dir, 'annals.db');
-      const db = openDatabase(file);
-      runMigrations(db);
+    await inMigratedDatabase(async (dir, file, db) => {
       const before = snapshot(file);
       const missing = path.join(dir, 'missing.ndjson');
       await expect(importNdjson(db, { parsed: parseFileInWorker(missing) }, { bulkLoad: true })).rejects.toThrow(
@@ -823,19 +825,11 @@ describe('bulk load (the CLI on an empty database)', () => {
       expect(db.$client.inTransaction).toBe(false);
       db.$client.close();
       expect(snapshot(file)).toEqual(before);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('leaves the database as it was when the process is killed during the load', async () => {
-    const { openDatabase } = await import('../src/db/client.js');
-    const { runMigrations } = await import('../src/db/migrate.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
-    try {
-      const file = path.join(dir, 'annals.db');
-      const db = openDatabase(file);
-      runMigrations(db);
+    await inMigratedDatabase(async (dir, file, db) => {
       db.$client.close();
       const before = snapshot(file);
       // killed once the input is read and stored, before the load's transaction commits
@@ -860,8 +854,6 @@ await importNdjson(db, input(), { bulkLoad: true, batchSize: 7 });
       });
       expect(run.signal, run.stderr).toBe('SIGKILL');
       expect(snapshot(file)).toEqual(before);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
