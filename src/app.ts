@@ -48,15 +48,25 @@ declare module 'fastify' {
 export const BODY_LIMIT = 1024 * 1024;
 
 /**
- * Builds the application from a config object: opens and migrates the database, loads the
- * seed into an empty one, registers every plugin and route in order. It never listens.
+ * Opens the database and brings it up to date: migrations, the search index, the seed in an
+ * empty one, the bootstrap key. Every step does nothing when already done, so several
+ * processes may each call it once the first has (see ANNALS_WORKERS in src/server.ts).
  */
-export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
+export async function prepareDatabase(config: AppConfig): Promise<Db> {
   const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
   runMigrations(db);
   ensureSearchIndex(db);
   if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
   if (config.bootstrapKey) ensureApiKey(db, 'bootstrap', config.bootstrapKey);
+  return db;
+}
+
+/**
+ * Builds the application from a config object: opens and migrates the database, loads the
+ * seed into an empty one, registers every plugin and route in order. It never listens.
+ */
+export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
+  const db = await prepareDatabase(config);
 
   const app = Fastify({
     logger: {

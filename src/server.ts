@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { buildApp } from './app.js';
+import { buildApp, prepareDatabase } from './app.js';
 import { ConfigError, readServerConfig, type ServerConfig } from './config.js';
 
 /** Reads the environment once, serves, and shuts down gracefully on SIGTERM and SIGINT. */
@@ -54,8 +54,7 @@ async function serve(config: ServerConfig) {
  * dies, and on SIGTERM or SIGINT passes the signal on and exits when they all have.
  */
 async function supervise(config: ServerConfig) {
-  const prepared = await buildApp({ ...config, logLevel: 'silent' });
-  await prepared.close();
+  (await prepareDatabase(config)).$client.close();
 
   let closing = false;
   const listened = new Set<number>();
