@@ -63,6 +63,12 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
           );
           for (const trigger of spanCountTriggers) client.exec(trigger.sql);
         }
+        if (tables.includes('entries')) {
+          // A load leaves the search index in the many segments its batches wrote; one merged
+          // segment answers an AND of a common and a rare word a third faster (1.40 -> 0.91 ms
+          // on the benchmark's 1M file), for 2 s at the end of a 75 s load.
+          client.exec(`INSERT INTO search_index (search_index) VALUES ('optimize')`);
+        }
         const violations = client.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
         if (violations.length > 0) {
           const first = violations[0]!;

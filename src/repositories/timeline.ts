@@ -129,6 +129,41 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
     ORDER BY earliest ${dir}, latest ${dir}, kind ${dir}, id ${dir} LIMIT ${limitSql(limit)}`;
 }
 
+type PageRow = { id: number; earliest: number; latest: number; kind: 'event' | 'statement' };
+
+const compareAsc = (a: PageRow, b: PageRow) =>
+  a.earliest - b.earliest || a.latest - b.latest || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) || a.id - b.id;
+
+/**
+ * The least `earliest` an entry of each span class can have in an ascending page, or
+ * undefined when the classes share one bound and nothing can be skipped.
+ */
+function classLowerBounds(q: TimelineQuery, after: TimelinePosition | undefined): number[] | undefined {
+  if (q.order !== 'asc' || q.from === undefined || q.match !== 'overlaps') return undefined;
+  const from = q.from;
+  return SPAN_CLASS_MAX_DAYS.map((maxSpan) =>
+    Math.max(Number.isFinite(maxSpan) ? from - maxSpan : Number.NEGATIVE_INFINITY, after?.[0] ?? Number.NEGATIVE_INFINITY),
+  );
+}
+
+/**
+ * An ascending overlap page reads the span classes from the one that can start earliest and
+ * stops as soon as the page is full of entries that start before the next class can: on a
+ * large dataset the first page of a week is all long and open intervals begun years before,
+ * and the short classes need not be read at all (the benchmark's `+ actor` page went from
+ * 874 to 346 µs at 1,000,000 entries, in-process).
+ */
+function pageByClass(tx: Tx, q: TimelineQuery, after: TimelinePosition | undefined, limit: number, bounds: number[]): PageRow[] {
+  const classes = bounds.map((bound, spanClass) => ({ bound, spanClass })).sort((a, b) => a.bound - b.bound);
+  let rows: PageRow[] = [];
+  for (const { bound, spanClass } of classes) {
+    const last = rows[limit - 1];
+    if (last !== undefined && last.earliest < bound) break;
+    rows = rows.concat(allRows<PageRow>(tx, branch(q, spanClass, after, limit))).sort(compareAsc).slice(0, limit);
+  }
+  return rows;
+}
+
 /** One page of entry ids in chronological order, and the position to continue after. */
 export function timelinePage(
   tx: Tx,
@@ -136,10 +171,10 @@ export function timelinePage(
   after: TimelinePosition | undefined,
   limit: number,
 ): { ids: number[]; next: TimelinePosition | null } {
-  const rows = allRows<{ id: number; earliest: number; latest: number; kind: 'event' | 'statement' }>(
-    tx,
-    timelinePageSql(q, after, limit + 1),
-  );
+  const bounds = q.text === undefined ? classLowerBounds(q, after) : undefined;
+  const rows = bounds
+    ? pageByClass(tx, q, after, limit + 1, bounds)
+    : allRows<PageRow>(tx, timelinePageSql(q, after, limit + 1));
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
