@@ -111,3 +111,45 @@ export function histogram(
     return { start: iso(start), end: iso(ends[i]!), count: count[i]!, imprecise: running };
   });
 }
+
+/** The longest bucket of an interval, in days. */
+export const LONGEST_BUCKET_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 31, year: 366 };
+
+/**
+ * Buckets from start and end counts per day (see dateCounts in src/repositories/histogram.ts):
+ * the same buckets as {@link histogram}. The entries overlapping a bucket are those that
+ * start by its last day less those that end before its first; the ones inside it come from
+ * the short spans, and the rest are imprecise.
+ */
+export function histogramFromDateCounts(
+  starts: number[],
+  interval: Interval,
+  counts: {
+    before: { starts: number; ends: number };
+    days: [day: number, starts: number, ends: number][];
+    within: [earliest: number, latest: number, n: number][];
+  },
+): Bucket[] {
+  const ends = starts.map((_, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+  const count = new Array<number>(starts.length).fill(0);
+  let bucket = 0;
+  for (const [earliest, latest, n] of [...counts.within].sort((a, b) => a[0] - b[0])) {
+    while (bucket + 1 < starts.length && starts[bucket + 1]! <= earliest) bucket++;
+    if (earliest >= starts[bucket]! && latest <= ends[bucket]!) count[bucket]! += n;
+  }
+  const { days } = counts;
+  let started = counts.before.starts;
+  let ended = counts.before.ends;
+  let day = 0;
+  return starts.map((start, i) => {
+    // everything before this bucket's first day
+    for (; day < days.length && days[day]![0] < start; day++) {
+      started += days[day]![1];
+      ended += days[day]![2];
+    }
+    let startedBy = started;
+    for (let d = day; d < days.length && days[d]![0] <= ends[i]!; d++) startedBy += days[d]![1];
+    const overlapping = startedBy - ended;
+    return { start: iso(start), end: iso(ends[i]!), count: count[i]!, imprecise: overlapping - count[i]! };
+  });
+}

@@ -745,6 +745,7 @@ describe('bulk load (the CLI on an empty database)', () => {
             // kept by triggers batch by batch, filled by one GROUP BY in a bulk load
             triggers: rows("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"),
             spanCounts: rows('SELECT span_class, earliest, latest, kind, n FROM entry_span_counts ORDER BY 1, 2, 3, 4'),
+            dateCounts: rows('SELECT grain, kind, unit, starts, ends FROM entry_date_counts ORDER BY 1, 2, 3'),
             spanGroups: rows(
               'SELECT span_class, earliest, latest, kind, count(*) FROM entries GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4',
             ),
@@ -793,7 +794,7 @@ describe('bulk load (the CLI on an empty database)', () => {
     withDb(file, (db) => ({
       schema: db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name').raw().all(),
       rows: Object.fromEntries(
-        [...RECORD_TABLES, 'entry_span_counts', 'search_index'].map((table) => [
+        [...RECORD_TABLES, 'entry_span_counts', 'entry_date_counts', 'search_index'].map((table) => [
           table,
           db.prepare(`SELECT count(*) FROM ${table}`).pluck().get(),
         ]),

@@ -5,7 +5,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayNumber } from '../src/dates/edtf.js';
 import type { Tx } from '../src/repositories/support.js';
-import { countedByKind, spanCountsSql } from '../src/repositories/histogram.js';
+import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/repositories/histogram.js';
 import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';
 
@@ -153,6 +153,33 @@ describe("EXPLAIN QUERY PLAN of the histogram's spanCounts", () => {
     expect(countsRanges(plan(spanCountsSql({ ...week, to: undefined })))).toEqual(['lower', 'lower', 'lower', 'none']);
     expect(countsRanges(plan(spanCountsSql({ ...week, from: undefined })))).toEqual(['upper', 'upper', 'upper', 'upper']);
     expect(countsRanges(plan(spanCountsSql({ match: 'overlaps', order: 'asc' })))).toEqual(['none', 'none', 'none', 'none']);
+  });
+
+  it('a closed overlapping window filtered only by kind: key ranges of entry_date_counts and of short span classes', () => {
+    const year = { from: 14610, to: 14974, match: 'overlaps' as const, order: 'asc' as const };
+    const cases: [TimelineQuery, number, number][] = [
+      [year, 1, 1],
+      [{ ...year, kinds: ['statement'] }, 7, 2],
+      [year, 366, 3],
+    ];
+    for (const [q, maxDays, classes] of cases) {
+      expect(countedByDate(q)).toBe(true);
+      const sqls = dateCountsSql(q, year.from, year.to, maxDays);
+      expect(sqls.within.length).toBe(classes);
+      const before = plan(sqls.before).filter((l) => /^(SEARCH|SCAN) (?!\(subquery)/.test(l));
+      expect(before).toEqual([
+        'SEARCH entry_date_counts USING PRIMARY KEY (grain=? AND kind=? AND unit<?)',
+        'SEARCH entry_date_counts USING PRIMARY KEY (grain=? AND kind=? AND unit>? AND unit<?)',
+      ]);
+      expect(plan(sqls.days)).toEqual(['SEARCH entry_date_counts USING PRIMARY KEY (grain=? AND kind=? AND unit>? AND unit<?)']);
+      for (const query of sqls.within) {
+        expect(plan(query)).toEqual(['SEARCH entry_span_counts USING PRIMARY KEY (span_class=? AND earliest>? AND earliest<?)']);
+      }
+    }
+    // an open side, `within`, or a filter beyond kind goes to spanCounts
+    expect(countedByDate({ ...week, to: undefined })).toBe(false);
+    expect(countedByDate({ ...week, match: 'within' })).toBe(false);
+    expect(countedByDate({ ...week, tags: ['x'] })).toBe(false);
   });
 
   // any other filter needs the entries themselves

@@ -11,15 +11,37 @@ import { prng } from '../bench/generate.js';
 import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
 import * as schema from '../src/db/schema.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { dayNumber } from '../src/dates/edtf.js';
 
 type Client = Database.Database;
 
-const counted = (client: Client) =>
-  client.prepare('SELECT span_class, earliest, latest, kind, n FROM entry_span_counts ORDER BY 1, 2, 3, 4').all();
-const grouped = (client: Client) =>
-  client
-    .prepare('SELECT span_class, earliest, latest, kind, count(*) AS n FROM entries GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4')
-    .all();
+// both count tables: entry_span_counts and entry_date_counts (migration 0004)
+const counted = (client: Client) => ({
+  spans: client.prepare('SELECT span_class, earliest, latest, kind, n FROM entry_span_counts ORDER BY 1, 2, 3, 4').all(),
+  dates: client.prepare('SELECT grain, kind, unit, starts, ends FROM entry_date_counts ORDER BY 1, 2, 3').all(),
+});
+/** The oracle, from the entries themselves: blocks of 512 days computed here, not in SQL. */
+const grouped = (client: Client) => {
+  const dates = new Map<string, { grain: number; kind: string; unit: number; starts: number; ends: number }>();
+  const add = (grain: number, kind: string, unit: number, field: 'starts' | 'ends') => {
+    const key = `${grain} ${kind} ${unit}`;
+    const row = dates.get(key) ?? { grain, kind, unit, starts: 0, ends: 0 };
+    row[field]++;
+    dates.set(key, row);
+  };
+  for (const e of client.prepare('SELECT kind, earliest, latest FROM entries').all() as { kind: string; earliest: number; latest: number }[]) {
+    add(0, e.kind, e.earliest, 'starts');
+    add(0, e.kind, e.latest, 'ends');
+    add(9, e.kind, Math.floor(e.earliest / 512), 'starts');
+    add(9, e.kind, Math.floor(e.latest / 512), 'ends');
+  }
+  return {
+    spans: client
+      .prepare('SELECT span_class, earliest, latest, kind, count(*) AS n FROM entries GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4')
+      .all(),
+    dates: [...dates.values()].sort((a, b) => a.grain - b.grain || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) || a.unit - b.unit),
+  };
+};
 
 const DATES = ['2022-01-05', '2022-01-06', '2022-01', '2022', '2021-12-31/2022-01-02', '2022-01-05/..', '../2022-01-05', '2020/2023', '2022-01-05T23:30:00-05:00', '2022-01-05?'];
 
@@ -35,8 +57,17 @@ describe('entry_span_counts', () => {
       .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries' ORDER BY name")
       .all()
       .map((r) => (r as { name: string }).name);
-    expect(triggers).toEqual(['entries_search_index_delete', 'entries_span_counts_delete', 'entries_span_counts_insert', 'entries_span_counts_update']);
-    expect(counted(t.app.db.$client).length).toBeGreaterThan(0);
+    expect(triggers).toEqual([
+      'entries_date_counts_delete',
+      'entries_date_counts_insert',
+      'entries_date_counts_update',
+      'entries_search_index_delete',
+      'entries_span_counts_delete',
+      'entries_span_counts_insert',
+      'entries_span_counts_update',
+    ]);
+    expect(counted(t.app.db.$client).spans.length).toBeGreaterThan(0);
+    expect(counted(t.app.db.$client).dates.length).toBeGreaterThan(0);
     expect(counted(t.app.db.$client)).toEqual(grouped(t.app.db.$client));
   });
 
@@ -96,15 +127,15 @@ describe('entry_span_counts', () => {
       client.prepare("UPDATE entries SET kind = CASE kind WHEN 'event' THEN 'statement' ELSE 'event' END WHERE id % 3 = 0").run();
       expect(counted(client)).toEqual(grouped(client));
       client.prepare('DELETE FROM entries').run();
-      expect(counted(client)).toEqual([]);
+      expect(counted(client)).toEqual({ spans: [], dates: [] });
     } finally {
       client.pragma('foreign_keys = ON');
     }
   });
 });
 
-describe('migration 0003 on a populated database', () => {
-  it('backfills entry_span_counts from the entries already there', () => {
+describe('migrations 0003 and 0004 on a populated database', () => {
+  it('backfill entry_span_counts and entry_date_counts from the entries already there', () => {
     const dir = mkdtempSync(join(tmpdir(), 'annals-span-counts-'));
     try {
       // the migrations before 0003, then entries written without the triggers, then the rest
@@ -126,16 +157,72 @@ describe('migration 0003 on a populated database', () => {
       const spans = [0, 0, 0, 20, 300, 1000];
       const classes = [0, 0, 0, 1, 2, 3];
       for (let i = 0; i < 500; i++) {
-        const earliest = 19000 + Math.floor(random() * 40);
+        // some before 1970, where a block is a negative number (>> rounds down, like Math.floor)
+        const earliest = (random() < 0.2 ? -1000 : 19000) + Math.floor(random() * 40);
         const k = Math.floor(random() * spans.length);
         insert.run(`k${i}`, random() < 0.7 ? 'event' : 'statement', earliest, earliest + spans[k]!, classes[k]);
       }
       runMigrations(db);
-      expect(counted(client).length).toBeGreaterThan(10);
+      expect(counted(client).spans.length).toBeGreaterThan(10);
+      expect(counted(client).dates.length).toBeGreaterThan(10);
       expect(counted(client)).toEqual(grouped(client));
       client.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('histogram from entry_date_counts, at the edges of buckets', () => {
+  // Spans that fit a bucket exactly, overrun it by a day, begin a day early; coarse, long
+  // and open dates. Each bucket is checked against the stored bounds of the entries.
+  const DATES_AT_EDGES = [
+    '2022-01-10', '2022-01-03/2022-01-09', '2022-01-03/2022-01-10', '2022-01-02/2022-01-08', '2022-01-09/2022-01-10',
+    '2022-01-01/2022-01-31', '2022-01-01/2022-02-01', '2021-12-31/2022-01-30', '2022-01-31/2022-02-01',
+    '2022-02-28/2022-03-01', '2022-01', '2022-02', '2022', '2021/2022', '2021-12', '2022-01-05/..', '../2022-01-05',
+    '2022-01-05T23:30:00-05:00', '2021-12-31/2022-01-01', '2022-12-31/2023-01-01', '2023-01-01',
+  ];
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({ memory: true });
+    const records = DATES_AT_EDGES.flatMap((date, i) =>
+      ['event', 'statement'].map((kind) =>
+        kind === 'event'
+          ? { kind, key: `event:edge${i}`, type: 'protest', date, title: { en: date } }
+          : { kind, key: `stmt:edge${i}`, type: 'quote', date, speaker: 'actor:edge', text: { en: date } },
+      ),
+    );
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/import',
+      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+      payload: ndjson([{ kind: 'actor', key: 'actor:edge', type: 'person', name: { en: 'Edge' } }, ...records]),
+    });
+    expect(res.json()).toMatchObject({ refused: 0 });
+  });
+  afterAll(() => t.close());
+
+  for (const interval of ['day', 'week', 'month', 'year'] as const) {
+    for (const kind of [undefined, 'event', 'statement'] as const) {
+      it(`${interval} buckets${kind ? ` of ${kind}s` : ''}: count fits inside, imprecise overlaps without fitting`, async () => {
+        const url = `/v1/timeline/histogram?interval=${interval}&from=2021-12-20&to=2023-01-05${kind ? `&kind=${kind}` : ''}`;
+        const res = await t.app.inject({ url });
+        expect(res.statusCode, res.body).toBe(200);
+        const stored = t.app.db.$client
+          .prepare(`SELECT earliest, latest FROM entries ${kind ? 'WHERE kind = ?' : ''}`)
+          .all(...(kind ? [kind] : [])) as { earliest: number; latest: number }[];
+        const buckets = res.json().buckets as { start: string; end: string; count: number; imprecise: number }[];
+        expect(buckets.length).toBeGreaterThan(0);
+        let counted = 0;
+        for (const b of buckets) {
+          const [start, end] = [dayNumber(b.start), dayNumber(b.end)];
+          const inside = stored.filter((e) => e.earliest >= start && e.latest <= end).length;
+          const overlapping = stored.filter((e) => e.earliest <= end && e.latest >= start).length;
+          expect({ bucket: b.start, count: b.count, imprecise: b.imprecise }).toEqual({ bucket: b.start, count: inside, imprecise: overlapping - inside });
+          counted += b.count;
+        }
+        expect(counted).toBeGreaterThan(0);
+      });
+    }
+  }
 });

@@ -6,9 +6,10 @@ import type Database from 'better-sqlite3';
  * row at a time. The secondary (non-unique) indexes of `tables` are dropped and created again
  * from their own SQL before the caller's transaction commits, and foreign keys are checked
  * once at the end instead of on each insert. Unique indexes stay: they enforce keys, and the
- * load looks keys up. The triggers that keep `entry_span_counts` (migration 0003) go the same
- * way: an upsert into that table per inserted entry cost more than the entry's own insert,
- * and one GROUP BY over the finished table (the migration's backfill) gives the same rows.
+ * load looks keys up. The triggers that keep `entry_span_counts` and `entry_date_counts`
+ * (migrations 0003 and 0004) go the same way: their upserts per inserted entry cost more than
+ * the entry's own insert, and one GROUP BY at the end (the migrations' backfill) gives the
+ * same rows.
  * Everything happens inside one transaction, so a load that fails or is killed leaves the
  * database as it was, indexes and triggers included.
  */
@@ -28,17 +29,18 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
       .all(JSON.stringify(tables)) as { name: string; sql: string }[];
     // in creation order, so that they fire in the same order as before among the other
     // triggers on entries once created again
-    const spanCountTriggers = tables.includes('entries')
+    const countTriggers = tables.includes('entries')
       ? (client
           .prepare(
             `SELECT name, sql FROM sqlite_master
-              WHERE type = 'trigger' AND tbl_name = 'entries' AND name LIKE 'entries\\_span\\_counts\\_%' ESCAPE '\\'
+              WHERE type = 'trigger' AND tbl_name = 'entries'
+                AND (name LIKE 'entries\\_span\\_counts\\_%' ESCAPE '\\' OR name LIKE 'entries\\_date\\_counts\\_%' ESCAPE '\\')
               ORDER BY rowid`,
           )
           .all() as { name: string; sql: string }[])
       : [];
     for (const index of indexes) client.exec(`DROP INDEX "${index.name.replaceAll('"', '""')}"`);
-    for (const trigger of spanCountTriggers) client.exec(`DROP TRIGGER "${trigger.name.replaceAll('"', '""')}"`);
+    for (const trigger of countTriggers) client.exec(`DROP TRIGGER "${trigger.name.replaceAll('"', '""')}"`);
     return {
       finish() {
         // Each index build sorts its rows in up to cache_size of memory of its own, beside the
@@ -52,7 +54,7 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
         } finally {
           client.pragma(`cache_size = ${cacheSize}`);
         }
-        if (spanCountTriggers.length > 0) {
+        if (countTriggers.length > 0) {
           // from scratch, so that rows counted before the load (if any) are not counted twice;
           // after the indexes, since entries_chrono_idx yields the groups in key order
           client.exec('DELETE FROM entry_span_counts');
@@ -61,7 +63,18 @@ export function beginBulkLoad(client: Database.Database, tables: readonly string
                SELECT span_class, earliest, latest, kind, count(*) FROM entries
                 GROUP BY span_class, earliest, latest, kind`,
           );
-          for (const trigger of spanCountTriggers) client.exec(trigger.sql);
+          // the same rows as migration 0004's backfill, from the counts just made
+          client.exec('DELETE FROM entry_date_counts');
+          client.exec(
+            `INSERT INTO entry_date_counts (grain, kind, unit, starts, ends)
+               SELECT grain, kind, unit, sum(starts), sum(ends) FROM (
+                 SELECT 0 AS grain, kind, earliest AS unit, n AS starts, 0 AS ends FROM entry_span_counts
+                 UNION ALL SELECT 0, kind, latest, 0, n FROM entry_span_counts
+                 UNION ALL SELECT 9, kind, earliest >> 9, n, 0 FROM entry_span_counts
+                 UNION ALL SELECT 9, kind, latest >> 9, 0, n FROM entry_span_counts
+               ) GROUP BY grain, kind, unit`,
+          );
+          for (const trigger of countTriggers) client.exec(trigger.sql);
         }
         if (tables.includes('entries')) {
           // A load leaves the search index in the many segments its batches wrote; one merged

@@ -169,6 +169,33 @@ export const entrySpanCounts = sqliteTable(
 );
 
 /**
+ * How many entries of each kind start (`earliest`) and end (`latest`) in each unit of time:
+ * single days (`grain` 0) and blocks of 512 days (`grain` 9, `unit` = day >> 9). The number
+ * of entries overlapping a day is then the starts up to it less the ends before it, a sum
+ * over at most a block's days and the blocks before: a histogram's cost no longer grows
+ * with the long and open intervals that began before its window, which are most of the
+ * rows `entry_span_counts` holds for a window on a large dataset.
+ *
+ * Kept exact by triggers on `entries` and backfilled by migration 0004 (WITHOUT ROWID, like
+ * `entry_span_counts`; the same care applies to a migration that rebuilds `entries`).
+ */
+export const entryDateCounts = sqliteTable(
+  'entry_date_counts',
+  {
+    grain: integer('grain').notNull(),
+    kind: text('kind', { enum: ['event', 'statement'] }).notNull(),
+    unit: integer('unit').notNull(),
+    starts: integer('starts').notNull(),
+    ends: integer('ends').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.grain, t.kind, t.unit] }),
+    // the triggers delete a row once both its counts are 0
+    check('entry_date_counts_nonnegative', sql`${t.starts} >= 0 AND ${t.ends} >= 0`),
+  ],
+);
+
+/**
  * Actors of an entry with their role. A statement's speaker is also stored here with the
  * role `speaker` (and the actors it is about with `about`), so one index answers the
  * timeline's actor filter for both kinds.

@@ -57,3 +57,9 @@ export function allRows<T>(db: object, query: SQL): T[] {
   const { sql: sqlText, params } = dialect.sqlToQuery(query);
   return prepared(db, sqlText).all(...params) as T[];
 }
+
+/** The rows of a query built with drizzle's `sql` as arrays, through the statement cache. */
+export function allTuples<T extends unknown[]>(db: object, query: SQL): T[] {
+  const { sql: sqlText, params } = dialect.sqlToQuery(query);
+  return preparedRaw(db, sqlText).all(...params) as T[];
+}

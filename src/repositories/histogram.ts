@@ -1,4 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { allRows, allTuples } from '../db/statements.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
 
@@ -47,4 +48,58 @@ export function spanCountsSql(q: TimelineQuery): SQL {
   const n = counted ? sql`sum(n)` : sql`count(*)`;
   return sql`SELECT ${earliest} AS earliest, ${latest} AS latest, ${n} AS n
     FROM (${sql.join(branches, sql` UNION ALL `)}) GROUP BY 1, 2`;
+}
+
+export interface DateCounts {
+  /** Entries starting, and ending, before the first day. */
+  before: { starts: number; ends: number };
+  /** [day, starts, ends] for the days of the range that have any, by day (a day may repeat, once per kind). */
+  days: [day: number, starts: number, ends: number][];
+  /** [earliest, latest, n] of the spans inside the range no longer than `maxDays` (repeats per kind). */
+  within: [earliest: number, latest: number, n: number][];
+}
+
+const BLOCK = 9;
+
+/**
+ * The histogram's input over [first, last] when only `kind` filters it: from these, the
+ * entries overlapping a bucket are the starts up to its end less the ends before its start,
+ * and those inside it are among `within`. Reads a block's days and the blocks before at
+ * most, the range's days, and the short spans inside the range: nothing that grows with the
+ * long intervals begun before it (a year of days: 3.2 ms from entry_span_counts at 1M
+ * entries, 1.2 ms at 100k; 0.97 and 0.89 ms from these). Rows come as arrays and ungrouped,
+ * the caller sums them: a GROUP BY cost more than the sums.
+ */
+export function dateCounts(tx: Tx, q: TimelineQuery, first: number, last: number, maxDays: number): DateCounts {
+  const queries = dateCountsSql(q, first, last, maxDays);
+  const [before] = allRows<{ starts: number | null; ends: number | null }>(tx, queries.before);
+  const days = allTuples<[number, number, number]>(tx, queries.days).sort((a, b) => a[0] - b[0]);
+  const within = queries.within.flatMap((query) => allTuples<[number, number, number]>(tx, query));
+  return { before: { starts: before?.starts ?? 0, ends: before?.ends ?? 0 }, days, within };
+}
+
+/** The SQL of {@link dateCounts} (exposed for EXPLAIN QUERY PLAN): one query per part, one per span class of `within`. */
+export function dateCountsSql(q: TimelineQuery, first: number, last: number, maxDays: number): { before: SQL; days: SQL; within: SQL[] } {
+  const kinds = sql.join((q.kinds ?? ['event', 'statement']).map((k) => sql`${k}`), sql`, `);
+  const blockStart = (first >> BLOCK) << BLOCK;
+  const classes = SPAN_CLASS_MAX_DAYS.flatMap((_, spanClass) =>
+    spanClass === 0 || SPAN_CLASS_MAX_DAYS[spanClass - 1]! + 1 < maxDays ? [spanClass] : [],
+  );
+  return {
+    before: sql`SELECT sum(starts) AS starts, sum(ends) AS ends FROM (
+      SELECT starts, ends FROM entry_date_counts WHERE grain = ${BLOCK} AND kind IN (${kinds}) AND unit < ${first >> BLOCK}
+      UNION ALL
+      SELECT starts, ends FROM entry_date_counts WHERE grain = 0 AND kind IN (${kinds}) AND unit >= ${blockStart} AND unit < ${first})`,
+    days: sql`SELECT unit, starts, ends
+      FROM entry_date_counts WHERE grain = 0 AND kind IN (${kinds}) AND unit >= ${first} AND unit <= ${last}`,
+    within: classes.map(
+      (spanClass) => sql`SELECT earliest, latest, n FROM entry_span_counts
+        WHERE span_class = ${spanClass} AND earliest >= ${first} AND earliest <= ${last} AND latest <= ${last} AND kind IN (${kinds})`,
+    ),
+  };
+}
+
+/** True when the histogram can come from {@link dateCounts}: only `kind` filters it, and the window is closed and overlapping. */
+export function countedByDate(q: TimelineQuery): q is TimelineQuery & { from: number; to: number } {
+  return countedByKind(q) && q.match === 'overlaps' && q.from !== undefined && q.to !== undefined;
 }

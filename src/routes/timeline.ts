@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { notFound } from '../errors.js';
 import { loadEntries } from '../repositories/entries.js';
 import { findId } from '../repositories/support.js';
-import { spanCounts } from '../repositories/histogram.js';
+import { countedByDate, dateCounts, spanCounts } from '../repositories/histogram.js';
 import {
   relevancePage,
   timelinePage,
@@ -13,7 +13,17 @@ import {
   type TimelineQuery as RepoQuery,
 } from '../repositories/timeline.js';
 import { badRequest } from '../errors.js';
-import { MAX_BUCKETS, bucketEnd, bucketStart, bucketStarts, bucketsEnd, histogram } from '../histogram.js';
+import {
+  LONGEST_BUCKET_DAYS,
+  MAX_BUCKETS,
+  bucketEnd,
+  bucketStart,
+  bucketStarts,
+  bucketsEnd,
+  histogram,
+  histogramFromDateCounts,
+  type Interval,
+} from '../histogram.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
 import { IdOrKeyParam, problemResponses } from '../schemas/common.js';
@@ -76,6 +86,11 @@ export function timelineResponse(
   return { data, page: { nextCursor, limit } };
 }
 
+const tooManyBuckets = (interval: Interval) =>
+  badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
+    { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
+  ]);
+
 export async function timelineRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
@@ -121,6 +136,17 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         from: query.from === undefined ? undefined : bucketStart(query.from, interval),
         to: query.to === undefined ? undefined : bucketEnd(query.to, interval),
       };
+      if (countedByDate(widened)) {
+        const starts = bucketStarts(widened.from, widened.to, interval);
+        if (starts === null) throw tooManyBuckets(interval);
+        const last = bucketsEnd(starts, interval);
+        return {
+          interval,
+          from: dayToIso(starts[0]!),
+          to: dayToIso(last),
+          buckets: histogramFromDateCounts(starts, interval, dateCounts(app.db, widened, starts[0]!, last, LONGEST_BUCKET_DAYS[interval])),
+        };
+      }
       const spans = spanCounts(app.db, widened);
       let from = widened.from ?? Number.POSITIVE_INFINITY;
       let to = widened.to ?? Number.NEGATIVE_INFINITY;
@@ -130,11 +156,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
       }
       if (!Number.isFinite(from) || !Number.isFinite(to)) return { interval, from: null, to: null, buckets: [] };
       const starts = bucketStarts(from, to, interval);
-      if (starts === null) {
-        throw badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
-          { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
-        ]);
-      }
+      if (starts === null) throw tooManyBuckets(interval);
       return {
         interval,
         from: dayToIso(starts[0]!),
