@@ -80,7 +80,7 @@ export function dateCounts(tx: Tx, q: TimelineQuery, first: number, last: number
 
 /** The SQL of {@link dateCounts} (exposed for EXPLAIN QUERY PLAN): one query per part, one per span class of `within`. */
 export function dateCountsSql(q: TimelineQuery, first: number, last: number, maxDays: number): { before: SQL; days: SQL; within: SQL[] } {
-  const kinds = sql.join((q.kinds ?? ['event', 'statement']).map((k) => sql`${k}`), sql`, `);
+  const kinds = sql.join((q.kinds?.length ? q.kinds : ['event', 'statement']).map((k) => sql`${k}`), sql`, `);
   const blockStart = (first >> BLOCK) << BLOCK;
   const classes = SPAN_CLASS_MAX_DAYS.flatMap((_, spanClass) =>
     spanClass === 0 || SPAN_CLASS_MAX_DAYS[spanClass - 1]! + 1 < maxDays ? [spanClass] : [],
