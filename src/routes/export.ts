@@ -24,7 +24,11 @@ export function exportStream(db: Db, query: RepoQuery | null, release: () => voi
       for (;;) {
         const page = exportPlanPage(db, plan, after, PAGE);
         if (page === null) return;
-        yield exportLines(db, page.kind, page.ids);
+        // As bytes: a page is some 250 KB of two-byte string once flattened, a large object
+        // that Readable.from's loop held on to while the next page was built; every scavenge
+        // then promoted one, and only mark-compacts freed them. A Buffer's bytes are outside
+        // the heap, and the flat string is dead before the next page begins.
+        yield Buffer.from(exportLines(db, page.kind, page.ids));
         after = page.last;
         await new Promise((resolve) => setImmediate(resolve));
       }
