@@ -64,6 +64,11 @@ export function bucketStarts(from: number, to: number, interval: Interval): numb
   return starts;
 }
 
+/** The last day of each bucket of `starts`. */
+function bucketEnds(starts: number[], interval: Interval): number[] {
+  return starts.map((_, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+}
+
 /** The last day of the last bucket of `starts`. */
 export function bucketsEnd(starts: number[], interval: Interval): number {
   return nextBucket(starts[starts.length - 1]!, interval) - 1;
@@ -79,7 +84,7 @@ export function histogram(
   interval: Interval,
   spans: { earliest: number; latest: number; n: number }[],
 ): Bucket[] {
-  const ends = starts.map((_, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+  const ends = bucketEnds(starts, interval);
   const count = new Array<number>(starts.length).fill(0);
   const spanning = new Array<number>(starts.length + 1).fill(0);
   /** Index of the bucket holding `day`, clamped to the range. */
@@ -130,7 +135,7 @@ export function histogramFromDateCounts(
     within: [earliest: number, latest: number, n: number][];
   },
 ): Bucket[] {
-  const ends = starts.map((_, i) => (i + 1 < starts.length ? starts[i + 1]! : bucketsEnd(starts, interval) + 1) - 1);
+  const ends = bucketEnds(starts, interval);
   const count = new Array<number>(starts.length).fill(0);
   let bucket = 0;
   for (const [earliest, latest, n] of [...counts.within].sort((a, b) => a[0] - b[0])) {

@@ -202,6 +202,18 @@ describe('histogram from entry_date_counts, at the edges of buckets', () => {
   });
   afterAll(() => t.close());
 
+  it('more than 10,000 buckets is a 400 naming the interval, from the counts or from the spans', async () => {
+    // closed (per-day counts) and open on one side (its bound taken from the spans)
+    for (const window of ['from=1990-01-01&to=2023-12-31', 'from=1990-01-01', 'from=1990-01-01&to=2023-12-31&tag=x']) {
+      const res = await t.app.inject({ url: `/v1/timeline/histogram?interval=day&${window}` });
+      expect(res.statusCode, window).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(JSON.stringify(res.json())).toContain('/interval');
+      const weeks = await t.app.inject({ url: `/v1/timeline/histogram?interval=week&${window}` });
+      expect(weeks.statusCode, window).toBe(200);
+    }
+  });
+
   for (const interval of ['day', 'week', 'month', 'year'] as const) {
     for (const kind of [undefined, 'event', 'statement'] as const) {
       it(`${interval} buckets${kind ? ` of ${kind}s` : ''}: count fits inside, imprecise overlaps without fitting`, async () => {

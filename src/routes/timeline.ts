@@ -22,7 +22,6 @@ import {
   bucketsEnd,
   histogram,
   histogramFromDateCounts,
-  type Interval,
 } from '../histogram.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
@@ -86,11 +85,6 @@ export function timelineResponse(
   return { data, page: { nextCursor, limit } };
 }
 
-const tooManyBuckets = (interval: Interval) =>
-  badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
-    { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
-  ]);
-
 export async function timelineRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
@@ -136,18 +130,10 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         from: query.from === undefined ? undefined : bucketStart(query.from, interval),
         to: query.to === undefined ? undefined : bucketEnd(query.to, interval),
       };
-      if (countedByDate(widened)) {
-        const starts = bucketStarts(widened.from, widened.to, interval);
-        if (starts === null) throw tooManyBuckets(interval);
-        const last = bucketsEnd(starts, interval);
-        return {
-          interval,
-          from: dayToIso(starts[0]!),
-          to: dayToIso(last),
-          buckets: histogramFromDateCounts(starts, interval, dateCounts(app.db, widened, starts[0]!, last, LONGEST_BUCKET_DAYS[interval])),
-        };
-      }
-      const spans = spanCounts(app.db, widened);
+      // a closed window filtered only by kind is answered from per-day counts; anything else
+      // from the spans, which also give an open window its bounds
+      const byDate = countedByDate(widened);
+      const spans = byDate ? [] : spanCounts(app.db, widened);
       let from = widened.from ?? Number.POSITIVE_INFINITY;
       let to = widened.to ?? Number.NEGATIVE_INFINITY;
       for (const span of spans) {
@@ -156,12 +142,19 @@ export async function timelineRoutes(fastify: FastifyInstance) {
       }
       if (!Number.isFinite(from) || !Number.isFinite(to)) return { interval, from: null, to: null, buckets: [] };
       const starts = bucketStarts(from, to, interval);
-      if (starts === null) throw tooManyBuckets(interval);
+      if (starts === null) {
+        throw badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
+          { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
+        ]);
+      }
+      const last = bucketsEnd(starts, interval);
       return {
         interval,
         from: dayToIso(starts[0]!),
-        to: dayToIso(bucketsEnd(starts, interval)),
-        buckets: histogram(starts, interval, spans),
+        to: dayToIso(last),
+        buckets: byDate
+          ? histogramFromDateCounts(starts, interval, dateCounts(app.db, widened, starts[0]!, last, LONGEST_BUCKET_DAYS[interval]))
+          : histogram(starts, interval, spans),
       };
     },
   );
