@@ -1,6 +1,6 @@
 // POST /v1/import, importNdjson and the import CLI, each test on its own fresh database.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -728,6 +728,8 @@ describe('bulk load (the CLI on an empty database)', () => {
           bulkLoad ? { parsed: parseFileInWorker(source, { batchLines: 3 }) } : Readable.from([Buffer.from(input)]),
           { bulkLoad, batchSize: 7 },
         );
+        // a bulk load runs with a rollback journal and puts the WAL back (src/db/bulk.ts)
+        expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
         db.$client.close();
         return { file, report };
       };
@@ -829,17 +831,38 @@ describe('bulk load (the CLI on an empty database)', () => {
     });
   });
 
+  it('runs in the WAL, with the same result, when another connection has the database open', async () => {
+    await inMigratedDatabase(async (_dir, file, db) => {
+      const reader = new Database(file, { readonly: true });
+      try {
+        const report = await importNdjson(db, Readable.from([Buffer.from(seedText)]), { bulkLoad: true, batchSize: 7 });
+        expect(report.created).toBe(seedRecords.length);
+        expect(report.refused).toBe(0);
+        expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+        expect(reader.prepare('SELECT count(*) FROM entries').pluck().get()).toBe(
+          seedRecords.filter((r) => r.kind === 'event' || r.kind === 'statement').length,
+        );
+      } finally {
+        reader.close();
+      }
+    });
+  });
+
   it('leaves the database as it was when the process is killed during the load', async () => {
     await inMigratedDatabase(async (dir, file, db) => {
       db.$client.close();
       const before = snapshot(file);
-      // killed once the input is read and stored, before the load's transaction commits
+      // Killed once the input is read and stored, before the load's transaction commits. A
+      // page cache of 8 pages makes the load write to the database file before the kill, so
+      // what is checked is the rollback of the hot journal it leaves (the load runs with a
+      // rollback journal, src/db/bulk.ts), not only a transaction that never reached the file.
       const script = path.join(dir, 'kill.mts');
       writeFileSync(
         script,
         `import { openDatabase } from ${JSON.stringify(path.join(repo, 'src/db/client.ts'))};
 import { importNdjson } from ${JSON.stringify(path.join(repo, 'src/import/ndjson.ts'))};
 const db = openDatabase(process.env.ANNALS_DB!);
+db.$client.pragma('cache_size = 8');
 async function* input() {
   yield Buffer.from(process.env.INPUT!);
   process.kill(process.pid, 'SIGKILL');
@@ -854,6 +877,13 @@ await importNdjson(db, input(), { bulkLoad: true, batchSize: 7 });
         timeout: 60_000,
       });
       expect(run.signal, run.stderr).toBe('SIGKILL');
+      expect(existsSync(`${file}-journal`)).toBe(true);
+      // as the server or the next import opens it: the hot journal is rolled back
+      const { openDatabase } = await import('../src/db/client.js');
+      const reopened = openDatabase(file);
+      expect(reopened.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+      reopened.$client.close();
+      expect(existsSync(`${file}-journal`)).toBe(false);
       expect(snapshot(file)).toEqual(before);
     });
   });

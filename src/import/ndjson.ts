@@ -8,7 +8,7 @@ import { sourceSpec } from '../repositories/sources.js';
 import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
 import { timelineSpec } from '../repositories/timelines.js';
 import { parseLines, type ParsedLine, type ParsedRecord, type RefusedLine } from './parse.js';
-import { beginBulkLoad, endBulkLoad } from '../db/bulk.js';
+import { beginBulkLoad } from '../db/bulk.js';
 import { bumpRevision } from '../repositories/settings.js';
 
 export type { ParsedLine, RefusedLine } from './parse.js';
@@ -286,7 +286,7 @@ export async function importNdjson(
       load.finish();
       committed = true;
     } finally {
-      endBulkLoad(db.$client, committed);
+      load.end(committed);
     }
   } else {
     await run();
