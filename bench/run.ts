@@ -3,6 +3,10 @@
  *
  *   npm run bench              1,000,000 events + 200,000 statements, and the same at 100,000
  *   npm run bench -- --quick   a small dataset and one-second runs (seconds; run by the tests)
+ *   npm run bench -- --profile CPU profiles (node --cpu-prof) of the import and of every
+ *                              scenario, each on a server of its own, summarised at the end and
+ *                              kept in bench/profiles/ (flame graphs in Chrome DevTools or
+ *                              speedscope); their figures are not written to bench/results/
  *
  * For each size: generate the dataset (seeded), load it through the real import path (the
  * import command: records per second, peak RSS), start the real server as `npm start` runs
@@ -25,6 +29,7 @@ import { dateCountsSql } from '../src/repositories/histogram.js';
 import { LONGEST_BUCKET_DAYS } from '../src/histogram.js';
 import { timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
 import { DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
+import { formatSummary, summarizeProfiles } from './profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +39,7 @@ const { values: args } = parseArgs({
     'keep-data': { type: 'boolean', default: false },
     // reuse the databases of an earlier run (bench/data) instead of importing again
     'reuse-db': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -42,6 +48,23 @@ const duration = Number(args.duration ?? (quick ? 1 : 10));
 const connections = Number(args.connections);
 const root = new URL('..', import.meta.url).pathname;
 const dataDir = join(root, 'bench', 'data');
+const profiling = args.profile!;
+const profilesDir = join(root, 'bench', 'profiles', new Date().toISOString().replaceAll(':', '-').slice(0, 19));
+/** What each profiled process's busiest threads spent their time on, for the report. */
+const profileSummaries: string[] = [];
+
+const profileDir = (name: string) => join(profilesDir, name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, ''));
+
+/** Node's options to profile a process into `bench/profiles/<run>/<name>`, when profiling. */
+const profileArgs = (name: string): string[] => (profiling ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`] : []);
+
+/** Summarises the profiles a profiled process wrote (once it has exited). */
+function collectProfiles(name: string): void {
+  if (!profiling) return;
+  const dir = profileDir(name);
+  const summaries = existsSync(dir) ? summarizeProfiles(dir, 10) : [];
+  profileSummaries.push(`### ${name}\n\n${summaries.length === 0 ? 'no profile written' : summaries.map(formatSummary).join('\n\n')}`);
+}
 
 const sizes: { label: string; size: DatasetSize }[] = quick
   ? [{ label: 'quick', size: { events: 2_000, statements: 400, actors: 200, places: 100, sources: 50, seed: 7 } }]
@@ -192,7 +215,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     // the real import path: the import command on the dataset file
     log(`[${label}] importing through the import command ...`);
     const started = Date.now();
-    const importer = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', file], {
+    const importer = spawn(process.execPath, [...profileArgs(`${label} import`), '--import', 'tsx', 'scripts/import.ts', file], {
       cwd: root,
       env: { ...process.env, ANNALS_DB: dbPath },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -205,6 +228,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     const [code] = (await once(importer, 'exit')) as [number];
     const seconds = (Date.now() - started) / 1000;
     if (code !== 0) throw new Error(`import failed (${code}): ${importLog}`);
+    collectProfiles(`${label} import`);
     const records = size.sources + size.places + size.actors + size.events + size.statements;
     const peak = Number(/peak RSS (\d+) MB/.exec(importLog)?.[1] ?? 0);
     rows.push({ size: label, scenario: 'import (records/s)', rps: Math.round(records / seconds), p50: 0, p99: 0, errors: 0, note: `${records} records in ${seconds.toFixed(1)} s, peak RSS ${peak} MB` });
@@ -212,13 +236,15 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
 
   // a week in the middle of the 30 years, a popular actor, a country with regions and cities
   const week = { from: '2010-06-07', to: '2010-06-13' };
-  const server = await startProcess(['--import', 'tsx', 'src/server.ts'], {
-    ANNALS_DB: dbPath,
-    PORT: '0',
-    ANNALS_SEED: 'off',
-    ANNALS_RATE_LIMIT: '0',
-    LOG_LEVEL: 'info',
-  }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+  const startServer = (nodeArgs: string[] = []) =>
+    startProcess([...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+      ANNALS_DB: dbPath,
+      PORT: '0',
+      ANNALS_SEED: 'off',
+      ANNALS_RATE_LIMIT: '0',
+      LOG_LEVEL: 'info',
+    }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+  const server = await startServer();
   const reference = await startProcess(['--import', 'tsx', 'bench/reference.ts'], { ANNALS_DB: dbPath, PORT: '0' }, /listening (\d+)/);
   const base = `http://127.0.0.1:${server.port}`;
   try {
@@ -258,10 +284,18 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     const refRandom = await loadOn(reference.child.pid!, refUrl, { paths: randomWeeks('/v1/timeline') });
     rows.push({ size: label, scenario: 'reference, a different week each request', ...refRandom, ratio: 1 });
     for (const [name, url, options] of scenarios) {
+      // profiled, a scenario has a server of its own, whose profile is written when it exits
+      const profiled = profiling ? await startServer(profileArgs(`${label} ${name}`)) : undefined;
+      const target = profiled ?? server;
+      const targetBase = `http://127.0.0.1:${target.port}`;
       // each scenario starts on an idle server: the previous one's queued requests are done
-      await settle(base);
+      await settle(targetBase);
       log(`[${label}] ${name} ...`);
-      const result = await loadOn(server.child.pid!, url, options);
+      const result = await loadOn(target.child.pid!, url.replace(base, targetBase), options);
+      if (profiled) {
+        await stop(profiled.child);
+        collectProfiles(`${label} ${name}`);
+      }
       const ratio = name === 'week window, first page of 50' ? result.rps / refResult.rps : name.startsWith('week window') ? result.rps / refRandom.rps : undefined;
       rows.push({ size: label, scenario: name, ...result, ...(ratio === undefined ? {} : { ratio }) });
     }
@@ -380,9 +414,12 @@ const growthTable =
   growth.length === 0
     ? ''
     : `\n\n## Growth, ${large} over ${small}\n\n| scenario | server CPU per request | p50 | 1 / req/s |\n|---|---:|---:|---:|\n${growth.join('\n')}`;
-const report = `# Annals benchmark${quick ? ' (quick)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n`;
+const profiles = profiling
+  ? `\n## CPU profiles (profiled processes run slower: their figures above are not comparable)\n\nIn ${profilesDir}\n\n\`\`\`\n${profileSummaries.join('\n\n')}\n\`\`\`\n`
+  : '';
+const report = `# Annals benchmark${quick ? ' (quick)' : ''}${profiling ? ' (profiled)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n${profiles}`;
 process.stdout.write(`${report}\n`);
-if (!quick) {
+if (!quick && !profiling) {
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, `${new Date().toISOString().slice(0, 10)}.md`), report);
