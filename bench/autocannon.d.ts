@@ -21,6 +21,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** Requests to make; when set, duration is ignored. */
+    amount?: number;
     timeout?: number;
     requests?: { setupRequest?: (request: Request) => Request }[];
   }): Promise<Result>;

@@ -83,6 +83,8 @@ interface Row {
   ratio?: number;
   /** The server's CPU time per request (ms): unlike req/s, not shared with the load generator. */
   cpu?: number;
+  /** Entries in one response, for the scenarios that return entries. */
+  entries?: number;
   note?: string;
 }
 
@@ -139,23 +141,29 @@ interface LoadOptions {
   connections?: number;
   duration?: number;
   timeout?: number;
+  /** A number of requests instead of a duration: each one runs to its end. */
+  amount?: number;
   /** A new path for every request, instead of the url's. */
   paths?: () => string;
 }
 
 async function load(url: string, options: LoadOptions = {}) {
   const { paths } = options;
+  const clients = options.connections ?? connections;
   const result = await autocannon({
     url,
-    connections: options.connections ?? connections,
+    connections: clients,
     duration: options.duration ?? duration,
+    ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: options.timeout ?? 10,
     ...(paths ? { requests: [{ setupRequest: (request) => ({ ...request, path: paths() }) }] } : {}),
   });
   return {
     total: result.requests.total,
-    // completed requests over the run: a slow scenario's per-second average rounds to 0
-    rps: result.requests.total / result.duration,
+    // Completed requests over the run: a slow scenario's per-second average rounds to 0. A
+    // run of a number of requests ends on autocannon's next one-second tick, after the last
+    // one: each client's requests follow one another, so their mean latency is the measure.
+    rps: options.amount === undefined ? result.requests.total / result.duration : (clients * 1000) / result.latency.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
@@ -185,6 +193,20 @@ async function json(url: string) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
   return response.json() as Promise<any>;
+}
+
+/**
+ * How many entries a response of `url` holds (a timeline page's `data`, an NDJSON stream's
+ * lines), or undefined for other responses: the growth of a scenario whose answer grows with
+ * the data is read per entry as well as per request.
+ */
+async function entriesIn(url: string): Promise<number | undefined> {
+  const response = await fetch(url);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${text.slice(0, 500)}`);
+  if ((response.headers.get('content-type') ?? '').includes('ndjson')) return text.split('\n').filter((line) => line !== '').length;
+  const body = JSON.parse(text) as { data?: unknown };
+  return Array.isArray(body.data) ? body.data.length : undefined;
 }
 
 /** Waits until the server answers its health check quickly twice in a row. */
@@ -275,8 +297,11 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       // a selective search (one actor's name among 20,000), as most searches are
       ['q= text search', `${base}/v1/timeline?q=${encodeURIComponent('Actor 937')}&from=2010&to=2010`],
       ['deep cursor (page 200)', cursorUrl],
-      // a year is tens of thousands of entries, seconds a request at 1M: long enough a run to finish several
-      ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 4, timeout: 120, duration: quick ? duration : Math.max(duration, 30) }],
+      // A year is tens of thousands of entries, seconds a request at 1M. A run bounded by a
+      // duration ends with requests half served, whose server time was then counted against
+      // the few that finished (4 connections for 30 s at 1M: 3 to 9 finished, CPU per request
+      // 4 to 8 s from run to run). So a count of requests, one at a time, each served whole.
+      ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 1, timeout: 120, amount: quick ? 2 : 8 }],
     ];
     const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
     const refResult = await loadOn(reference.child.pid!, refUrl);
@@ -290,6 +315,8 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       const targetBase = `http://127.0.0.1:${target.port}`;
       // each scenario starts on an idle server: the previous one's queued requests are done
       await settle(targetBase);
+      const entries = options?.paths ? undefined : await entriesIn(url.replace(base, targetBase));
+      await settle(targetBase);
       log(`[${label}] ${name} ...`);
       const result = await loadOn(target.child.pid!, url.replace(base, targetBase), options);
       if (profiled) {
@@ -297,7 +324,13 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
         collectProfiles(`${label} ${name}`);
       }
       const ratio = name === 'week window, first page of 50' ? result.rps / refResult.rps : name.startsWith('week window') ? result.rps / refRandom.rps : undefined;
-      rows.push({ size: label, scenario: name, ...result, ...(ratio === undefined ? {} : { ratio }) });
+      rows.push({
+        size: label,
+        scenario: name,
+        ...result,
+        ...(ratio === undefined ? {} : { ratio }),
+        ...(entries === undefined ? {} : { entries, note: `${entries} entries a response` }),
+      });
     }
 
     // one full export: the server's RSS growth while it streams every record
@@ -408,12 +441,17 @@ const growth = rows
   .flatMap((r) => {
     const before = rows.find((b) => b.size === small && b.scenario === r.scenario);
     if (!before?.cpu || !r.cpu) return [];
-    return [`| ${r.scenario} | ${(r.cpu / before.cpu).toFixed(2)} | ${(r.p50 / Math.max(before.p50, 1)).toFixed(2)} | ${(before.rps / Math.max(r.rps, 0.01)).toFixed(2)} |`];
+    // per entry returned, where the answer itself grows with the data (a search, a year's export)
+    const perEntry =
+      r.entries && before.entries && r.entries !== before.entries
+        ? `${(r.cpu / r.entries / (before.cpu / before.entries)).toFixed(2)} (${before.entries} -> ${r.entries} entries)`
+        : '';
+    return [`| ${r.scenario} | ${(r.cpu / before.cpu).toFixed(2)} | ${(r.p50 / Math.max(before.p50, 1)).toFixed(2)} | ${(before.rps / Math.max(r.rps, 0.01)).toFixed(2)} | ${perEntry} |`];
   });
 const growthTable =
   growth.length === 0
     ? ''
-    : `\n\n## Growth, ${large} over ${small}\n\n| scenario | server CPU per request | p50 | 1 / req/s |\n|---|---:|---:|---:|\n${growth.join('\n')}`;
+    : `\n\n## Growth, ${large} over ${small}\n\n| scenario | server CPU per request | p50 | 1 / req/s | server CPU per entry returned |\n|---|---:|---:|---:|---:|\n${growth.join('\n')}`;
 const profiles = profiling
   ? `\n## CPU profiles (profiled processes run slower: their figures above are not comparable)\n\nIn ${profilesDir}\n\n\`\`\`\n${profileSummaries.join('\n\n')}\n\`\`\`\n`
   : '';
