@@ -89,6 +89,12 @@ async function supervise(config: ServerConfig) {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`annals: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  // A bulk load (npm run import into an empty database) holds the database file with a
+  // rollback journal until it commits, so a server started meanwhile cannot open it.
+  const hint =
+    (error as { code?: string }).code === 'SQLITE_BUSY'
+      ? ' (another process is writing it: an import into an empty database holds it until it has finished)'
+      : '';
+  process.stderr.write(`annals: failed to start: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
   process.exit(1);
 });

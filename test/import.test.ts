@@ -848,6 +848,27 @@ describe('bulk load (the CLI on an empty database)', () => {
     });
   });
 
+  it('keeps a server started during the load from opening the database, and says why', async () => {
+    await inMigratedDatabase(async (_dir, file, db) => {
+      const { beginBulkLoad } = await import('../src/db/bulk.js');
+      const load = beginBulkLoad(db.$client, ['entries']);
+      try {
+        expect(db.$client.pragma('journal_mode', { simple: true })).toBe('delete');
+        const server = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+          cwd: repo,
+          env: { ...process.env, ANNALS_DB: file, PORT: '0', ANNALS_SEED: 'off', LOG_LEVEL: 'warn' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        expect(server.status, server.stderr).toBe(1);
+        expect(server.stderr).toContain('annals: failed to start: database is locked (another process is writing it');
+      } finally {
+        load.end(false);
+      }
+      expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+    });
+  });
+
   it('leaves the database as it was when the process is killed during the load', async () => {
     await inMigratedDatabase(async (dir, file, db) => {
       db.$client.close();
