@@ -16,9 +16,10 @@ import type Database from 'better-sqlite3';
  * instead of the WAL: in WAL mode each of the load's pages is written twice, to the WAL and
  * then by the checkpoint into the database, while a rollback journal holds only the pages the
  * database had before (none of those past its old end), so each page is written once. On the
- * benchmark's 1M-record file: 93-100 s -> 77-81 s, system time 13 -> 6.5 s. A crash leaves a
- * hot journal, which the next connection to open the database rolls back. `end` puts the WAL
- * back. Other connections cannot read while the load writes to the database file.
+ * benchmark's 1M-record file, 4 runs each: 84-100 s -> 68-82 s, system time 11-13 -> 5-7 s.
+ * A crash leaves a hot journal, which the next connection to open the database rolls back.
+ * `end` puts the WAL back. Other connections cannot read while the load writes to the
+ * database file, nor open it (src/server.ts says so when it cannot start).
  */
 export function beginBulkLoad(
   client: Database.Database,
