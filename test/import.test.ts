@@ -869,6 +869,29 @@ describe('bulk load (the CLI on an empty database)', () => {
     });
   });
 
+  it('ends the load even when a reader opened meanwhile keeps it from putting the WAL back', async () => {
+    await inMigratedDatabase(async (_dir, file, db) => {
+      const { beginBulkLoad } = await import('../src/db/bulk.js');
+      const load = beginBulkLoad(db.$client, ['entries']);
+      const reader = new Database(file, { readonly: true });
+      try {
+        reader.exec('BEGIN');
+        expect(reader.prepare('SELECT count(*) FROM entries').pluck().get()).toBe(0);
+        expect(() => load.end(false)).not.toThrow();
+        expect(db.$client.inTransaction).toBe(false);
+        expect(db.$client.pragma('journal_mode', { simple: true })).toBe('delete');
+      } finally {
+        reader.close();
+      }
+      // the next connection to open it puts the WAL back, as every one does
+      db.$client.close();
+      const { openDatabase } = await import('../src/db/client.js');
+      const reopened = openDatabase(file);
+      expect(reopened.$client.pragma('journal_mode', { simple: true })).toBe('wal');
+      reopened.$client.close();
+    });
+  });
+
   it('leaves the database as it was when the process is killed during the load', async () => {
     await inMigratedDatabase(async (dir, file, db) => {
       db.$client.close();

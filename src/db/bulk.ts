@@ -28,13 +28,13 @@ export function beginBulkLoad(
   if (client.inTransaction) throw new Error('bulk load: already in a transaction');
   // only settable outside a transaction; checked as a whole by finish()
   client.pragma('foreign_keys = OFF');
-  const rollbackJournal = client.pragma('journal_mode', { simple: true }) === 'wal' && leaveWal(client);
+  const rollbackJournal = client.pragma('journal_mode', { simple: true }) === 'wal' && switchJournal(client, 'delete');
   const end = (commit: boolean) => {
     try {
       if (client.inTransaction) client.exec(commit ? 'COMMIT' : 'ROLLBACK');
     } finally {
       client.pragma('foreign_keys = ON');
-      if (rollbackJournal) client.pragma('journal_mode = WAL');
+      if (rollbackJournal) switchJournal(client, 'wal');
     }
   };
   try {
@@ -119,16 +119,20 @@ export function beginBulkLoad(
 }
 
 /**
- * Switches the connection from WAL to a rollback journal if no other connection has the
- * database open; false (still in WAL) if one does. Leaving WAL needs every other connection
- * closed, and SQLite answers SQLITE_BUSY at once when one is not, or after the busy timeout
- * when one is reading: the timeout is off meanwhile, since waiting would not help.
+ * Switches the connection's journal mode; false when another connection keeps it from doing
+ * so. Leaving WAL needs every other connection closed, and going back to it needs no other
+ * one reading: SQLite answers SQLITE_BUSY, at once or after the busy timeout, which is off
+ * meanwhile since waiting would not help.
+ * - Into a rollback journal for a load: refused, the load runs in the WAL.
+ * - Back to WAL after it: refused, the switch is left to the next connection that opens the
+ *   database, as each one does (src/db/client.ts). The load has committed or rolled back by
+ *   then, and must not be reported as failed for it.
  */
-function leaveWal(client: Database.Database): boolean {
+function switchJournal(client: Database.Database, mode: 'delete' | 'wal'): boolean {
   const busyTimeout = client.pragma('busy_timeout', { simple: true }) as number;
   client.pragma('busy_timeout = 0');
   try {
-    return client.pragma('journal_mode = DELETE', { simple: true }) === 'delete';
+    return client.pragma(`journal_mode = ${mode}`, { simple: true }) === mode;
   } catch (error) {
     if ((error as { code?: string }).code === 'SQLITE_BUSY') return false;
     throw error;
