@@ -258,13 +258,14 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
 
   // a week in the middle of the 30 years, a popular actor, a country with regions and cities
   const week = { from: '2010-06-07', to: '2010-06-13' };
-  const startServer = (nodeArgs: string[] = []) =>
+  const startServer = (nodeArgs: string[] = [], env: Record<string, string> = {}) =>
     startProcess([...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
       ANNALS_DB: dbPath,
       PORT: '0',
       ANNALS_SEED: 'off',
       ANNALS_RATE_LIMIT: '0',
       LOG_LEVEL: 'info',
+      ...env,
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
   const server = await startServer();
   const reference = await startProcess(['--import', 'tsx', 'bench/reference.ts'], { ANNALS_DB: dbPath, PORT: '0' }, /listening (\d+)/);
@@ -364,14 +365,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     ];
     await stop(server.child);
     for (const variant of variants) {
-      const other = await startProcess(['--import', 'tsx', 'src/server.ts'], {
-        ANNALS_DB: dbPath,
-        PORT: '0',
-        ANNALS_SEED: 'off',
-        ANNALS_RATE_LIMIT: '0',
-        LOG_LEVEL: 'info',
-        ...variant.env,
-      }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+      const other = await startServer([], variant.env);
       try {
         const otherBase = `http://127.0.0.1:${other.port}`;
         await settle(otherBase);
