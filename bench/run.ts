@@ -12,7 +12,8 @@
  * import command: records per second, peak RSS), start the real server as `npm start` runs
  * it and a reference server (bare Fastify + one prepared statement) on the same database,
  * run every scenario under autocannon on loopback, and print EXPLAIN QUERY PLAN of every
- * scenario's query. A table goes to stdout and to bench/results/.
+ * statement each scenario's request runs, traced from the app itself (bench/plans.ts). A
+ * table goes to stdout and to bench/results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,14 +22,8 @@ import { cpus, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import Database from 'better-sqlite3';
-import { sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { dayNumber } from '../src/dates/edtf.js';
-import { dateCountsSql } from '../src/repositories/histogram.js';
-import { LONGEST_BUCKET_DAYS } from '../src/histogram.js';
-import { timelinePageSql, type TimelineQuery } from '../src/repositories/timeline.js';
 import { DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
+import { explainRequests, formatRequestPlans } from './plans.js';
 import { formatSummary, summarizeProfiles } from './profile.js';
 
 const { values: args } = parseArgs({
@@ -219,8 +214,9 @@ async function settle(base: string) {
   }
 }
 
-/** Whether a plan reads the entries table, or a table of counts, without an index (a full scan). */
-const scans = (plan: string[]) => plan.some((line) => /SCAN (e|entries|entry_date_counts|entry_span_counts)\b(?! USING)/.test(line));
+const FULL_EXPORT = 'full export (NDJSON)';
+/** Statements whose plans the report has shown, by SQL and plan: where (see formatRequestPlans). */
+const shownPlans = new Map<string, string>();
 
 async function runSize(label: string, size: DatasetSize, rows: Row[], plans: string[]) {
   const file = join(dataDir, `dataset-${label}.ndjson`);
@@ -267,6 +263,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       LOG_LEVEL: 'info',
       ...env,
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+  let planRequests: { name: string; url: string }[] = [];
   const server = await startServer();
   const reference = await startProcess(['--import', 'tsx', 'bench/reference.ts'], { ANNALS_DB: dbPath, PORT: '0' }, /listening (\d+)/);
   const base = `http://127.0.0.1:${server.port}`;
@@ -303,6 +300,12 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       // the few that finished (4 connections for 30 s at 1M: 3 to 9 finished, CPU per request
       // 4 to 8 s from run to run). So a count of requests, one at a time, each served whole.
       ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 1, timeout: 120, amount: quick ? 2 : 8 }],
+    ];
+    // the same requests, for their query plans once the servers have stopped (the scenario of
+    // different weeks by the first of its weeks, from a generator of its own)
+    planRequests = [
+      ...scenarios.map(([name, url, options]) => ({ name, url: options?.paths ? randomWeeks('/v1/timeline')() : url.replace(base, '') })),
+      { name: FULL_EXPORT, url: '/v1/export' },
     ];
     const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
     const refResult = await loadOn(reference.child.pid!, refUrl);
@@ -347,7 +350,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     const exportSeconds = (Date.now() - exportStarted) / 1000;
     rows.push({
       size: label,
-      scenario: 'full export (NDJSON)',
+      scenario: FULL_EXPORT,
       rps: 0,
       p50: 0,
       p99: 0,
@@ -388,30 +391,10 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     await stop(reference.child);
   }
 
-  // EXPLAIN QUERY PLAN of every scenario's query, on the same database
-  const sqlite = new Database(dbPath, { readonly: true });
-  const db = drizzle({ client: sqlite });
-  const window = { from: dayNumber(week.from), to: dayNumber(week.to), match: 'overlaps' as const, order: 'asc' as const };
-  const actorId = (sqlite.prepare("SELECT id FROM actors WHERE key = 'actor:0'").get() as { id: number }).id;
-  const placeIds = (sqlite.prepare(`WITH RECURSIVE d(id) AS (SELECT id FROM places WHERE key = 'place:c0' UNION SELECT p.id FROM places p JOIN d ON p.parent_id = d.id) SELECT id FROM d`).all() as { id: number }[]).map((r) => r.id);
-  const queries: [string, TimelineQuery][] = [
-    ['week window', window],
-    ['+ actor', { ...window, actors: [actorId] }],
-    ['+ place with children', { ...window, places: placeIds }],
-    ['q= text search', { from: dayNumber('2010-01-01'), to: dayNumber('2010-12-31'), match: 'overlaps', order: 'asc', text: '"actor" AND "937"' }],
-  ];
-  for (const [name, query] of queries) {
-    const plan = (db.all(sql`EXPLAIN QUERY PLAN ${timelinePageSql(query, undefined, 51)}`) as { detail: string }[]).map((r) => r.detail);
-    plans.push(`[${label}] ${name}${scans(plan) ? '  (FULL SCAN)' : ''}\n  ${plan.join('\n  ')}`);
-  }
-  const year = { from: dayNumber('2010-01-01'), to: dayNumber('2010-12-31'), match: 'overlaps' as const, order: 'asc' as const };
-  // what the route runs for a closed window with no filter: entry_date_counts and the short spans
-  const histogramSql = dateCountsSql(year, year.from, year.to, LONGEST_BUCKET_DAYS.day);
-  const histogramPlan = [histogramSql.before, histogramSql.days, ...histogramSql.within].flatMap((query) =>
-    (db.all(sql`EXPLAIN QUERY PLAN ${query}`) as { detail: string }[]).map((r) => r.detail),
-  );
-  plans.push(`[${label}] day histogram over a year${scans(histogramPlan) ? '  (FULL SCAN)' : ''}\n  ${histogramPlan.join('\n  ')}`);
-  sqlite.close();
+  // EXPLAIN QUERY PLAN of every statement each scenario's request runs, on the same database
+  log(`[${label}] query plans ...`);
+  const explained = await explainRequests(dbPath, planRequests);
+  for (const request of explained) plans.push(formatRequestPlans(label, request, shownPlans, request.name === FULL_EXPORT));
   if (!args['keep-data'] && quick) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
 }
 

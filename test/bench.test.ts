@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { explainRequests, formatRequestPlans, fullScans } from '../bench/plans.js';
 import { formatSummary, summarizeProfiles } from '../bench/profile.js';
+import { buildTestApp } from './helpers.js';
 
 // The benchmark must not rot: its quick mode runs the whole pipeline (generate, import,
 // server and reference under load, EXPLAIN QUERY PLAN) on a small dataset. No figure is
@@ -37,7 +39,15 @@ describe('npm run bench -- --quick', () => {
       .map((line) => line.split('|')[6]!.trim());
     expect(errorColumn.every((cell) => cell === '0')).toBe(true);
     expect(run.stdout).toContain('EXPLAIN QUERY PLAN');
-    expect(run.stdout).not.toContain('(FULL SCAN)');
+    const plans = run.stdout.slice(run.stdout.indexOf('## EXPLAIN QUERY PLAN'));
+    // every scenario's request, traced: its page query and the loaders of its entries
+    for (const scenario of ['week window, first page of 50', '+ actor', '+ place with children', 'day histogram over a year', 'q= text search', 'deep cursor (page 200)', 'NDJSON export of a year']) {
+      expect(plans).toContain(`[quick] ${scenario}\n`);
+    }
+    expect(plans).toMatch(/SEARCH e USING COVERING INDEX entries_chrono_idx \(span_class=\? AND \(earliest,latest,kind\)>\(\?,\?,\?\)\)/);
+    expect(plans).toContain('SEARCH entry_actors USING INDEX sqlite_autoindex_entry_actors_1 (entry_id=?)');
+    expect(plans).toContain('[quick] full export (NDJSON)  (reads every row, as a full export must)');
+    expect(plans).not.toContain('(FULL SCAN)');
   }, 180_000);
 });
 
@@ -60,6 +70,64 @@ hotLoop(); setTimeout(() => {}, 300);`;
       expect(formatSummary(summary!)).toMatch(/self:\n\s+\d+\.\d%\s+\d+ ms {2}hotLoop /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench/plans.ts (the query plans of npm run bench)', () => {
+  const tables = ['entries', 'entry_actors', 'search_index', 'places'];
+
+  it('flags a plan line that reads a whole table, by its name or its alias, and nothing else', () => {
+    const statement = 'SELECT e.id FROM entries e JOIN entry_actors AS a ON a.entry_id = e.id, places WHERE 1';
+    expect(fullScans(statement, ['SCAN e'], tables)).toEqual(['SCAN e']);
+    expect(fullScans(statement, ['SCAN a USING INDEX entry_actors_actor_idx'], tables)).toEqual(['SCAN a USING INDEX entry_actors_actor_idx']);
+    expect(fullScans(statement, ['SCAN places'], tables)).toEqual(['SCAN places']);
+    expect(fullScans(statement, ['SEARCH e USING INTEGER PRIMARY KEY (rowid=?)', 'SCAN (subquery-2)', 'SCAN json_each VIRTUAL TABLE INDEX 1:', 'SCAN down', 'SCAN CONSTANT ROW'], tables)).toEqual([]);
+    // an FTS5 table searched by MATCH uses its index; read without one, it is scanned
+    const search = 'SELECT rowid FROM search_index WHERE search_index MATCH ?';
+    expect(fullScans(search, ['SCAN search_index VIRTUAL TABLE INDEX 0:M1'], tables)).toEqual([]);
+    expect(fullScans('SELECT rowid FROM search_index', ['SCAN search_index VIRTUAL TABLE INDEX 0:'], tables)).toEqual(['SCAN search_index VIRTUAL TABLE INDEX 0:']);
+  });
+
+  it('explains every statement a request runs, on the real app, and leaves statements as they were', async () => {
+    const { app, databasePath, close } = await buildTestApp({ seed: true });
+    await app.close();
+    try {
+      const [page, exported, missing] = await explainRequests(databasePath, [
+        { name: 'page', url: '/v1/timeline?from=1900&limit=5' },
+        { name: 'export', url: '/v1/export' },
+        { name: 'missing', url: '/v1/events/no-such-event' },
+      ]);
+      expect(page!.status).toBe(200);
+      const pageQuery = page!.statements.find((s) => s.sql.includes('INDEXED BY entries_chrono_idx'));
+      expect(pageQuery?.plan.join('\n')).toContain('USING COVERING INDEX entries_chrono_idx');
+      // the loaders of the page's entries ran, and each ran once for the page
+      const loader = page!.statements.find((s) => s.sql.includes('FROM entry_tags'));
+      expect(loader).toMatchObject({ runs: 1, fullScans: [] });
+      expect(page!.statements.flatMap((s) => s.fullScans)).toEqual([]);
+      // an export reads every row, on a snapshot connection of its own: traced too
+      expect(exported!.statements.flatMap((s) => s.fullScans).length).toBeGreaterThan(0);
+      expect(exported!.statements.some((s) => s.sql.includes('export_plan'))).toBe(true);
+      expect(missing!.status).toBe(404);
+
+      const shown = new Map<string, string>();
+      const first = formatRequestPlans('t', page!, shown);
+      expect(first).toContain('    SEARCH');
+      // a statement shown once is named where it was, not shown again
+      const again = formatRequestPlans('t', { ...page!, name: 'again' }, shown);
+      expect(again).toContain('(plan as in [t] page)');
+      expect(again).not.toContain('    SEARCH');
+      expect(formatRequestPlans('t', exported!, shown, true)).toContain('(reads every row, as a full export must)');
+      expect(formatRequestPlans('t', exported!, new Map())).toContain('(FULL SCAN)');
+
+      // the tracing is gone: a statement runs with better-sqlite3's own methods again
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(':memory:');
+      const prototype = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<string, { name: string }>;
+      expect(['run', 'get', 'all', 'iterate'].map((m) => prototype[m]!.name)).not.toContain('traced');
+      db.close();
+    } finally {
+      await close();
     }
   });
 });
