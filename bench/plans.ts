@@ -61,9 +61,9 @@ export function fullScans(statement: string, plan: string[], tables: readonly st
 }
 
 /**
- * Sends each request to a fresh app on `databasePath` and returns, per request, every
- * distinct statement it ran with its plan. Nothing is written to the database but what
- * starting the app writes (a no-op on a migrated database).
+ * Sends the requests, one after the other, to an app of its own on `databasePath` and
+ * returns, per request, every distinct statement it ran with its plan. Nothing is written to
+ * the database but what starting the app writes (a no-op on a migrated database).
  */
 export async function explainRequests(databasePath: string, requests: { name: string; url: string }[]): Promise<RequestPlans[]> {
   const app = await buildApp({ databasePath, seedWhenEmpty: false, logLevel: 'silent', rateLimit: 0, entryCacheBytes: 0 });
@@ -88,6 +88,9 @@ export async function explainRequests(databasePath: string, requests: { name: st
             const explain = this.database.prepare(`EXPLAIN QUERY PLAN ${this.source}`);
             const plan = (explain.all(...params) as { detail: string }[]).map((row) => row.detail);
             recording.set(sql, { sql, runs: 1, plan, fullScans: fullScans(this.source, plan, tables) });
+          } catch (error) {
+            // reported, not thrown: the request itself must run as the server would run it
+            recording.set(sql, { sql, runs: 1, plan: [`(no plan: ${(error as Error).message})`], fullScans: [] });
           } finally {
             explaining = false;
           }
