@@ -39,11 +39,21 @@ const { values: args } = parseArgs({
 });
 
 const quick = args.quick!;
-const duration = Number(args.duration ?? (quick ? 1 : 10));
+const profiling = args.profile!;
+/** Seconds of one round of a scenario. */
+const duration = Number(args.duration ?? (quick ? 1 : 5));
+/**
+ * Rounds of each scenario, each round taking every scenario in turn; a scenario's row is the
+ * median of its rounds. This shared VM's speed drifts over minutes and dips for seconds at
+ * a time (the same 1M import took 67.5 to 101 s in one morning; one 10 s run of the week
+ * scenario gave 1,825 req/s where the runs before and after gave 2,318-2,336): spread over
+ * the whole phase, a dip costs one round of a scenario, not its figure. Profiled, a scenario
+ * has a server of its own and runs once.
+ */
+const rounds = quick || profiling ? 1 : 3;
 const connections = Number(args.connections);
 const root = new URL('..', import.meta.url).pathname;
 const dataDir = join(root, 'bench', 'data');
-const profiling = args.profile!;
 const profilesDir = join(root, 'bench', 'profiles', new Date().toISOString().replaceAll(':', '-').slice(0, 19));
 /** What each profiled process's busiest threads spent their time on, for the report. */
 const profileSummaries: string[] = [];
@@ -215,6 +225,33 @@ async function settle(base: string) {
 }
 
 const FULL_EXPORT = 'full export (NDJSON)';
+const REFERENCE = 'reference: bare Fastify + 1 prepared statement';
+const REFERENCE_RANDOM = 'reference, a different week each request';
+
+type LoadResult = Awaited<ReturnType<typeof loadOn>>;
+
+/**
+ * A scenario's figures over its rounds: the median of each (so one round in a dip of the
+ * machine does not move it), errors summed, and the spread of req/s when there were rounds.
+ */
+function medianOf(results: LoadResult[]): LoadResult & { spread?: string } {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const cpus = results.flatMap((r) => (r.cpu === undefined ? [] : [r.cpu]));
+  const rps = results.map((r) => r.rps);
+  const shown = (value: number) => (value < 10 ? value.toFixed(1) : String(Math.round(value)));
+  return {
+    rps: median(rps),
+    p50: median(results.map((r) => r.p50)),
+    p99: median(results.map((r) => r.p99)),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    cpu: cpus.length === 0 ? undefined : median(cpus),
+    ...(results.length > 1 ? { spread: `req/s ${shown(Math.min(...rps))}-${shown(Math.max(...rps))} over ${results.length} rounds` } : {}),
+  };
+}
 /** Statements whose plans the report has shown, by SQL and plan: where (see formatRequestPlans). */
 const shownPlans = new Map<string, string>();
 
@@ -308,32 +345,55 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       { name: FULL_EXPORT, url: '/v1/export' },
     ];
     const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
-    const refResult = await loadOn(reference.child.pid!, refUrl);
-    rows.push({ size: label, scenario: 'reference: bare Fastify + 1 prepared statement', ...refResult, ratio: 1 });
-    const refRandom = await loadOn(reference.child.pid!, refUrl, { paths: randomWeeks('/v1/timeline') });
-    rows.push({ size: label, scenario: 'reference, a different week each request', ...refRandom, ratio: 1 });
-    for (const [name, url, options] of scenarios) {
-      // profiled, a scenario has a server of its own, whose profile is written when it exits
-      const profiled = profiling ? await startServer(profileArgs(`${label} ${name}`)) : undefined;
-      const target = profiled ?? server;
-      const targetBase = `http://127.0.0.1:${target.port}`;
-      // each scenario starts on an idle server: the previous one's queued requests are done
-      await settle(targetBase);
-      const entries = options?.paths ? undefined : await entriesIn(url.replace(base, targetBase));
-      await settle(targetBase);
-      log(`[${label}] ${name} ...`);
-      const result = await loadOn(target.child.pid!, url.replace(base, targetBase), options);
-      if (profiled) {
-        await stop(profiled.child);
-        collectProfiles(`${label} ${name}`);
+    const runs: { name: string; url: string; options?: LoadOptions; reference?: true }[] = [
+      { name: REFERENCE, url: refUrl, reference: true },
+      { name: REFERENCE_RANDOM, url: refUrl, options: { paths: randomWeeks('/v1/timeline') }, reference: true },
+      ...scenarios.map(([name, url, options]) => ({ name, url, ...(options ? { options } : {}) })),
+    ];
+    const results = new Map<string, LoadResult[]>();
+    const entriesOf = new Map<string, number | undefined>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const run of runs) {
+        // a counted run is already the mean of its requests, each served whole: one round
+        if (round > 1 && run.options?.amount !== undefined) continue;
+        // profiled, a scenario has a server of its own, whose profile is written when it exits
+        const profiled = profiling && !run.reference ? await startServer(profileArgs(`${label} ${run.name}`)) : undefined;
+        const target = run.reference ? reference : (profiled ?? server);
+        const url = run.reference ? run.url : run.url.replace(base, `http://127.0.0.1:${target.port}`);
+        // each run starts on an idle machine: the previous run's queued requests are done (the
+        // reference answers only its one route: the Annals server's health says it for both)
+        await settle(run.reference ? base : `http://127.0.0.1:${target.port}`);
+        if (round === 1 && !run.reference) {
+          entriesOf.set(run.name, run.options?.paths ? undefined : await entriesIn(url));
+          await settle(`http://127.0.0.1:${target.port}`);
+        }
+        log(`[${label}] ${run.name}${rounds > 1 ? `, round ${round} of ${rounds}` : ''} ...`);
+        const result = await loadOn(target.child.pid!, url, run.options);
+        results.set(run.name, [...(results.get(run.name) ?? []), result]);
+        if (profiled) {
+          await stop(profiled.child);
+          collectProfiles(`${label} ${run.name}`);
+        }
       }
-      const ratio = name === 'week window, first page of 50' ? result.rps / refResult.rps : name.startsWith('week window') ? result.rps / refRandom.rps : undefined;
+    }
+    const summary = new Map(runs.map((run) => [run.name, medianOf(results.get(run.name)!)]));
+    for (const run of runs) {
+      const result = summary.get(run.name)!;
+      const reference = run.name === 'week window, first page of 50' ? summary.get(REFERENCE) : run.name.startsWith('week window') ? summary.get(REFERENCE_RANDOM) : undefined;
+      const ratio = run.reference ? 1 : reference ? result.rps / reference.rps : undefined;
+      const entries = entriesOf.get(run.name);
+      const notes = [...(entries === undefined ? [] : [`${entries} entries a response`]), ...(result.spread ? [result.spread] : [])];
       rows.push({
         size: label,
-        scenario: name,
-        ...result,
+        scenario: run.name,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        errors: result.errors,
+        ...(result.cpu === undefined ? {} : { cpu: result.cpu }),
         ...(ratio === undefined ? {} : { ratio }),
-        ...(entries === undefined ? {} : { entries, note: `${entries} entries a response` }),
+        ...(entries === undefined ? {} : { entries }),
+        ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
       });
     }
 
@@ -374,13 +434,25 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
         await settle(otherBase);
         // every worker answers a few times before the run, as the single server had
         for (let i = 0; i < cores * 4; i++) await json(`${otherBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`);
-        for (const [name, options, reference] of [
-          ['week window, first page of 50', {}, refResult],
-          ['week window, a different week each request', { paths: randomWeeks('/v1/timeline') }, refRandom],
-        ] as const) {
-          log(`[${label}] ${name}, ${variant.label} ...`);
-          const result = await loadOn(other.child.pid!, `${otherBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`, options, true);
-          rows.push({ size: label, scenario: `${name}, ${variant.label}`, ...result, ratio: result.rps / reference.rps });
+        const variantRuns = [
+          { name: 'week window, first page of 50', options: {}, reference: summary.get(REFERENCE)!, results: [] as LoadResult[] },
+          { name: 'week window, a different week each request', options: { paths: randomWeeks('/v1/timeline') }, reference: summary.get(REFERENCE_RANDOM)!, results: [] as LoadResult[] },
+        ];
+        for (let round = 1; round <= rounds; round++) {
+          for (const run of variantRuns) {
+            log(`[${label}] ${run.name}, ${variant.label}${rounds > 1 ? `, round ${round} of ${rounds}` : ''} ...`);
+            run.results.push(await loadOn(other.child.pid!, `${otherBase}/v1/timeline?from=${week.from}&to=${week.to}&limit=50`, run.options, true));
+          }
+        }
+        for (const run of variantRuns) {
+          const { spread, ...result } = medianOf(run.results);
+          rows.push({
+            size: label,
+            scenario: `${run.name}, ${variant.label}`,
+            ...result,
+            ratio: result.rps / run.reference.rps,
+            ...(spread ? { note: spread } : {}),
+          });
         }
       } finally {
         await stop(other.child);
@@ -432,7 +504,7 @@ const growthTable =
 const profiles = profiling
   ? `\n## CPU profiles (profiled processes run slower: their figures above are not comparable)\n\nIn ${profilesDir}\n\n\`\`\`\n${profileSummaries.join('\n\n')}\n\`\`\`\n`
   : '';
-const report = `# Annals benchmark${quick ? ' (quick)' : ''}${profiling ? ' (profiled)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${duration} s per scenario, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n${profiles}`;
+const report = `# Annals benchmark${quick ? ' (quick)' : ''}${profiling ? ' (profiled)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${rounds > 1 ? `${rounds} rounds of ${duration} s per scenario (each row the median of its rounds)` : `${duration} s per scenario`}, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n${profiles}`;
 process.stdout.write(`${report}\n`);
 if (!quick && !profiling) {
   const resultsDir = join(root, 'bench', 'results');
