@@ -144,7 +144,6 @@ async function stop(child: ChildProcess) {
 
 interface LoadOptions {
   connections?: number;
-  duration?: number;
   timeout?: number;
   /** A number of requests instead of a duration: each one runs to its end. */
   amount?: number;
@@ -158,7 +157,7 @@ async function load(url: string, options: LoadOptions = {}) {
   const result = await autocannon({
     url,
     connections: clients,
-    duration: options.duration ?? duration,
+    duration,
     ...(options.amount === undefined ? {} : { amount: options.amount }),
     timeout: options.timeout ?? 10,
     ...(paths ? { requests: [{ setupRequest: (request) => ({ ...request, path: paths() }) }] } : {}),
