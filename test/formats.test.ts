@@ -508,27 +508,28 @@ describe('format=timelinejs (TimelineJS3 JSON)', () => {
     for (const s of doc.events) expect(s.text.headline).not.toMatch(/<|>/);
   });
 
-  it('shows intervals as eras, the state of emergency among them', () => {
+  it('shows intervals with both ends as eras', () => {
     const headlines = doc.eras.map((e: Json) => e.text.headline);
-    expect(headlines).toContain('State of emergency imposed in Kazakhstan');
-    expect(headlines).toContain('2022 Kazakh unrest');
-    const emergency = doc.eras.find((e: Json) => e.text.headline === 'State of emergency imposed in Kazakhstan');
-    expect(emergency.start_date).toEqual({ year: 2022, month: 1, day: 5 });
+    expect(headlines).toContain('Casualties, looting and rioting in Almaty');
+    const riots = doc.eras.find((e: Json) => e.text.headline === 'Casualties, looting and rioting in Almaty');
+    expect(riots).toEqual({
+      start_date: { year: 2022, month: 1, day: 2 },
+      end_date: { year: 2022, month: 1, day: 11 },
+      text: { headline: 'Casualties, looting and rioting in Almaty' },
+    });
   });
 
-  it('ends an open era no earlier than it starts, whatever else the timeline shows', async () => {
-    // the state of emergency is open-ended, and the last day shown (the end of 1992) comes before it
-    const res = await get('/v1/timeline?format=timelinejs&type=state_of_emergency&type=dissolution');
+  it('gives an open interval no end: a slide from its start, no end_date, no era', async () => {
+    // the unrest began on 2 January and the data gives no end; later entries must not lend it one
+    expect(slide('event:kz-unrest-2022').start_date).toEqual({ year: 2022, month: 1, day: 2 });
+    expect(slide('event:kz-unrest-2022').end_date).toBeUndefined();
+    expect(slide('event:kz-unrest-2022').display_date).toBe('from 2 January 2022');
+    expect(doc.eras.map((e: Json) => e.text.headline)).not.toContain('2022 Kazakh unrest');
+    const res = await get('/v1/timeline?format=timelinejs&type=unrest&type=dissolution');
     const filtered = JSON.parse(res.body);
-    expect(filtered.events.map((s: Json) => s.unique_id)).toEqual(['event:soviet-union-collapse', 'event:kz-state-of-emergency-2022-01-05']);
+    expect(filtered.events.map((s: Json) => s.unique_id)).toEqual(['event:soviet-union-collapse', 'event:kz-unrest-2022']);
     expectTimelineJs(filtered);
-    expect(filtered.eras).toEqual([
-      {
-        start_date: { year: 2022, month: 1, day: 5 },
-        end_date: { year: 2022, month: 1, day: 5 },
-        text: { headline: 'State of emergency imposed in Kazakhstan' },
-      },
-    ]);
+    expect(filtered.eras).toEqual([]);
   });
 
   it('groups by type with group=type, and writes one language with lang=ar', async () => {
