@@ -172,8 +172,8 @@ describe('format=ics (RFC 5545, read with ical.js)', () => {
     expect([day.startDate.toString(), day.endDate.toString()]).toEqual(['2022-01-02', '2022-01-03']);
     const interval = event('event:almaty-riots-2022-01');
     expect([interval.startDate.toString(), interval.endDate.toString()]).toEqual(['2022-01-02', '2022-01-12']);
-    const open = event('event:kz-state-of-emergency-2022-01-05');
-    expect([open.startDate.toString(), open.endDate.toString()]).toEqual(['2022-01-05', '2022-01-06']);
+    const open = event('event:kz-unrest-2022');
+    expect([open.startDate.toString(), open.endDate.toString()]).toEqual(['2022-01-02', '2022-01-03']);
   });
 
   it('writes instants as UTC date-times', () => {
@@ -279,7 +279,8 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
       sources: json.sources.map((c: Json) => c.source.key).join('|'),
     });
     expect(rowOf('event:soviet-union-collapse')).toMatchObject({ precision: 'year', approximate: 'true', earliest: '1992-01-01', latest: '1992-12-31' });
-    expect(rowOf('event:kz-state-of-emergency-2022-01-05')).toMatchObject({ precision: 'interval', earliest: '2022-01-05', latest: '' });
+    expect(rowOf('event:kz-unrest-2022')).toMatchObject({ precision: 'interval', earliest: '2022-01-02', latest: '' });
+    expect(rowOf('event:kz-state-of-emergency-2022-01-05')).toMatchObject({ precision: 'day', earliest: '2022-01-05', latest: '2022-01-05', uncertain: 'true' });
     const statement = entries.find((e) => e.kind === 'statement')!;
     expect(rowOf(statement.key)).toMatchObject({
       kind: 'statement',

@@ -65,6 +65,8 @@ describe('TimelineJS display_date in the language asked for', () => {
     expect(slideOf(doc, 'event:lang-month-uncertain').display_date).toBe(`أبريل ${y}؟`);
     // the approximate year 1992~
     expect(slideOf(doc, 'event:kz-independence').display_date).toBe(`حوالي ${digits('ar', 1992)}`);
+    // the state of emergency, its day inferred from the report: uncertain
+    expect(slideOf(doc, 'event:kz-state-of-emergency-2022-01-05').display_date).toBe(`${digits('ar', 5)} يناير ${y}؟`);
     // intervals: both ends, an open end, an open start
     expect(slideOf(doc, 'event:almaty-riots-2022-01').display_date).toBe(`${digits('ar', 2)} يناير ${y} – ${digits('ar', 11)} يناير ${y}`);
     expect(slideOf(doc, 'event:kz-unrest-2022').display_date).toBe(`ابتداءً من ${digits('ar', 2)} يناير ${y}`);
@@ -97,6 +99,7 @@ describe('TimelineJS display_date in the language asked for', () => {
     expect(slideOf(doc, 'event:kz-protests-2022-01-02').display_date).toBe('2 janvier 2022');
     expect(slideOf(doc, 'event:lang-month').display_date).toBe('mars 2022');
     expect(slideOf(doc, 'event:kz-independence').display_date).toBe('~1992');
+    expect(slideOf(doc, 'event:kz-state-of-emergency-2022-01-05').display_date).toBe('5 janvier 2022?');
     expect(slideOf(doc, 'event:kz-unrest-2022').display_date).toBe('2 janvier 2022 –');
   });
 
