@@ -3,7 +3,9 @@
 //
 //   node scripts/seed-offsets.mjs [--write] [--source-text KEY=PATH ...] [FILE]
 //
-// FILE defaults to data/seed/kazakhstan-january-2022.ndjson.
+// FILE defaults to the repository's data/seed/kazakhstan-january-2022.ndjson, wherever it is run from.
+// The source text of that dataset is the report data/seed/turkpress-2022-01-11-amreyev.txt:
+//   node scripts/seed-offsets.mjs --source-text src:turkpress-2022-01-11-amreyev=data/seed/turkpress-2022-01-11-amreyev.txt
 // For every citation `{source, excerpt, start, end}` in an event or statement, the
 // excerpt is looked up in the `text` of its source: it must occur exactly once, and
 // `start`/`end` are its offsets in Unicode code points, `end` exclusive.
@@ -12,11 +14,12 @@
 //                         (implies --write).
 // Exits with status 1 and a message per problem when anything does not match.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 let write = false;
 const sourceTexts = new Map();
-let file = 'data/seed/kazakhstan-january-2022.ndjson';
+let file = fileURLToPath(new URL('../data/seed/kazakhstan-january-2022.ndjson', import.meta.url));
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--write') write = true;

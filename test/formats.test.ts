@@ -172,8 +172,8 @@ describe('format=ics (RFC 5545, read with ical.js)', () => {
     expect([day.startDate.toString(), day.endDate.toString()]).toEqual(['2022-01-02', '2022-01-03']);
     const interval = event('event:almaty-riots-2022-01');
     expect([interval.startDate.toString(), interval.endDate.toString()]).toEqual(['2022-01-02', '2022-01-12']);
-    const open = event('event:kz-state-of-emergency-2022-01-05');
-    expect([open.startDate.toString(), open.endDate.toString()]).toEqual(['2022-01-05', '2022-01-06']);
+    const open = event('event:kz-unrest-2022');
+    expect([open.startDate.toString(), open.endDate.toString()]).toEqual(['2022-01-02', '2022-01-03']);
   });
 
   it('writes instants as UTC date-times', () => {
@@ -279,7 +279,8 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
       sources: json.sources.map((c: Json) => c.source.key).join('|'),
     });
     expect(rowOf('event:soviet-union-collapse')).toMatchObject({ precision: 'year', approximate: 'true', earliest: '1992-01-01', latest: '1992-12-31' });
-    expect(rowOf('event:kz-state-of-emergency-2022-01-05')).toMatchObject({ precision: 'interval', earliest: '2022-01-05', latest: '' });
+    expect(rowOf('event:kz-unrest-2022')).toMatchObject({ precision: 'interval', earliest: '2022-01-02', latest: '' });
+    expect(rowOf('event:kz-state-of-emergency-2022-01-05')).toMatchObject({ precision: 'day', earliest: '2022-01-05', latest: '2022-01-05', uncertain: 'true' });
     const statement = entries.find((e) => e.kind === 'statement')!;
     expect(rowOf(statement.key)).toMatchObject({
       kind: 'statement',
@@ -508,27 +509,28 @@ describe('format=timelinejs (TimelineJS3 JSON)', () => {
     for (const s of doc.events) expect(s.text.headline).not.toMatch(/<|>/);
   });
 
-  it('shows intervals as eras, the state of emergency among them', () => {
+  it('shows intervals with both ends as eras', () => {
     const headlines = doc.eras.map((e: Json) => e.text.headline);
-    expect(headlines).toContain('State of emergency imposed in Kazakhstan');
-    expect(headlines).toContain('2022 Kazakh unrest');
-    const emergency = doc.eras.find((e: Json) => e.text.headline === 'State of emergency imposed in Kazakhstan');
-    expect(emergency.start_date).toEqual({ year: 2022, month: 1, day: 5 });
+    expect(headlines).toContain('Casualties, looting and rioting in Almaty');
+    const riots = doc.eras.find((e: Json) => e.text.headline === 'Casualties, looting and rioting in Almaty');
+    expect(riots).toEqual({
+      start_date: { year: 2022, month: 1, day: 2 },
+      end_date: { year: 2022, month: 1, day: 11 },
+      text: { headline: 'Casualties, looting and rioting in Almaty' },
+    });
   });
 
-  it('ends an open era no earlier than it starts, whatever else the timeline shows', async () => {
-    // the state of emergency is open-ended, and the last day shown (the end of 1992) comes before it
-    const res = await get('/v1/timeline?format=timelinejs&type=state_of_emergency&type=dissolution');
+  it('gives an open interval no end: a slide from its start, no end_date, no era', async () => {
+    // the unrest began on 2 January and the data gives no end; later entries must not lend it one
+    expect(slide('event:kz-unrest-2022').start_date).toEqual({ year: 2022, month: 1, day: 2 });
+    expect(slide('event:kz-unrest-2022').end_date).toBeUndefined();
+    expect(slide('event:kz-unrest-2022').display_date).toBe('from 2 January 2022');
+    expect(doc.eras.map((e: Json) => e.text.headline)).not.toContain('2022 Kazakh unrest');
+    const res = await get('/v1/timeline?format=timelinejs&type=unrest&type=dissolution');
     const filtered = JSON.parse(res.body);
-    expect(filtered.events.map((s: Json) => s.unique_id)).toEqual(['event:soviet-union-collapse', 'event:kz-state-of-emergency-2022-01-05']);
+    expect(filtered.events.map((s: Json) => s.unique_id)).toEqual(['event:soviet-union-collapse', 'event:kz-unrest-2022']);
     expectTimelineJs(filtered);
-    expect(filtered.eras).toEqual([
-      {
-        start_date: { year: 2022, month: 1, day: 5 },
-        end_date: { year: 2022, month: 1, day: 5 },
-        text: { headline: 'State of emergency imposed in Kazakhstan' },
-      },
-    ]);
+    expect(filtered.eras).toEqual([]);
   });
 
   it('groups by type with group=type, and writes one language with lang=ar', async () => {

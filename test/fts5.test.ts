@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_QUERY_LENGTH, buildMatchQuery, normalizeForIndex } from '../src/search/text.js';
 
-const SEED_FILE = '/work/shared/seeds/000_899b091fd3059ab5.txt';
+// the seed report, as shipped with the dataset built from it
+const SEED_FILE = new URL('../data/seed/turkpress-2022-01-11-amreyev.txt', import.meta.url);
 
 const paragraphs = readFileSync(SEED_FILE, 'utf8')
   .split(/\r?\n\s*\r?\n/)

@@ -5,8 +5,10 @@ import { bodyText, displayDate, headline } from './text.js';
 export const TIMELINEJS_DESCRIPTION =
   'TimelineJS3 JSON (https://timeline.knightlab.com/docs/json-format.html). `start_date`/`end_date` keep the ' +
   'precision (a month has no `day`), `display_date` is written from the precision and qualifiers ("c. 1992", ' +
-  '"January 2022?"), text is HTML-escaped, `unique_id` is the entry key, `group` is the kind (or the type with ' +
-  '`group=type`), and intervals also appear as `eras`.';
+  '"January 2022?") in the `lang` asked for (month names and digits of that language, e.g. "حوالي 1992" and ' +
+  '"يناير 2022؟" with `lang=ar`), text is HTML-escaped, `unique_id` is the entry key, `group` is the kind (or the ' +
+  'type with `group=type`), labelled in the `lang` asked for where a label is known, and intervals with both ends ' +
+  'also appear as `eras`. An interval with an open end has no `end_date` (and no era): the data gives no end.';
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -43,6 +45,38 @@ export function timelineJsDate(point: Point, side: 'start' | 'end' = 'start'): T
   return { year: y, month: m, day: d };
 }
 
+const ARABIC_KINDS: Record<string, string> = { event: 'حدث', statement: 'تصريح' };
+
+/** Arabic names of the types in the documented vocabulary; other types keep their own name. */
+const ARABIC_TYPES: Record<string, string> = {
+  protest: 'احتجاج',
+  riot: 'أعمال شغب',
+  unrest: 'اضطرابات',
+  government_resignation: 'استقالة حكومة',
+  state_of_emergency: 'حالة طوارئ',
+  meeting: 'اجتماع',
+  armed_clash: 'اشتباك مسلح',
+  statement_issued: 'إصدار بيان',
+  dissolution: 'تفكك دولة',
+  independence: 'استقلال',
+  election: 'انتخابات',
+  agreement: 'اتفاق',
+  seizure: 'استيلاء',
+  quote: 'اقتباس مباشر',
+  paraphrase: 'كلام منقول بتصرف',
+  written: 'بيان مكتوب',
+};
+
+/**
+ * The label of a slide's group in `lang`. English labels are the kind or type as stored (what
+ * clients have always been given); a label with no translation here stays as stored.
+ */
+function groupLabel(entry: EntryDto, lang: string | undefined, group: 'kind' | 'type'): string {
+  const value = group === 'kind' ? entry.kind : entry.type;
+  if (lang?.toLowerCase().split('-')[0] !== 'ar') return value;
+  return (group === 'kind' ? ARABIC_KINDS : ARABIC_TYPES)[value] ?? value;
+}
+
 function slide(entry: EntryDto, lang: string | undefined, group: 'kind' | 'type') {
   const date = entry.date;
   const startPoint = date.precision === 'interval' ? (date.start ?? date.end!) : date;
@@ -51,8 +85,8 @@ function slide(entry: EntryDto, lang: string | undefined, group: 'kind' | 'type'
     start_date: timelineJsDate(startPoint, 'start'),
     ...(endPoint ? { end_date: timelineJsDate(endPoint, 'end') } : {}),
     text: { headline: escapeHtml(headline(entry, lang)), text: escapeHtml(bodyText(entry, lang)) },
-    group: group === 'kind' ? entry.kind : entry.type,
-    display_date: displayDate(date),
+    group: groupLabel(entry, lang, group),
+    display_date: displayDate(date, lang),
     unique_id: entry.key,
   };
 }
@@ -68,7 +102,6 @@ export function timelineJsStream(
     }
     yield '"events":[';
     const eras: object[] = [];
-    let lastDay: string | null = null;
     let first = true;
     for await (const page of pages) {
       const parts: string[] = [];
@@ -76,24 +109,19 @@ export function timelineJsStream(
         parts.push(`${first ? '' : ','}${JSON.stringify(slide(entry, options.lang, options.group))}`);
         first = false;
         const { date } = entry;
-        if (date.latest && (lastDay === null || date.latest > lastDay)) lastDay = date.latest;
-        if (date.precision === 'interval' && date.start) {
-          eras.push({ entry, start: date.start, end: date.end });
+        // TimelineJS3 refuses an era without an end, and an open end is not a date the data gives:
+        // an open interval is only its slide, drawn from its start
+        if (date.precision === 'interval' && date.start && date.end) {
+          eras.push({
+            start_date: timelineJsDate(date.start, 'start'),
+            end_date: timelineJsDate(date.end, 'end'),
+            text: { headline: escapeHtml(headline(entry, options.lang)) },
+          });
         }
       }
       yield parts.join('');
     }
-    // an era needs an end: an open one runs to the last day the timeline shows, or to the end of
-    // its start when nothing shown comes later (never ending before it starts)
-    const openEnd = (start: Point) => (lastDay !== null && (start.latest === null || lastDay > start.latest) ? lastDay : start.latest);
-    const eraJson = (eras as { entry: EntryDto; start: Point; end: Point | null }[]).map(({ entry, start, end }) => ({
-      start_date: timelineJsDate(start, 'start'),
-      end_date: end
-        ? timelineJsDate(end, 'end')
-        : timelineJsDate({ precision: 'day', earliest: openEnd(start), latest: openEnd(start) }),
-      text: { headline: escapeHtml(headline(entry, options.lang)) },
-    }));
-    yield `],"eras":${JSON.stringify(eraJson)}}`;
+    yield `],"eras":${JSON.stringify(eras)}}`;
   }
   return Readable.from(generate(), { objectMode: false });
 }
