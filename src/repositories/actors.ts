@@ -44,12 +44,23 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
   check(tx, id, write) {
     const problems: FieldError[] = [];
     const seen = new Set<string>();
+    // an affiliation already stored closes no cycle (a re-import of the same actor checks nothing)
+    const stored = new Set(
+      id === null
+        ? []
+        : tx
+            .select({ other: actorAffiliations.otherActorId })
+            .from(actorAffiliations)
+            .where(eq(actorAffiliations.actorId, id))
+            .all()
+            .map((r) => r.other),
+    );
     write.affiliations.forEach((a, i) => {
       const path = `/affiliations/${i}`;
       const same = JSON.stringify([a.actorId, a.role, a.date]);
       if (seen.has(same)) problems.push({ in: 'body', path, message: 'the same affiliation is listed twice' });
       seen.add(same);
-      if (id === null) return;
+      if (id === null || stored.has(a.actorId)) return;
       // Affiliations form no cycle, of any length: the interchange format writes an actor after
       // those it is affiliated to, and stores a record whole or not at all, so an import can
       // bring back only an acyclic graph (a cycle would wait on itself and be refused).

@@ -11,7 +11,7 @@ import {
 import type { FieldError } from '../errors.js';
 import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
-import { describeChain, parentChain, type RecordKindSpec } from './records.js';
+import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from '../db/statements.js';
 import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
@@ -61,12 +61,10 @@ function citationWrites(resolver: RefResolver, input: CitationInput[]): Citation
   }));
 }
 
-/** Offsets count code points; for text without astral characters that is the UTF-16 index. */
-export function sliceCodePoints(text: string, start: number, end: number): string {
-  return /[\uD800-\uDFFF]/.test(text) ? Array.from(text).slice(start, end).join('') : text.slice(start, end);
-}
-
-/** A source text as citations' offsets see it: its length and slices in code points. */
+/**
+ * A source text as citations' offsets see it: its length and slices in code points (for text
+ * without astral characters, UTF-16 indexes), split once for all the citations checked.
+ */
 export interface CitedText {
   length: number;
   slice(start: number, end: number): string;
@@ -172,7 +170,9 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
       ...listedTwice('/actors', write.actors.map((a) => [a.actorId, a.role]), 'the same actor is listed twice in the same role'),
       ...checkCitations(tx, write.sources),
     ];
-    const chain = write.parentId !== null && id !== null ? parentChain(tx, 'entries', write.parentId, id) : null;
+    // a parent already stored closes no cycle (a re-import of the same event checks nothing)
+    const moved = write.parentId !== null && id !== null && storedParent(tx, 'entries', id) !== write.parentId;
+    const chain = moved ? parentChain(tx, 'entries', write.parentId!, id!) : null;
     if (chain !== null) {
       const message =
         chain.length === 1

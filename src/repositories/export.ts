@@ -107,7 +107,7 @@ function closeOverReferences(tx: Tx, t: ReturnType<typeof q>): void {
 /**
  * Sets `depth` so that (rank, depth, id) order puts referenced records first: the number of
  * ancestors for places and events, a post-order number for actors (whose affiliations form
- * a graph that may have cycles; a cycle cannot be ordered and is left to the importer).
+ * a graph; the writes keep it free of cycles, which no order could put references first in).
  */
 function orderByDependencies(tx: Tx, t: ReturnType<typeof q>): void {
   // The whole chain counts, however deep: a depth cut short would order a record by id among

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { entries, entryPlaces, places, type LanguageMap } from '../db/schema.js';
 import type { PlaceInput } from '../schemas/places.js';
 import { placeRefs } from './refs.js';
-import { describeChain, parentChain, type RecordKindSpec } from './records.js';
+import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from '../db/statements.js';
 import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
@@ -39,7 +39,8 @@ export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, R
   },
 
   check(tx, id, write) {
-    if (id === null || write.parentId === null) return [];
+    // a parent already stored closes no cycle (a re-import of the same place checks nothing)
+    if (id === null || write.parentId === null || storedParent(tx, 'places', id) === write.parentId) return [];
     const chain = parentChain(tx, 'places', write.parentId, id);
     if (chain === null) return [];
     const message =

@@ -31,7 +31,11 @@ export interface RecordKindSpec<Input, Write extends { key: string }, Dto> {
   entryKind?: 'event' | 'statement';
   /** Resolves the fields present in `input` over `base` (the stored write form on patch). */
   toWrite(input: Partial<Input>, resolver: RefResolver, key: string, base: Write | null): Write;
-  /** Checks that need the database beyond reference existence (cycles, kinds). */
+  /**
+   * Checks that need the database beyond reference existence (cycles, kinds). A write that
+   * conflicts with other stored records (a source text their citations no longer match)
+   * throws the conflict instead.
+   */
   check?(tx: Tx, id: number | null, write: Write): FieldError[];
   readWrite(tx: Tx, id: number): Write | null;
   /** Inserts (id null) or replaces the record; returns its id. */
@@ -75,6 +79,11 @@ export function parentChain(tx: Tx, table: 'places' | 'entries', from: number, t
     current = row.parentId;
   }
   return keys;
+}
+
+/** The parent stored for the place or entry `id` (null: none, or no such record). */
+export function storedParent(tx: Tx, table: 'places' | 'entries', id: number): number | null {
+  return tx.get<{ parentId: number | null }>(sql`SELECT parent_id AS parentId FROM ${sql.raw(table)} WHERE id = ${id}`)?.parentId ?? null;
 }
 
 /** `a → b → c`, shortened in the middle when long. */
