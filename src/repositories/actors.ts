@@ -1,10 +1,11 @@
-import { asc, eq, inArray, type SQL } from 'drizzle-orm';
+import { asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import { actorAffiliations, actors, entries, entryActors, type LanguageMap } from '../db/schema.js';
 import { parseEdtf } from '../dates/edtf.js';
+import type { FieldError } from '../errors.js';
 import type { ActorInput } from '../schemas/actors.js';
 import { actorRefs } from './refs.js';
-import type { RecordKindSpec } from './records.js';
+import { describeChain, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from '../db/statements.js';
 import { dateValue, dayBounds, groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
@@ -40,12 +41,38 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
     };
   },
 
-  check(_tx, id, write) {
-    return write.affiliations.flatMap((a, i) =>
-      id !== null && a.actorId === id
-        ? [{ in: 'body', path: `/affiliations/${i}/actor`, message: 'an actor cannot be affiliated to itself' }]
-        : [],
+  check(tx, id, write) {
+    const problems: FieldError[] = [];
+    const seen = new Set<string>();
+    // an affiliation already stored closes no cycle (a re-import of the same actor checks nothing)
+    const stored = new Set(
+      id === null
+        ? []
+        : tx
+            .select({ other: actorAffiliations.otherActorId })
+            .from(actorAffiliations)
+            .where(eq(actorAffiliations.actorId, id))
+            .all()
+            .map((r) => r.other),
     );
+    write.affiliations.forEach((a, i) => {
+      const path = `/affiliations/${i}`;
+      const same = JSON.stringify([a.actorId, a.role, a.date]);
+      if (seen.has(same)) problems.push({ in: 'body', path, message: 'the same affiliation is listed twice' });
+      seen.add(same);
+      if (id === null || stored.has(a.actorId)) return;
+      // Affiliations form no cycle, of any length: the interchange format writes an actor after
+      // those it is affiliated to, and stores a record whole or not at all, so an import can
+      // bring back only an acyclic graph (a cycle would wait on itself and be refused).
+      const cycle = affiliationPath(tx, a.actorId, id);
+      if (cycle === null) return;
+      const message =
+        cycle.length === 1
+          ? 'an actor cannot be affiliated to itself'
+          : `affiliations cannot form a cycle: ${cycle[0]} is already affiliated to ${cycle[cycle.length - 1]} (${describeChain(cycle)})`;
+      problems.push({ in: 'body', path: `${path}/actor`, message });
+    });
+    return problems;
   },
 
   readWrite(tx, id) {
@@ -136,6 +163,48 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
     return [...new Set([...affiliated, ...roles])];
   },
 };
+
+/**
+ * The keys on a path of affiliations from `from` to `to`, both included, or null when `to`
+ * is not `from` nor reachable from it: what an affiliation of `to` to `from` would close into
+ * a cycle. The reachable set is found in SQL (UNION visits each actor once, so it ends on any
+ * graph); only a refused cycle is walked again, breadth first, to name its actors.
+ */
+function affiliationPath(tx: Tx, from: number, to: number): string[] | null {
+  if (from !== to) {
+    const reached = tx.get<{ hit: number }>(
+      sql`WITH RECURSIVE reach(id) AS (
+            SELECT other_actor_id FROM actor_affiliations WHERE actor_id = ${from}
+            UNION SELECT a.other_actor_id FROM actor_affiliations a JOIN reach ON a.actor_id = reach.id)
+          SELECT 1 AS hit FROM reach WHERE id = ${to} LIMIT 1`,
+    );
+    if (reached === undefined) return null;
+  }
+  const previous = new Map<number, number | null>([[from, null]]);
+  for (let frontier = [from]; frontier.length > 0 && !previous.has(to); ) {
+    const next: number[] = [];
+    for (const id of frontier) {
+      const others = tx
+        .select({ other: actorAffiliations.otherActorId })
+        .from(actorAffiliations)
+        .where(eq(actorAffiliations.actorId, id))
+        .orderBy(asc(actorAffiliations.position))
+        .all();
+      for (const { other } of others) {
+        if (previous.has(other)) continue;
+        previous.set(other, id);
+        next.push(other);
+      }
+    }
+    frontier = next;
+  }
+  const ids: number[] = [];
+  for (let id: number | null | undefined = to; id !== null && id !== undefined; id = previous.get(id)) ids.unshift(id);
+  const keys = new Map(
+    tx.select({ id: actors.id, key: actors.key }).from(actors).where(inArray(actors.id, ids)).all().map((r) => [r.id, r.key]),
+  );
+  return ids.map((id) => keys.get(id) ?? String(id));
+}
 
 function sortedRecord(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

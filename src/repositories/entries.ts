@@ -11,7 +11,7 @@ import {
 import type { FieldError } from '../errors.js';
 import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
-import type { RecordKindSpec } from './records.js';
+import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from '../db/statements.js';
 import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
@@ -61,46 +61,76 @@ function citationWrites(resolver: RefResolver, input: CitationInput[]): Citation
   }));
 }
 
-/** Offsets count code points; for text without astral characters that is the UTF-16 index. */
-export function sliceCodePoints(text: string, start: number, end: number): string {
-  return /[\uD800-\uDFFF]/.test(text) ? Array.from(text).slice(start, end).join('') : text.slice(start, end);
+/**
+ * A source text as citations' offsets see it: its length and slices in code points (for text
+ * without astral characters, UTF-16 indexes), split once for all the citations checked.
+ */
+export interface CitedText {
+  length: number;
+  slice(start: number, end: number): string;
+}
+
+export function citedText(text: string): CitedText {
+  if (!/[\uD800-\uDFFF]/.test(text)) return { length: text.length, slice: (start, end) => text.slice(start, end) };
+  const chars = Array.from(text);
+  return { length: chars.length, slice: (start, end) => chars.slice(start, end).join('') };
+}
+
+/**
+ * What is wrong with a citation of a source whose text is `text` (null: the source has none),
+ * as the field under the citation and a message; null when nothing is. Offsets point into
+ * the stored text: both or neither, in order, within it, and holding the excerpt when there
+ * is one. Without a text they point at nothing and are refused, by the API and the import
+ * alike, and a source's text cannot change under citations it would no longer hold.
+ */
+export function citationProblem(
+  text: CitedText | null,
+  c: Pick<CitationWrite, 'excerpt' | 'start' | 'end'>,
+): { field: string; message: string } | null {
+  if (c.start === null && c.end === null) return null;
+  if (c.start === null || c.end === null) return { field: '', message: 'start and end go together' };
+  if (c.start > c.end) return { field: '/end', message: 'end must not be before start' };
+  if (text === null) return { field: '/start', message: 'the source has no text for the offsets to point into' };
+  if (c.end > text.length) {
+    return { field: '/end', message: `end ${c.end} is beyond the source text, which has ${text.length} characters` };
+  }
+  if (c.excerpt !== null && text.slice(c.start, c.end) !== c.excerpt) {
+    return { field: '/excerpt', message: `the source text at [${c.start}, ${c.end}) is not this excerpt` };
+  }
+  return null;
+}
+
+/** Paths of the references listed more than once in one field (after resolving ids and keys). */
+function listedTwice(path: string, values: readonly unknown[], what = 'listed twice'): FieldError[] {
+  const seen = new Set<string>();
+  return values.flatMap((value, i) => {
+    const same = JSON.stringify(value);
+    if (seen.has(same)) return [{ in: 'body', path: `${path}/${i}`, message: what }];
+    seen.add(same);
+    return [];
+  });
 }
 
 function checkCitations(tx: Tx, cites: CitationWrite[]): FieldError[] {
-  const problems: FieldError[] = [];
+  const problems = listedTwice(
+    '/sources',
+    cites.map((c) => [c.sourceId, c.excerpt, c.start, c.end]),
+    'the same citation is listed twice',
+  );
+  const texts = new Map<number, CitedText | null>();
+  const textOf = (sourceId: number) => {
+    if (!texts.has(sourceId)) {
+      const text = tx.select({ text: sources.text }).from(sources).where(eq(sources.id, sourceId)).get()?.text ?? null;
+      texts.set(sourceId, text === null ? null : citedText(text));
+    }
+    return texts.get(sourceId)!;
+  };
   cites.forEach((c, i) => {
     if (c.start === null && c.end === null) return;
-    const path = `/sources/${i}`;
-    if (c.start === null || c.end === null) {
-      problems.push({ in: 'body', path, message: 'start and end go together' });
-      return;
-    }
-    if (c.start > c.end) {
-      problems.push({ in: 'body', path: `${path}/end`, message: 'end must not be before start' });
-      return;
-    }
-    if (c.excerpt === null) return;
-    const text = tx.select({ text: sources.text }).from(sources).where(eq(sources.id, c.sourceId)).get()?.text;
-    if (text != null && sliceCodePoints(text, c.start, c.end) !== c.excerpt) {
-      problems.push({
-        in: 'body',
-        path: `${path}/excerpt`,
-        message: `the source text at [${c.start}, ${c.end}) is not this excerpt`,
-      });
-    }
+    const problem = citationProblem(textOf(c.sourceId), c);
+    if (problem) problems.push({ in: 'body', path: `/sources/${i}${problem.field}`, message: problem.message });
   });
   return problems;
-}
-
-function eventAncestors(tx: Tx, id: number): number[] {
-  const chain: number[] = [];
-  let current: number | null = id;
-  while (current !== null && chain.length < 1000) {
-    const row = tx.select({ parentId: entries.parentId }).from(entries).where(eq(entries.id, current)).get();
-    current = row?.parentId ?? null;
-    if (current !== null) chain.push(current);
-  }
-  return chain;
 }
 
 export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, EventDto> = {
@@ -135,9 +165,20 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
   },
 
   check(tx, id, write) {
-    const problems = checkCitations(tx, write.sources);
-    if (write.parentId !== null && id !== null && (write.parentId === id || eventAncestors(tx, write.parentId).includes(id))) {
-      problems.push({ in: 'body', path: '/parent', message: 'an event cannot be its own ancestor' });
+    const problems = [
+      ...listedTwice('/places', write.placeIds),
+      ...listedTwice('/actors', write.actors.map((a) => [a.actorId, a.role]), 'the same actor is listed twice in the same role'),
+      ...checkCitations(tx, write.sources),
+    ];
+    // a parent already stored closes no cycle (a re-import of the same event checks nothing)
+    const moved = write.parentId !== null && id !== null && storedParent(tx, 'entries', id) !== write.parentId;
+    const chain = moved ? parentChain(tx, 'entries', write.parentId!, id!) : null;
+    if (chain !== null) {
+      const message =
+        chain.length === 1
+          ? 'an event cannot be its own ancestor'
+          : `an event cannot be its own ancestor: ${chain[0]} is already under ${chain[chain.length - 1]} (${describeChain(chain)})`;
+      problems.push({ in: 'body', path: '/parent', message });
     }
     return problems;
   },
@@ -222,7 +263,12 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
   },
 
   check(tx, _id, write) {
-    const problems = checkCitations(tx, write.sources);
+    const problems = [
+      ...listedTwice('/about/actors', write.about.actorIds),
+      ...listedTwice('/about/places', write.about.placeIds),
+      ...listedTwice('/about/events', write.about.eventIds),
+      ...checkCitations(tx, write.sources),
+    ];
     if (write.originalLang !== null && !(write.originalLang in write.text)) {
       problems.push({ in: 'body', path: '/originalLang', message: 'text has no entry in the original language' });
     }

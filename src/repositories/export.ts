@@ -107,20 +107,26 @@ function closeOverReferences(tx: Tx, t: ReturnType<typeof q>): void {
 /**
  * Sets `depth` so that (rank, depth, id) order puts referenced records first: the number of
  * ancestors for places and events, a post-order number for actors (whose affiliations form
- * a graph that may have cycles; a cycle cannot be ordered and is left to the importer).
+ * a graph; the writes keep it free of cycles, which no order could put references first in).
  */
 function orderByDependencies(tx: Tx, t: ReturnType<typeof q>): void {
+  // The whole chain counts, however deep: a depth cut short would order a record by id among
+  // its ancestors. The writes keep chains free of cycles; the bound (no chain is longer than
+  // the table) only ends the walk on a cycle stored before they did.
+  const longest = (table: 'places' | 'entries') => tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM ${sql.raw(table)}`)!.n;
   tx.run(sql`UPDATE ${t} SET depth = (
       WITH RECURSIVE up(id, n) AS (
         SELECT parent_id, 1 FROM places WHERE id = ${t}.id AND parent_id IS NOT NULL
-        UNION ALL SELECT p.parent_id, up.n + 1 FROM places p JOIN up ON p.id = up.id WHERE p.parent_id IS NOT NULL AND up.n < 100)
+        UNION ALL SELECT p.parent_id, up.n + 1 FROM places p JOIN up ON p.id = up.id
+          WHERE p.parent_id IS NOT NULL AND up.n < ${longest('places')})
       SELECT coalesce(max(n), 0) FROM up)
     WHERE rank = ${KIND_RANK.place}
       AND EXISTS (SELECT 1 FROM places WHERE id = ${t}.id AND parent_id IS NOT NULL)`);
   tx.run(sql`UPDATE ${t} SET depth = (
       WITH RECURSIVE up(id, n) AS (
         SELECT parent_id, 1 FROM entries WHERE id = ${t}.id AND parent_id IS NOT NULL
-        UNION ALL SELECT e.parent_id, up.n + 1 FROM entries e JOIN up ON e.id = up.id WHERE e.parent_id IS NOT NULL AND up.n < 1000)
+        UNION ALL SELECT e.parent_id, up.n + 1 FROM entries e JOIN up ON e.id = up.id
+          WHERE e.parent_id IS NOT NULL AND up.n < ${longest('entries')})
       SELECT coalesce(max(n), 0) FROM up)
     WHERE rank = ${KIND_RANK.event}
       AND EXISTS (SELECT 1 FROM entries WHERE id = ${t}.id AND parent_id IS NOT NULL)`);

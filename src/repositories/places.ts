@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { entries, entryPlaces, places, type LanguageMap } from '../db/schema.js';
 import type { PlaceInput } from '../schemas/places.js';
 import { placeRefs } from './refs.js';
-import type { RecordKindSpec } from './records.js';
+import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from '../db/statements.js';
 import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
@@ -39,10 +39,15 @@ export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, R
   },
 
   check(tx, id, write) {
-    if (id === null || write.parentId === null) return [];
-    return write.parentId === id || placeAncestors(tx, write.parentId).includes(id)
-      ? [{ in: 'body', path: '/parent', message: 'a place cannot lie inside itself' }]
-      : [];
+    // a parent already stored closes no cycle (a re-import of the same place checks nothing)
+    if (id === null || write.parentId === null || storedParent(tx, 'places', id) === write.parentId) return [];
+    const chain = parentChain(tx, 'places', write.parentId, id);
+    if (chain === null) return [];
+    const message =
+      chain.length === 1
+        ? 'a place cannot lie inside itself'
+        : `a place cannot lie inside itself: ${chain[0]} already lies inside ${chain[chain.length - 1]} (${describeChain(chain)})`;
+    return [{ in: 'body', path: '/parent', message }];
   },
 
   readWrite(tx, id) {
@@ -124,19 +129,6 @@ export function loadPlaces(tx: Tx, ids: number[], lang?: string) {
       },
     ];
   });
-}
-
-/** Ids of the place's ancestors, nearest first. */
-export function placeAncestors(tx: Tx, id: number): number[] {
-  return tx
-    .all<{ id: number }>(
-      sql`WITH RECURSIVE up(id, depth) AS (
-            SELECT parent_id, 1 FROM places WHERE id = ${id} AND parent_id IS NOT NULL
-            UNION SELECT p.parent_id, up.depth + 1 FROM places p JOIN up ON p.id = up.id
-              WHERE p.parent_id IS NOT NULL AND up.depth < 100)
-          SELECT id FROM up ORDER BY depth`,
-    )
-    .map((r) => r.id);
 }
 
 /** The places and every place under them, through the parent chain. */

@@ -31,7 +31,11 @@ export interface RecordKindSpec<Input, Write extends { key: string }, Dto> {
   entryKind?: 'event' | 'statement';
   /** Resolves the fields present in `input` over `base` (the stored write form on patch). */
   toWrite(input: Partial<Input>, resolver: RefResolver, key: string, base: Write | null): Write;
-  /** Checks that need the database beyond reference existence (cycles, kinds). */
+  /**
+   * Checks that need the database beyond reference existence (cycles, kinds). A write that
+   * conflicts with other stored records (a source text their citations no longer match)
+   * throws the conflict instead.
+   */
   check?(tx: Tx, id: number | null, write: Write): FieldError[];
   readWrite(tx: Tx, id: number): Write | null;
   /** Inserts (id null) or replaces the record; returns its id. */
@@ -42,6 +46,51 @@ export interface RecordKindSpec<Input, Write extends { key: string }, Dto> {
 }
 
 export type AnySpec = RecordKindSpec<any, { key: string }, any>;
+
+/**
+ * The keys on the parent chain from `from` up to `to`, both included, or null when `to` is
+ * not `from` nor above it: what a new parent `from` of `to` would close into a cycle. No
+ * depth limit (a cycle closed above any depth is one the export could not order), and the
+ * search ends even on a stored cycle, since UNION visits each id once.
+ */
+export function parentChain(tx: Tx, table: 'places' | 'entries', from: number, to: number): string[] | null {
+  const t = sql.raw(table);
+  if (from !== to) {
+    const above = tx.get<{ hit: number }>(
+      sql`WITH RECURSIVE up(id) AS (
+            SELECT parent_id FROM ${t} WHERE id = ${from} AND parent_id IS NOT NULL
+            UNION SELECT r.parent_id FROM ${t} r JOIN up ON r.id = up.id WHERE r.parent_id IS NOT NULL)
+          SELECT 1 AS hit FROM up WHERE id = ${to} LIMIT 1`,
+    );
+    if (above === undefined) return null;
+  }
+  // only to name the records of the refused cycle: walk the chain up to `to`
+  const keys: string[] = [];
+  const seen = new Set<number>();
+  let current: number | null = from;
+  while (current !== null && !seen.has(current)) {
+    seen.add(current);
+    const row: { key: string; parentId: number | null } | undefined = tx.get(
+      sql`SELECT key, parent_id AS parentId FROM ${t} WHERE id = ${current}`,
+    );
+    if (row === undefined) break;
+    keys.push(row.key);
+    if (current === to) break;
+    current = row.parentId;
+  }
+  return keys;
+}
+
+/** The parent stored for the place or entry `id` (null: none, or no such record). */
+export function storedParent(tx: Tx, table: 'places' | 'entries', id: number): number | null {
+  return tx.get<{ parentId: number | null }>(sql`SELECT parent_id AS parentId FROM ${sql.raw(table)} WHERE id = ${id}`)?.parentId ?? null;
+}
+
+/** `a → b → c`, shortened in the middle when long. */
+export function describeChain(keys: string[]): string {
+  const shown = keys.length > 12 ? [...keys.slice(0, 6), `… ${keys.length - 11} more …`, ...keys.slice(-5)] : keys;
+  return shown.join(' → ');
+}
 
 export function getRecord<Dto>(db: Db | Tx, spec: RecordKindSpec<any, any, Dto>, ref: string, lang?: string): Dto {
   const id = findId(db as Tx, spec.table, ref, spec.entryKind);
@@ -160,17 +209,10 @@ export function prepareUpsert<Input extends { key: string }, Write extends { key
   input: Input,
   pendingKeys?: (key: string) => boolean,
 ): PreparedUpsert<Write> {
-  // One look-up of the key answers both "which record is this" and "is the key free"
-  // (timelines are also found by slug, so theirs stays a search of their own).
+  // One look-up of the key answers both "which record is this" and "is the key free". Only
+  // the key: a timeline found by its slug would be another timeline, overwritten by this one.
   const holder = isNumericId(input.key) ? undefined : kindOfKey(tx, input.key);
-  const existing =
-    spec.table === 'timeline'
-      ? isNumericId(input.key)
-        ? null
-        : findId(tx, spec.table, input.key, spec.entryKind)
-      : holder != null && holder.kind === spec.kind
-        ? holder.id
-        : null;
+  const existing = holder != null && holder.kind === spec.kind ? holder.id : null;
   const base = existing === null ? null : spec.readWrite(tx, existing);
   const resolver = new RefResolver(tx, 'line', pendingKeys);
   // a full record replaces the stored one: fields it leaves out fall back to their defaults

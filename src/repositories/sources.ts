@@ -1,7 +1,9 @@
-import { eq, inArray, type SQL } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import { citations, entries, sources, type LanguageMap } from '../db/schema.js';
+import { conflict } from '../errors.js';
 import type { SourceInput } from '../schemas/sources.js';
+import { citationProblem, citedText } from './entries.js';
 import type { RecordKindSpec } from './records.js';
 import { dateValue, dayBounds, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 import { parseEdtf } from '../dates/edtf.js';
@@ -37,6 +39,38 @@ export const sourceSpec: RecordKindSpec<z.infer<typeof SourceInput>, SourceWrite
       retrieved: pick(input.retrieved, base?.retrieved ?? null),
       text: pick(input.text, base?.text ?? null),
     };
+  },
+
+  check(tx, id, write) {
+    if (id === null) return [];
+    const stored = tx.select({ text: sources.text }).from(sources).where(eq(sources.id, id)).get();
+    if (stored === undefined || stored.text === write.text) return [];
+    // the citations whose offsets point into the old text must still hold under the new one
+    const text = write.text === null ? null : citedText(write.text);
+    const broken = tx
+      .all<{ kind: string; key: string; position: number; excerpt: string | null; start: number | null; end: number | null }>(
+        sql`SELECT e.kind, e.key, c.position, c.excerpt, c.start, c."end" AS "end" FROM citations c
+            JOIN entries e ON e.id = c.entry_id
+            WHERE c.source_id = ${id} AND (c.start IS NOT NULL OR c."end" IS NOT NULL)
+            ORDER BY e.id, c.position`,
+      )
+      .flatMap((c) => {
+        const problem = citationProblem(text, c);
+        return problem ? [{ who: `${c.kind} ${c.key}`, where: `/sources/${c.position}`, problem }] : [];
+      });
+    if (broken.length === 0) return [];
+    const shown = broken.slice(0, 20);
+    const more = broken.length > shown.length ? ` and ${broken.length - shown.length} more` : '';
+    throw conflict(
+      `the new text of source ${JSON.stringify(write.key)} would not hold what ${shown
+        .map((b) => `${b.who} cites at ${b.where}`)
+        .join(', ')}${more} (${shown[0]!.problem.message}); change or remove those citations first`,
+      shown.map((b) => ({
+        in: 'body',
+        path: '/text',
+        message: `${b.who} cites this source at ${b.where}${b.problem.field}: ${b.problem.message}`,
+      })),
+    );
   },
 
   readWrite(tx, id) {

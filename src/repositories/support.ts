@@ -73,9 +73,13 @@ export type RefTable = 'source' | 'place' | 'actor' | 'entry' | 'timeline';
 
 const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
 
-/** True when `value` is written as a numeric id rather than a key. */
+/**
+ * True when `value` is written as a numeric id rather than a key. Only the canonical form
+ * counts (`12`, not `012`, `+12` or ` 12`): one id has one spelling, so that two references
+ * to the same record are the same text, and other spellings are no record at all.
+ */
 export const isNumericId = (value: string | number): boolean =>
-  typeof value === 'number' || /^[0-9]{1,15}$/.test(value);
+  typeof value === 'number' || /^[1-9][0-9]{0,14}$/.test(value);
 
 /**
  * What a write transaction has looked up already, for a run of records written in it (an

@@ -31,6 +31,15 @@ export const timelineSpec: RecordKindSpec<z.infer<typeof TimelineInput>, Timelin
     const holder = tx.select({ id: timelines.id }).from(timelines).where(eq(timelines.slug, write.slug)).get();
     const problems =
       holder && holder.id !== id ? [{ in: 'body', path: '/slug', message: 'another timeline has this slug' }] : [];
+    // a timeline is addressed by key or slug: one timeline's key must not be another's slug
+    const slugHolder = tx.select({ id: timelines.id, key: timelines.key }).from(timelines).where(eq(timelines.slug, write.key)).get();
+    const keyHolder = tx.select({ id: timelines.id, key: timelines.key }).from(timelines).where(eq(timelines.key, write.slug)).get();
+    if (slugHolder && slugHolder.id !== id) {
+      problems.push({ in: 'body', path: '/key', message: `timeline ${slugHolder.key} has this as its slug` });
+    }
+    if (keyHolder && keyHolder.id !== id) {
+      problems.push({ in: 'body', path: '/slug', message: `timeline ${keyHolder.key} has this as its key` });
+    }
     const seen = new Set<number>();
     write.entryIds.forEach((entryId, i) => {
       if (seen.has(entryId)) problems.push({ in: 'body', path: `/entries/${i}`, message: 'listed twice' });
