@@ -4,11 +4,12 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
+import { openapiText } from '../src/openapi.js';
 
 export const openapiPath = new URL('../openapi/openapi.json', import.meta.url);
 
 const app = await buildApp({ databasePath: ':memory:', seedWhenEmpty: false, logLevel: 'silent' });
-const generated = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+const generated = openapiText(app);
 await app.close();
 
 if (process.argv.includes('--check')) {

@@ -25,15 +25,16 @@ import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { importRoutes } from './routes/import.js';
 import { placeRoutes } from './routes/places.js';
+import { problemRoutes } from './routes/problems.js';
 import { sourceRoutes } from './routes/sources.js';
 import { statementRoutes } from './routes/statements.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { timelinesRoutes } from './routes/timelines.js';
 import { StreamBody } from './schemas/common.js';
 import { loadSeedIfEmpty } from './seed.js';
-import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
+import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './openapi.js';
 import { RenderedEntries } from './rendered.js';
-import { installSecurityHeaders } from './plugins/security.js';
+import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -174,11 +175,18 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     openapi: openapiDocumentBase,
     transform: jsonSchemaTransform,
-    transformObject: (document) => pruneUnusedSchemas(jsonSchemaTransformObject(document)),
+    transformObject: (document) => declareProtocolResponses(pruneUnusedSchemas(jsonSchemaTransformObject(document))),
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // the explorer is served over plain HTTP too (127.0.0.1 by default, any host behind a
+    // LAN): upgrading its requests to HTTPS would leave it blank wherever there is no TLS
+    transformStaticCSP: withoutUpgradeInsecureRequests,
+  });
 
   await app.register(healthRoutes);
+  await app.register(problemRoutes);
   await app.register(
     async (v1) => {
       await v1.register(timelineRoutes);
@@ -194,7 +202,12 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     { prefix: '/v1' },
   );
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // the committed file's bytes (pretty-printed), not a re-serialisation of the object
+  let documentText: string | undefined;
+  app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
+    documentText ??= openapiText(app);
+    return reply.type('application/json; charset=utf-8').send(documentText);
+  });
 
   await app.ready();
   return app;

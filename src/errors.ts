@@ -10,18 +10,148 @@ export interface FieldError {
   message: string;
 }
 
-export const PROBLEM_BASE = 'https://annals.dev/problems/';
+/**
+ * Problem `type` URIs are relative references (RFC 9457 §3.1.1) to pages this service serves
+ * (src/routes/problems.ts), so they resolve against whichever host answered, and they point
+ * somewhere the project controls.
+ */
+export const PROBLEM_BASE = '/problems/';
+
+/**
+ * Every problem type the service answers with, by code: the page at `/problems/{code}`, the
+ * `type` and `code` enums of the Problem schema, and the codes `ProblemError` accepts all come
+ * from here, so a new code cannot be sent without being documented.
+ */
+export const PROBLEM_TYPES = {
+  'invalid-request': {
+    title: 'Invalid request',
+    status: 400,
+    description:
+      'The request is malformed: a value that cannot be used as given (a bad cursor, a URL with broken ' +
+      'percent-encoding, an Idempotency-Key that is not visible ASCII, too many histogram buckets). Other ' +
+      '4xx statuses the HTTP layer raises carry this type too. `errors` names the fields when it can.',
+  },
+  'validation-failed': {
+    title: 'Validation failed',
+    status: 400,
+    description:
+      'A parameter or a field of the body does not match the schema the OpenAPI document gives for it. ' +
+      '`errors` lists each one: where it is (`in`: query, body, params or headers), its JSON-pointer `path` ' +
+      'and what is wrong.',
+  },
+  'invalid-json': {
+    title: 'Invalid JSON',
+    status: 400,
+    description: 'The body was sent as JSON but is empty or does not parse.',
+  },
+  'unsupported-format': {
+    title: 'Unsupported format',
+    status: 400,
+    description: 'The `format` query parameter names a format this read does not produce; the detail lists those it does.',
+  },
+  unauthorized: {
+    title: 'Unauthorized',
+    status: 401,
+    description:
+      'The operation needs an API key and none was sent, or the key is unknown or revoked. Send ' +
+      '`Authorization: Bearer <key>`.',
+  },
+  forbidden: {
+    title: 'Forbidden',
+    status: 403,
+    description: 'The API key is valid but lacks the scope (`write`, `admin`) the operation needs.',
+  },
+  'not-found': {
+    title: 'Not found',
+    status: 404,
+    description: 'No record has this id or key, or no route answers this method and path.',
+  },
+  'not-acceptable': {
+    title: 'Not acceptable',
+    status: 406,
+    description:
+      'None of the media types in `Accept` can be produced. The detail lists the supported ones; `format=` ' +
+      'chooses one explicitly.',
+  },
+  conflict: {
+    title: 'Conflict',
+    status: 409,
+    description:
+      'The change conflicts with stored data: a key or slug already in use, or a delete of a record other ' +
+      'records still refer to (`errors` names them).',
+  },
+  'idempotency-in-progress': {
+    title: 'Request in progress',
+    status: 409,
+    description:
+      'A request with the same Idempotency-Key is still being processed. Retry after `Retry-After` seconds to ' +
+      'get its response.',
+  },
+  'body-too-large': {
+    title: 'Body too large',
+    status: 413,
+    description: 'The body is larger than the operation accepts (1 MiB for JSON bodies; the import has its own limit).',
+  },
+  'unsupported-media-type': {
+    title: 'Unsupported media type',
+    status: 415,
+    description: 'The body has a `Content-Type` the operation does not take: JSON for records, interchange NDJSON for the import.',
+  },
+  'unknown-reference': {
+    title: 'Unknown reference',
+    status: 422,
+    description: 'The body refers (by id or key) to records that do not exist; `errors` names each reference.',
+  },
+  'idempotency-key-reused': {
+    title: 'Idempotency-Key reused',
+    status: 422,
+    description:
+      'The Idempotency-Key was used in the last 24 hours for a different request (another body, method or ' +
+      'path). Use a new key for a new request.',
+  },
+  'rate-limited': {
+    title: 'Too many requests',
+    status: 429,
+    description:
+      'The client sent more requests a minute than its budget (per API key, or per address without one), or ' +
+      'too many failed authentications and unknown paths. Wait `Retry-After` seconds.',
+  },
+  internal: {
+    title: 'Internal server error',
+    status: 500,
+    description:
+      'The server failed to answer. Nothing about the failure is disclosed; it is logged under the request id ' +
+      'that the detail quotes.',
+  },
+  overloaded: {
+    title: 'Service unavailable',
+    status: 503,
+    description: 'The server is overloaded and sheds load. Retry after `Retry-After` seconds.',
+  },
+  'not-ready': {
+    title: 'Not ready',
+    status: 503,
+    description: 'The database is unreachable or not migrated (from `/readyz`). Retry after `Retry-After` seconds.',
+  },
+} as const satisfies Record<string, { title: string; status: number; description: string }>;
+
+export type ProblemCode = keyof typeof PROBLEM_TYPES;
+
+export const PROBLEM_CODES = Object.keys(PROBLEM_TYPES) as ProblemCode[];
+
+/** The `type` URI of a problem code. */
+export const problemType = (code: ProblemCode) => `${PROBLEM_BASE}${code}`;
 
 export class ProblemError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ProblemCode;
   readonly title: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
 
   constructor(
     status: number,
-    code: string,
+    code: ProblemCode,
     title: string,
     detail: string,
     options: { errors?: FieldError[]; headers?: Record<string, string> } = {},

@@ -38,7 +38,9 @@ function expectProblem(res: LightMyRequestResponse, status: number): Json {
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   const body = res.json();
   expect(body.status).toBe(status);
-  expect(body.type).toMatch(/^https:\/\/\S+$/);
+  // a reference relative to the service, to the page that explains the type (GET /problems/{code})
+  expect(body.type).toMatch(/^\/problems\/[a-z-]+$/);
+  expect(body.type).toBe(`/problems/${body.code}`);
   expect(body.title).toEqual(expect.any(String));
   expect(body.title.length).toBeGreaterThan(0);
   expect(body.detail).toEqual(expect.any(String));

@@ -143,7 +143,7 @@ describe('the auth matrix', () => {
     expect(gets.length).toBeGreaterThan(15);
     for (const op of gets) {
       const collection = op.path.split('/')[2]!;
-      const url = op.path.replace('{id}', encodeURIComponent(EXISTING[collection] ?? 'x'));
+      const url = op.path.replace('{id}', encodeURIComponent(EXISTING[collection] ?? 'x')).replace('{code}', 'not-found');
       const res = await t.app.inject({ url });
       expect(res.statusCode, `${op.id} ${url}: ${res.body.slice(0, 200)}`).toBe(200);
     }

@@ -2,12 +2,13 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { EntryDto } from '../repositories/entries.js';
 import { EntryList } from '../schemas/entries.js';
+import { GeoJsonFeatureCollection, TimelineJs } from '../schemas/formats.js';
 import { CSV_DESCRIPTION, csvStream } from './csv.js';
-import { GEOJSON_DESCRIPTION, geojsonStream, type CoordinateLookup } from './geojson.js';
+import { geojsonStream, type CoordinateLookup } from './geojson.js';
 import { ICS_DESCRIPTION, icsStream } from './ics.js';
 import { NDJSON_DESCRIPTION, ndjsonStream } from './ndjson.js';
 import { FORMATS, FORMAT_NAMES, type Format } from './negotiate.js';
-import { TIMELINEJS_DESCRIPTION, timelineJsStream } from './timelinejs.js';
+import { timelineJsStream } from './timelinejs.js';
 
 export { FORMATS, FORMAT_NAMES, chooseFormat, type Format } from './negotiate.js';
 
@@ -32,8 +33,8 @@ export function formattedResponse(description: string) {
       [FORMATS.ndjson]: text(NDJSON_DESCRIPTION),
       [FORMATS.csv]: text(CSV_DESCRIPTION),
       [FORMATS.ics]: text(ICS_DESCRIPTION),
-      [FORMATS.timelinejs]: text(TIMELINEJS_DESCRIPTION),
-      [FORMATS.geojson]: text(GEOJSON_DESCRIPTION),
+      [FORMATS.timelinejs]: { schema: TimelineJs },
+      [FORMATS.geojson]: { schema: GeoJsonFeatureCollection },
     },
   };
 }

@@ -11,6 +11,9 @@ declare module 'fastify' {
 /** OpenAPI security requirement of operations that need a key. */
 export const bearerSecurity = [{ bearerAuth: [] as string[] }];
 
+/** OpenAPI security requirement of public operations: none (overrides the document's default). */
+export const publicSecurity: Array<Record<string, string[]>> = [];
+
 /** A preHandler that admits only requests bearing a live key with `scope`. */
 export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
   return async function (this: unknown, request: FastifyRequest, _reply: FastifyReply) {

@@ -3,7 +3,16 @@ import type { FastifyInstance } from 'fastify';
 import { currentRevision } from '../repositories/settings.js';
 
 /** Paths whose answers depend on the code only, not the data: cacheable for a while. */
-const STATIC_PREFIXES = ['/openapi.json', '/docs'];
+const STATIC_PREFIXES = ['/openapi.json', '/docs', '/problems/'];
+/** The probes: never cached. */
+const UNCACHED_PREFIXES = ['/healthz', '/readyz'];
+
+/**
+ * Whether a read of this path carries an ETag of the data (and so is answered 304 to a
+ * matching If-None-Match): what the OpenAPI document declares (src/openapi.ts) follows this.
+ */
+export const hasDataEtag = (url: string) =>
+  !STATIC_PREFIXES.some((prefix) => url.startsWith(prefix)) && !UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix));
 
 /**
  * ETags and Cache-Control for reads. A read's ETag is derived from the data revision (bumped
@@ -23,7 +32,7 @@ export function installCaching(app: FastifyInstance): void {
       reply.header('cache-control', 'public, max-age=300');
       return;
     }
-    if (url.startsWith('/healthz') || url.startsWith('/readyz')) {
+    if (UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix))) {
       reply.header('cache-control', 'no-store');
       return;
     }

@@ -1,13 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { PROBLEM_BASE, ProblemError, type FieldError } from '../errors.js';
+import { ProblemError, problemType, type FieldError, type ProblemCode } from '../errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 const contextNames: Record<string, string> = { querystring: 'query', body: 'body', params: 'params', headers: 'headers' };
 
 /** Fastify's own client errors, by code: status, our code, title. */
-const fastifyCodes: Record<string, [number, string, string]> = {
+const fastifyCodes: Record<string, [number, ProblemCode, string]> = {
   FST_ERR_CTP_BODY_TOO_LARGE: [413, 'body-too-large', 'Body too large'],
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported-media-type', 'Unsupported media type'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid-request', 'Invalid request'],
@@ -20,13 +20,13 @@ const fastifyCodes: Record<string, [number, string, string]> = {
 export function sendProblem(
   reply: FastifyReply,
   request: FastifyRequest,
-  problem: { status: number; code: string; title: string; detail: string; errors?: FieldError[] | undefined },
+  problem: { status: number; code: ProblemCode; title: string; detail: string; errors?: FieldError[] | undefined },
 ) {
   return reply
     .code(problem.status)
     .type(PROBLEM_CONTENT_TYPE)
     .send({
-      type: `${PROBLEM_BASE}${problem.code}`,
+      type: problemType(problem.code),
       title: problem.title,
       status: problem.status,
       detail: problem.detail,

@@ -31,3 +31,11 @@ export function installSecurityHeaders(app: FastifyInstance, options: HelmetOpti
     done();
   });
 }
+
+/** A CSP without `upgrade-insecure-requests`, which breaks every page served over plain HTTP. */
+export const withoutUpgradeInsecureRequests = (policy: string) =>
+  policy
+    .split(';')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '' && directive.toLowerCase() !== 'upgrade-insecure-requests')
+    .join('; ');

@@ -14,7 +14,7 @@ export const actorRoutes = crudRoutes({
   output: Actor,
   list: ActorList,
   filters: z.object({
-    type: repeated(z.enum(actorTypes)).optional().meta({ example: ['person'] }),
+    type: repeated(z.enum(actorTypes)).optional().meta({ description: 'Actor types (OR).' }),
   }),
   page: (db, filters, after, limit) => idPage(listActorIds(db, filters, after as number | undefined, limit + 1), limit),
   example: 'actor:amreyev',

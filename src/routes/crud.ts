@@ -3,12 +3,20 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import { parseWindowBound } from '../dates/window.js';
-import { bearerSecurity, requireScope } from '../plugins/auth.js';
+import { bearerSecurity, publicSecurity, requireScope } from '../plugins/auth.js';
 import { claimIdempotencyKey, completeIdempotencyKey } from '../repositories/idempotency.js';
 import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../repositories/records.js';
 import { writeTransaction } from '../repositories/support.js';
 import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
-import { CursorParam, IdempotencyHeaders, IdOrKeyParam, LangParam, LimitParam, problemResponses } from '../schemas/common.js';
+import {
+  CursorParam,
+  IdempotencyHeaders,
+  IdOrKeyParam,
+  LangParam,
+  LimitParam,
+  jsonResponse,
+  problemResponses,
+} from '../schemas/common.js';
 
 /** A page of record ids and where the next one starts (null on the last page). */
 export interface IdPage {
@@ -34,6 +42,8 @@ export interface CrudOptions {
   example: string;
   /** Replaces the single-record read: its query, its 200 response and its handler. */
   getOne?: {
+    /** What the read answers, beyond the record itself. */
+    description: string;
     query: z.ZodObject;
     response: unknown;
     statuses: number[];
@@ -100,8 +110,9 @@ export function crudRoutes(options: CrudOptions) {
           tags: [tag],
           summary: `List ${words(plural)}`,
           description: `${plural} in a stable order, a page at a time; follow \`page.nextCursor\` (or the \`Link\` header) for the next page.`,
+          security: publicSecurity,
           querystring: listQuery,
-          response: { 200: options.list, ...problemResponses(400) },
+          response: { 200: jsonResponse(`A page of ${words(plural)}.`, options.list), ...problemResponses(400) },
         },
       },
       async (request, reply) => {
@@ -127,11 +138,15 @@ export function crudRoutes(options: CrudOptions) {
           operationId: `get${name}`,
           tags: [tag],
           summary: `Get ${aNoun(name).replace(/^an? /, 'one ')} by id or key`,
+          description:
+            `The ${words(name)} with this numeric id or key (records it refers to come embedded in short form); ` +
+            `\`lang\` keeps its texts in one language.${options.getOne ? ` ${options.getOne.description}` : ''}`,
+          security: publicSecurity,
           params,
           querystring: options.getOne?.query ?? z.object({ lang: LangParam }),
           response: options.getOne
             ? { 200: options.getOne.response, ...problemResponses(...options.getOne.statuses) }
-            : { 200: options.output, ...problemResponses(400, 404) },
+            : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404) },
         } as FastifySchema,
       },
       async (request, reply) => {
@@ -156,7 +171,10 @@ export function crudRoutes(options: CrudOptions) {
           security: bearerSecurity,
           headers: IdempotencyHeaders,
           body: options.input,
-          response: { 201: options.output, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
+          response: {
+            201: jsonResponse(`The created ${words(name)}, also at the URL in \`Location\`.`, options.output),
+            ...problemResponses(400, 401, 403, 409, 413, 415, 422),
+          },
         },
       },
       async (request, reply) => {
@@ -187,7 +205,10 @@ export function crudRoutes(options: CrudOptions) {
           params,
           consumes: ['application/json', 'application/merge-patch+json'],
           body: options.patch,
-          response: { 200: options.output, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+          response: {
+            200: jsonResponse(`The ${words(name)} as changed.`, options.output),
+            ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+          },
         },
       },
       async (request) => patchRecord(app.db, spec, request.params.id, request.body as never),

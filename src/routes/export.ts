@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { openSnapshot, type Db } from '../db/client.js';
 import { createExportPlan, dropExportPlan, exportLines, exportPlanPage } from '../repositories/export.js';
 import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+import { publicSecurity } from '../plugins/auth.js';
 import { problemResponses } from '../schemas/common.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../timeline.js';
@@ -55,6 +56,7 @@ export async function exportRoutes(fastify: FastifyInstance) {
           'Streams interchange NDJSON with every record after the records it refers to: sources, places, actors, ' +
           'events, statements, curated timelines. With timeline filters, the selected events and statements and ' +
           'everything they refer to. Importing the export into an empty instance and exporting again gives the same bytes.',
+        security: publicSecurity,
         querystring: ExportQuery,
         response: {
           200: {

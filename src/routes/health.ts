@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { committedMigrations, migrationsApplied } from '../db/migrate.js';
 import { ProblemError } from '../errors.js';
-import { problemResponses } from '../schemas/common.js';
+import { publicSecurity } from '../plugins/auth.js';
+import { jsonResponse, problemResponses } from '../schemas/common.js';
 
 const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
@@ -18,7 +19,11 @@ export async function healthRoutes(fastify: FastifyInstance) {
         operationId: 'getHealth',
         tags: ['Operations'],
         summary: 'Liveness: the process answers',
-        response: { 200: Health, ...problemResponses(429, 503) },
+        description:
+          'Answers 200 as long as the process serves requests, without touching the database: for a liveness ' +
+          'probe (restart when it fails). Never cached.',
+        security: publicSecurity,
+        response: { 200: jsonResponse('The process is alive.', Health), ...problemResponses(429, 503) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -31,7 +36,11 @@ export async function healthRoutes(fastify: FastifyInstance) {
         operationId: 'getReadiness',
         tags: ['Operations'],
         summary: 'Readiness: the database answers and every migration is applied',
-        response: { 200: Health, ...problemResponses(429, 503) },
+        description:
+          'Answers 200 once the database answers and has every committed migration applied, else 503 ' +
+          '(`not-ready`) with `Retry-After`: for a readiness probe (send traffic only while it passes). Never cached.',
+        security: publicSecurity,
+        response: { 200: jsonResponse('The service is ready to serve.', Health), ...problemResponses(429, 503) },
       },
     },
     async () => {

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { ProblemError } from '../errors.js';
 import { importNdjson } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
-import { IdempotencyHeaders, StreamBody, problemResponses } from '../schemas/common.js';
+import { IdempotencyHeaders, StreamBody, jsonResponse, problemResponses } from '../schemas/common.js';
 import { REPLAY_HEADER, idempotencyRequest } from '../plugins/idempotency.js';
 import {
   claimIdempotencyKey,
@@ -61,7 +61,10 @@ export async function importRoutes(fastify: FastifyInstance) {
         querystring: ImportQuery,
         consumes: NDJSON_TYPES,
         body: StreamBody,
-        response: { 200: ImportReport, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
+        response: {
+          200: jsonResponse('What the import did: counts of created, updated and unchanged records, and every refused line.', ImportReport),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {

@@ -16,9 +16,9 @@ export const placeRoutes = crudRoutes({
   output: Place,
   list: PlaceList,
   filters: z.object({
-    type: repeated(z.string().max(100)).optional().meta({ example: ['city'] }),
-    countryCode: repeated(z.string().max(2)).optional().meta({ example: ['KZ'] }),
-    parent: z.string().max(200).optional().meta({ description: 'Only the direct children of this place.', example: 'place:kz' }),
+    type: repeated(z.string().max(100)).optional().meta({ description: 'Place types (OR), such as `city`.' }),
+    countryCode: repeated(z.string().max(2)).optional().meta({ description: 'ISO 3166-1 alpha-2 codes (OR), such as `KZ`.' }),
+    parent: z.string().max(200).optional().meta({ description: 'Only the direct children of this place (id or key, such as `place:kz`).' }),
   }),
   page: (db, filters, after, limit) => {
     const { parent, ...rest } = filters as { parent?: string; type?: string[]; countryCode?: string[] };

@@ -14,10 +14,10 @@ export const sourceRoutes = crudRoutes({
   output: Source,
   list: SourceList,
   filters: z.object({
-    type: repeated(z.string().max(100)).optional().meta({ example: ['news_article'] }),
+    type: repeated(z.string().max(100)).optional().meta({ description: 'Source types (OR), such as `news_article`.' }),
     language: repeated(z.string().max(35))
       .optional()
-      .meta({ description: 'Language the source is written in (`lang` picks the language of the texts).', example: ['ar'] }),
+      .meta({ description: 'Languages the source is written in (OR), such as `ar` (`lang` picks the language of the texts).' }),
   }),
   page: (db, filters, after, limit) => {
     const { type, language } = filters as { type?: string[]; language?: string[] };

@@ -25,7 +25,8 @@ import {
 } from '../histogram.js';
 import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
-import { IdOrKeyParam, problemResponses } from '../schemas/common.js';
+import { publicSecurity } from '../plugins/auth.js';
+import { IdOrKeyParam, jsonResponse, problemResponses } from '../schemas/common.js';
 import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
 import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../timeline.js';
 import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
@@ -98,6 +99,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         description:
           'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, ' +
           'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes.',
+        security: publicSecurity,
         querystring: TimelineQuery,
         response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 406) },
       },
@@ -117,8 +119,9 @@ export async function timelineRoutes(fastify: FastifyInstance) {
           'Counts over the same filters as the timeline. `count` holds the entries that fit inside a bucket; ' +
           '`imprecise` those that overlap it without fitting (a month-precise entry in a day bucket), so coarse ' +
           'dates never inflate a single day. The window is widened to whole buckets; empty buckets are included.',
+        security: publicSecurity,
         querystring: HistogramQuery,
-        response: { 200: Histogram, ...problemResponses(400) },
+        response: { 200: jsonResponse('The buckets, in order, with their counts.', Histogram), ...problemResponses(400) },
       },
     },
     async (request) => {
@@ -175,6 +178,11 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         operationId: 'getActorTimeline',
         tags: ['Timeline'],
         summary: "An actor's timeline: the events they took part in and the statements they made",
+        description:
+          'The timeline (same filters, order, pages and formats) limited to the entries of this actor: events ' +
+          'they take part in (in `role`, if given) and statements they made (or, with `role=about`, are the ' +
+          'subject of). A 404 when no actor has this id or key.',
+        security: publicSecurity,
         params: z.object({ id: IdOrKeyParam.meta({ example: 'actor:amreyev' }) }),
         querystring: ActorTimelineQuery,
         response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },
@@ -190,6 +198,10 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         operationId: 'getPlaceTimeline',
         tags: ['Timeline'],
         summary: 'What happened at a place and every place under it, and what was said about them',
+        description:
+          'The timeline (same filters, order, pages and formats) limited to events at this place or any place ' +
+          'under it, and statements about them. A 404 when no place has this id or key.',
+        security: publicSecurity,
         params: z.object({ id: IdOrKeyParam.meta({ example: 'place:kz' }) }),
         querystring: PlaceTimelineQuery,
         response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },

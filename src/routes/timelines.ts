@@ -29,6 +29,9 @@ export const timelinesRoutes = crudRoutes({
   page: (db, _filters, after, limit) => idPage(listTimelineIds(db, after as number | undefined, limit + 1), limit),
   example: 'kazakhstan-january-2022',
   getOne: {
+    description:
+      'It comes with its entries in the curator\'s order (JSON), or as those entries alone in another format ' +
+      '(`format=` or `Accept`), streamed.',
     query: z.object({ lang: LangParam, ...formatParams }),
     response: {
       ...formattedResponse('The curated timeline with its entries in the curator\'s order (JSON), or its entries in another format.'),

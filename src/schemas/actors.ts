@@ -21,8 +21,20 @@ const fields = {
   affiliations: z.array(AffiliationInput).max(200).optional(),
 };
 
-export const ActorInput = z.strictObject({ key: Key.optional(), ...fields }).meta({ id: 'CreateActor' });
-export const ActorPatch = z.strictObject({ key: Key, ...fields }).partial().meta({ id: 'UpdateActor' });
+// the examples of the bodies are what the explorer sends: each is accepted by a seeded instance
+export const ActorInput = z.strictObject({ key: Key.optional(), ...fields }).meta({
+  id: 'CreateActor',
+  example: {
+    key: 'actor:ots-chair',
+    type: 'person',
+    name: { en: 'Chair of the Council of Foreign Ministers' },
+    affiliations: [{ actor: 'actor:ots-cfm', role: 'chair', date: '2022-01' }],
+  },
+});
+export const ActorPatch = z
+  .strictObject({ key: Key, ...fields })
+  .partial()
+  .meta({ id: 'UpdateActor', example: { aliases: [{ ar: 'أمرييف', en: 'Amreyev' }, { en: 'Bagdad Amreyev' }] } });
 
 export const Affiliation = z
   .object({ actor: ActorRef, role: z.string(), date: DateValue.nullable() })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { tryParseEdtf } from '../dates/edtf.js';
+import { PROBLEM_CODES, problemType } from '../errors.js';
 
 /** BCP 47 language tag, as used for the keys of language maps. */
 export const languageTag = z
@@ -115,24 +116,31 @@ export const Timestamps = {
 
 export const Problem = z
   .object({
-    type: z.string(),
+    type: z.enum(PROBLEM_CODES.map(problemType) as [string, ...string[]]).meta({
+      description:
+        'The problem type: a URI reference relative to this service, whose page (`GET /problems/{code}`) ' +
+        'explains it. Every type is listed under the Problems tag.',
+    }),
     title: z.string(),
     status: z.number().int(),
-    detail: z.string(),
-    instance: z.string().optional(),
-    code: z.string().optional(),
+    detail: z.string().meta({ description: 'What was wrong with this request.' }),
+    instance: z.string().optional().meta({ description: 'The path of the request.' }),
+    code: z.enum(PROBLEM_CODES).optional().meta({ description: 'The last segment of `type`.' }),
     errors: z
       .array(z.object({ in: z.string(), path: z.string(), message: z.string() }))
-      .optional(),
+      .optional()
+      .meta({ description: 'The fields at fault: where (`in`), which (`path`, JSON pointer) and why.' }),
   })
   .meta({
     id: 'Problem',
     description: 'An RFC 9457 problem document.',
     example: {
-      type: 'https://annals.dev/problems/validation-failed',
+      type: problemType('validation-failed'),
       title: 'Validation failed',
       status: 400,
       detail: 'query/from: "2022-02-30": February 2022 has 28 days',
+      instance: '/v1/timeline',
+      code: 'validation-failed',
       errors: [{ in: 'query', path: '/from', message: '"2022-02-30": February 2022 has 28 days' }],
     },
   });
@@ -153,7 +161,7 @@ export const LimitParam = z.coerce
   .min(1)
   .max(500)
   .default(50)
-  .meta({ description: 'Page size, 1 to 500.', example: 50 });
+  .meta({ description: 'Page size, 1 to 500.' });
 
 export const CursorParam = z
   .string()
@@ -161,9 +169,10 @@ export const CursorParam = z
   .optional()
   .meta({ description: 'The `page.nextCursor` of the previous page; opaque.' });
 
+// Optional query parameters carry no `example`: the explorer pre-fills every example into the
+// query it sends, and filters that were never meant to be combined then select nothing.
 export const LangParam = languageTag.optional().meta({
-  description: 'Return text in this language only, falling back to the original language.',
-  example: 'ar',
+  description: 'Return text in this language only (a BCP 47 tag such as `ar`), falling back to the original language.',
 });
 
 /** A query parameter that may be repeated (`?actor=a&actor=b`). */
@@ -183,6 +192,12 @@ const problemDescriptions: Record<number, string> = {
   429: 'Too many requests: wait as long as `Retry-After` says.',
   503: 'The service is overloaded or not ready: retry after `Retry-After` seconds.',
 };
+
+/** A JSON success response, with what it holds said in words (not the generator's "Default Response"). */
+export const jsonResponse = (description: string, schema: z.ZodType) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
 
 /** Response entries for the problem statuses an operation can return. */
 export const problemResponses = (...statuses: number[]) =>
@@ -213,5 +228,11 @@ export const IdempotencyHeaders = z.object({
     .min(1)
     .max(255)
     .optional()
-    .meta({ description: 'A client-chosen key that makes retries of this write safe for 24 hours.', example: 'c0a8e1f2-import-42' }),
+    // no example: the explorer would send one shared key with every write, and each write after
+    // the first (another body under the same key) would be refused as a reused key
+    .meta({
+      description:
+        'A client-chosen key, 1 to 255 visible ASCII characters (a fresh UUID per write is a good choice), that ' +
+        'makes retries of this write safe for 24 hours. Use a new key for each new request.',
+    }),
 });

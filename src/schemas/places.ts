@@ -22,12 +22,24 @@ const coordinatesMessage = { message: 'lat and lon go together', path: ['lat'] }
 export const PlaceInput = z
   .strictObject({ key: Key.optional(), ...fields })
   .refine(coordinatesTogether, coordinatesMessage)
-  .meta({ id: 'CreatePlace' });
+  // the examples of the bodies are what the explorer sends: each is accepted by a seeded instance
+  .meta({
+    id: 'CreatePlace',
+    example: {
+      key: 'place:almaty-airport',
+      type: 'site',
+      name: { en: 'Almaty International Airport' },
+      countryCode: 'KZ',
+      parent: 'place:almaty',
+      lat: 43.3521,
+      lon: 77.0405,
+    },
+  });
 export const PlacePatch = z
   .strictObject({ key: Key, ...fields })
   .partial()
   .refine(coordinatesTogether, coordinatesMessage)
-  .meta({ id: 'UpdatePlace' });
+  .meta({ id: 'UpdatePlace', example: { lat: 43.2567, lon: 76.9286 } });
 
 export const Place = z
   .object({

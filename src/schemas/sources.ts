@@ -12,8 +12,23 @@ const fields = {
   text: z.string().max(10_000_000).nullable().optional(),
 };
 
-export const SourceInput = z.strictObject({ key: Key.optional(), ...fields }).meta({ id: 'CreateSource' });
-export const SourcePatch = z.strictObject({ key: Key, ...fields }).partial().meta({ id: 'UpdateSource' });
+// the examples of the bodies are what the explorer sends: each is accepted by a seeded instance
+export const SourceInput = z.strictObject({ key: Key.optional(), ...fields }).meta({
+  id: 'CreateSource',
+  example: {
+    key: 'src:example-wire-2022-01-06-almaty-airport',
+    type: 'news_article',
+    title: { en: 'Protesters seize Almaty airport' },
+    outlet: 'Example Wire',
+    url: 'https://example.org/news/2022/01/06/almaty-airport',
+    lang: 'en',
+    published: '2022-01-06',
+  },
+});
+export const SourcePatch = z
+  .strictObject({ key: Key, ...fields })
+  .partial()
+  .meta({ id: 'UpdateSource', example: { outlet: 'Turk Press (Anadolu Agency)' } });
 
 export const Source = z
   .object({

@@ -4,7 +4,9 @@ import { MAX_QUERY_LENGTH } from '../search/text.js';
 import { formatParams } from '../formats/index.js';
 import { CursorParam, LangParam, LimitParam, repeated } from './common.js';
 
-const windowBound = (side: 'from' | 'to', example: string) =>
+// The optional filters carry no `example`: the explorer pre-fills every example, and all the
+// filters at once (an actor, a place, a tag, a text...) select nothing.
+const windowBound = (side: 'from' | 'to') =>
   z
     .string()
     .max(10)
@@ -18,15 +20,14 @@ const windowBound = (side: 'from' | 'to', example: string) =>
         side === 'from'
           ? 'Start of the window: a year, month or day (`2022` means from 1 January 2022).'
           : 'End of the window, inclusive: a year, month or day (`2022-01` means through 31 January).',
-      example,
     });
 
 const word = z.string().min(1).max(200);
 
 /** Filters of every timeline read (the merged timeline, scoped timelines, histograms, lists). */
 export const timelineFilters = {
-  from: windowBound('from', '2022-01-01'),
-  to: windowBound('to', '2022-01-31'),
+  from: windowBound('from'),
+  to: windowBound('to'),
   match: z
     .enum(['overlaps', 'within'])
     .default('overlaps')
@@ -36,25 +37,23 @@ export const timelineFilters = {
     }),
   kind: repeated(z.enum(['event', 'statement']))
     .optional()
-    .meta({ description: 'Only events or only statements.', example: ['statement'] }),
+    .meta({ description: 'Only events or only statements.' }),
   type: repeated(word)
     .optional()
-    .meta({ description: 'Entry types (OR): `protest`, `meeting`, `quote`, ...', example: ['protest'] }),
-  tag: repeated(word).optional().meta({ description: 'Tags (OR).', example: ['fuel-prices'] }),
+    .meta({ description: 'Entry types (OR): `protest`, `meeting`, `quote`, ...' }),
+  tag: repeated(word).optional().meta({ description: 'Tags (OR), such as `fuel-prices`.' }),
   actor: repeated(word)
     .optional()
     .meta({
       description:
-        'Actor ids or keys (OR). Events where the actor takes part (in `role`, if given); statements the actor made (or, with `role=about`, is the subject of).',
-      example: ['actor:amreyev'],
+        'Actor ids or keys (OR), such as `actor:amreyev`. Events where the actor takes part (in `role`, if given); statements the actor made (or, with `role=about`, is the subject of).',
     }),
   role: word.optional().meta({
     description: 'With `actor`: the role taken (`participant`, `organizer`, ..., `speaker`, `about`).',
-    example: 'speaker',
   }),
   place: repeated(word)
     .optional()
-    .meta({ description: 'Place ids or keys (OR), including every place under them.', example: ['place:kz'] }),
+    .meta({ description: 'Place ids or keys (OR), such as `place:kz`, including every place under them.' }),
   q: z
     .string()
     .min(1)
@@ -65,7 +64,6 @@ export const timelineFilters = {
         'Full text over titles, descriptions, statement texts (every language) and the names of the actors and ' +
         'places involved. Every word must match. Arabic-aware: diacritics, tatweel and letter variants are ' +
         'folded and common prefixes and suffixes stemmed, so `سلطات` finds `السلطات`. Latin text ignores case and accents.',
-      example: 'كازاخستان',
     }),
 } as const;
 

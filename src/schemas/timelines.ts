@@ -17,8 +17,23 @@ const fields = {
   entries: z.array(Ref).max(10_000).optional().meta({ description: 'Event and statement ids or keys, in order.' }),
 };
 
-export const TimelineInput = z.strictObject({ key: Key.optional(), ...fields }).meta({ id: 'CreateTimeline' });
-export const TimelinePatch = z.strictObject({ key: Key, ...fields }).partial().meta({ id: 'UpdateTimeline' });
+// the examples of the bodies are what the explorer sends: each is accepted by a seeded instance
+export const TimelineInput = z.strictObject({ key: Key.optional(), ...fields }).meta({
+  id: 'CreateTimeline',
+  example: {
+    key: 'timeline:ots-position-january-2022',
+    slug: 'ots-position-january-2022',
+    title: { en: 'The position of the Organization of Turkic States, January 2022' },
+    entries: ['event:ots-cfm-extraordinary-2022-01-11', 'stmt:amreyev-stability-integral-part'],
+  },
+});
+export const TimelinePatch = z
+  .strictObject({ key: Key, ...fields })
+  .partial()
+  .meta({
+    id: 'UpdateTimeline',
+    example: { description: { en: 'The unrest in Kazakhstan in January 2022, and what the Organization of Turkic States said.' } },
+  });
 
 export const CuratedTimeline = z
   .object({
