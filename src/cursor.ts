@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { badRequest } from './errors.js';
+import { ProblemError, badRequest } from './errors.js';
 
 /**
  * Opaque, tamper-evident cursors: base64url(JSON) and an HMAC over it. The HMAC also covers
@@ -16,9 +16,7 @@ export class CursorCodec {
 
   decode<T>(scope: string, cursor: string): T {
     const [body, signature, extra] = cursor.split('.');
-    const invalid = () => badRequest('cursor is not valid for this query; start again without it', [
-      { in: 'query', path: '/cursor', message: 'not a cursor issued for this query' },
-    ]);
+    const invalid = () => this.invalid();
     if (!body || !signature || extra !== undefined) throw invalid();
     const expected = Buffer.from(this.sign(scope, body));
     const given = Buffer.from(signature);
@@ -30,7 +28,24 @@ export class CursorCodec {
     }
   }
 
+  /** The 400 of a cursor this query did not issue (also for a signed body of the wrong shape). */
+  invalid() {
+    return badRequest('cursor is not valid for this query; start again without it', [
+      { in: 'query', path: '/cursor', message: 'not a cursor issued for this query' },
+    ]);
+  }
+
   private sign(scope: string, body: string): string {
     return createHmac('sha256', this.secret).update(scope).update('\0').update(body).digest('base64url').slice(0, 32);
   }
 }
+
+/**
+ * A cursor that was valid but can no longer be continued without skipping or repeating
+ * results (the data under it changed): 410, so that a client restarts from the first page
+ * rather than retrying the same cursor.
+ */
+export const cursorExpired = (detail: string) =>
+  new ProblemError(410, 'cursor-expired', 'Cursor expired', detail, {
+    errors: [{ in: 'query', path: '/cursor', message: 'expired: start again without it' }],
+  });

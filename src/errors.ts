@@ -87,6 +87,13 @@ export const PROBLEM_TYPES = {
       'A request with the same Idempotency-Key is still being processed. Retry after `Retry-After` seconds to ' +
       'get its response.',
   },
+  'cursor-expired': {
+    title: 'Cursor expired',
+    status: 410,
+    description:
+      'A `sort=relevance` cursor whose earlier pages no longer rank first: writes since it was issued changed ' +
+      'the ranking, so continuing could skip or repeat a match. Start again from the first page, without `cursor`.',
+  },
   'body-too-large': {
     title: 'Body too large',
     status: 413,

@@ -1,4 +1,4 @@
-import { MAX_DAY, MIN_DAY, dayNumber, dayToIso } from './dates/edtf.js';
+import { MAX_DAY, MIN_DAY, OPEN_END_DAY, OPEN_START_DAY, dayNumber, dayToIso } from './dates/edtf.js';
 
 export type Interval = 'day' | 'week' | 'month' | 'year';
 
@@ -16,14 +16,20 @@ export interface Bucket {
 
 const iso = (day: number) => dayToIso(day);
 
-/** First day of the bucket that contains `day` (weeks start on Monday, ISO 8601). */
+/** 0 on a Monday, 6 on a Sunday (1970-01-01, day 0, was a Thursday). */
+const daysSinceMonday = (day: number) => (((day + 3) % 7) + 7) % 7;
+
+/**
+ * First day of the bucket that contains `day` (weeks start on Monday, ISO 8601). Buckets never
+ * reach outside the calendar (0000-01-01 to 9999-12-31): the week holding 0000-01-01, a
+ * Saturday, starts on that day, and the one holding 9999-12-31, a Friday, ends on it.
+ */
 export function bucketStart(day: number, interval: Interval): number {
   switch (interval) {
     case 'day':
       return day;
     case 'week':
-      // 1970-01-01 was a Thursday: Monday is 3 days before it
-      return day - ((((day + 3) % 7) + 7) % 7);
+      return Math.max(MIN_DAY, day - daysSinceMonday(day));
     case 'month':
       return dayNumber(`${iso(day).slice(0, 7)}-01`);
     case 'year':
@@ -37,9 +43,11 @@ function nextBucket(start: number, interval: Interval): number {
     case 'day':
       return start + 1;
     case 'week':
-      return start + 7;
+      // the next Monday: the first week of the calendar starts on a Saturday (see bucketStart)
+      return Math.min(MAX_DAY + 1, start - daysSinceMonday(start) + 7);
     case 'month': {
       const [y, m] = iso(start).split('-').map(Number) as [number, number];
+      if (y >= 9999 && m === 12) return MAX_DAY + 1;
       return m === 12 ? dayNumber(`${String(y + 1).padStart(4, '0')}-01-01`) : dayNumber(`${String(y).padStart(4, '0')}-${String(m + 1).padStart(2, '0')}-01`);
     }
     case 'year': {
@@ -62,6 +70,38 @@ export function bucketStarts(from: number, to: number, interval: Interval): numb
     starts.push(start);
   }
   return starts;
+}
+
+/**
+ * The days a histogram covers: the window's closed sides, and for an open side the farthest
+ * known bound of the matching entries, either bound: an entry open at one end (`2022-01-05/..`,
+ * `../2022`) has only the other, and without it such entries would fall outside every bucket
+ * (or, when all of them are open-ended, leave no bucket at all). Null when a side is open and
+ * nothing matches. `spans` are those of spanCounts, whose bounds beyond a closed side come as
+ * the day just beyond it: the range is kept inside the window and the calendar.
+ */
+export function histogramRange(
+  from: number | undefined,
+  to: number | undefined,
+  spans: readonly { earliest: number; latest: number }[],
+): { first: number; last: number } | null {
+  let lowest = Number.POSITIVE_INFINITY;
+  let highest = Number.NEGATIVE_INFINITY;
+  for (const { earliest, latest } of spans) {
+    for (const day of [earliest, latest]) {
+      if (day === OPEN_START_DAY || day === OPEN_END_DAY) continue;
+      lowest = Math.min(lowest, day);
+      highest = Math.max(highest, day);
+    }
+  }
+  let first = from ?? lowest;
+  let last = to ?? highest;
+  if (!Number.isFinite(first) || !Number.isFinite(last)) return null;
+  // a side taken from the data never crosses the window's other side
+  if (from === undefined) first = Math.min(first, last);
+  if (to === undefined) last = Math.max(last, first);
+  const clamp = (day: number) => Math.min(MAX_DAY, Math.max(MIN_DAY, day));
+  return { first: clamp(first), last: clamp(last) };
 }
 
 /** The last day of each bucket of `starts`. */

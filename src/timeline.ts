@@ -6,13 +6,8 @@ import { placeSubtree } from './repositories/places.js';
 import { findId } from './repositories/support.js';
 import { buildMatchQuery } from './search/text.js';
 import { loadEntries, type EntryDto } from './repositories/entries.js';
-import {
-  relevancePage,
-  timelinePage,
-  type RelevancePosition,
-  type TimelinePosition,
-  type TimelineQuery as RepoQuery,
-} from './repositories/timeline.js';
+import { relevanceIds } from './repositories/search.js';
+import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from './repositories/timeline.js';
 import type { TimelineQuery } from './schemas/timeline.js';
 
 export type TimelineParams = z.infer<typeof TimelineQuery>;
@@ -91,12 +86,14 @@ export async function* allEntries(
   query: RepoQuery,
   options: { lang?: string | undefined; relevance?: boolean } = {},
 ): AsyncGenerator<EntryDto[]> {
-  let after: unknown;
+  if (options.relevance && query.text !== undefined) {
+    // ranks move with every write: the order is read once, before any page is written
+    yield* entriesByIds(db, relevanceIds(db, { ...query, text: query.text }), options.lang);
+    return;
+  }
+  let after: TimelinePosition | undefined;
   for (;;) {
-    const page =
-      options.relevance && query.text !== undefined
-        ? relevancePage(db, { ...query, text: query.text }, after as RelevancePosition | undefined, STREAM_PAGE_SIZE)
-        : timelinePage(db, query, after as TimelinePosition | undefined, STREAM_PAGE_SIZE);
+    const page = timelinePage(db, query, after, STREAM_PAGE_SIZE);
     if (page.ids.length > 0) yield loadEntries(db, page.ids, options.lang);
     if (page.next === null) return;
     after = page.next;

@@ -17,12 +17,18 @@
 // Each operation runs on its own freshly seeded in-memory app, with the seed FUZZ_SEED + its index,
 // so one operation replays alone (`-t <operationId>`). FUZZ_SEED and FUZZ_RUNS (total cases)
 // override the defaults printed below.
+//
+// A second fuzzer draws histogram windows at the calendar's edges (years 0000 and 9999) and checks
+// the buckets and their counts against the entries (see the end of the file; FUZZ_HISTOGRAM_RUNS).
 import fc from 'fast-check';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dayNumber, dayToIso } from '../src/dates/edtf.js';
+import { parseWindowBound } from '../src/dates/window.js';
 import { AUTH, buildTestApp } from './helpers.js';
+import { bucketFaults, type Histogram } from './support/histogram.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20220105);
 const TOTAL = Number(process.env.FUZZ_RUNS ?? 6000);
@@ -774,4 +780,190 @@ describe('malformed URLs (fastify framework errors)', () => {
       await t.close();
     }
   });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* The histogram at the calendar's edges                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+// Windows drawn near the years 0000, 0001, 9998 and 9999, at month and day edges (and past them:
+// 0001-02-29, 9999-13), with instants at extreme offsets and open sides, on an empty database and
+// on one whose entries sit at those edges. A valid window must answer 200 (or the 400 of too many
+// buckets), anything else a 400 problem; never a 5xx. A 200's buckets must tile the range, each a
+// whole interval cut only by the calendar, and hold exactly the matching entries: `count` those
+// inside a bucket, `count + imprecise` those overlapping it; an open side must reach every match.
+
+const HISTOGRAM_RUNS = Number(process.env.FUZZ_HISTOGRAM_RUNS ?? 250);
+
+/** Entries at the edges, by kind, type (a filter that picks a few) and date. */
+const EDGE_DATES: [kind: 'event' | 'statement', type: string, date: string][] = [
+  ['event', 'edge', '0000'],
+  ['event', 'edge', '0000-01'],
+  ['event', 'edge', '0000-01-01'],
+  ['event', 'far', '0000-01-02'],
+  ['event', 'edge', '0000-02-29'],
+  ['event', 'far', '0000-01-01/0000-01-03'],
+  ['event', 'edge', '../0000-01-01'],
+  ['event', 'far', '0000-12-31/..'],
+  ['event', 'edge', '0000-01-01T00:00:00-14:00'],
+  ['event', 'far', '0001-01-01'],
+  ['event', 'edge', '0000/9999'],
+  ['event', 'far', '9998-12-31'],
+  ['event', 'edge', '9999'],
+  ['event', 'far', '9999-12'],
+  ['event', 'edge', '9999-12-31'],
+  ['event', 'far', '9999-12-27/9999-12-31'],
+  ['event', 'edge', '../9999-12-31'],
+  ['event', 'far', '9999-12-31/..'],
+  ['event', 'edge', '9999-12-31T23:59:59.999+14:00'],
+  // only open-ended: without a window their known bounds must make the range
+  ['event', 'open', '5000-06-15/..'],
+  ['event', 'open', '../4000-03'],
+  // an open-ended entry known only beyond the closed ones, each way
+  ['event', 'mixed', '4500-01-01'],
+  ['event', 'mixed', '4600-02-10/..'],
+  ['event', 'mixed', '../4400-12-31'],
+  ['statement', 'quote', '0000-01-01'],
+  ['statement', 'quote', '9999-12-31'],
+  ['statement', 'quote', '9999-12-31/..'],
+  ['statement', 'quote', '../0000-12'],
+];
+
+interface EdgeEntry {
+  kind: 'event' | 'statement';
+  type: string;
+  earliest: number;
+  latest: number;
+}
+
+/** Builds an app with the edge entries, and returns them with their stored bounds. */
+async function edgeApp(): Promise<{ app: FastifyInstance; close(): Promise<void>; entries: EdgeEntry[] }> {
+  const t = await buildTestApp({ memory: true });
+  const speaker = await t.app.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:edge', type: 'person', name: { en: 'Edge' } } });
+  expect(speaker.statusCode, speaker.body).toBe(201);
+  const entries: EdgeEntry[] = [];
+  for (const [i, [kind, type, date]] of EDGE_DATES.entries()) {
+    const payload =
+      kind === 'event'
+        ? { key: `event:edge-${i}`, type, date, title: { en: date } }
+        : { key: `stmt:edge-${i}`, type, date, speaker: 'actor:edge', text: { en: date } };
+    const res = await t.app.inject({ method: 'POST', url: `/v1/${kind}s`, headers: AUTH, payload });
+    expect(res.statusCode, res.body).toBe(201);
+    const stored = res.json().date as { earliest: string | null; latest: string | null };
+    entries.push({
+      kind,
+      type,
+      earliest: stored.earliest === null ? Number.NEGATIVE_INFINITY : dayNumber(stored.earliest),
+      latest: stored.latest === null ? Number.POSITIVE_INFINITY : dayNumber(stored.latest),
+    });
+  }
+  return { app: t.app, close: () => t.close(), entries };
+}
+
+const edgeYearArb = fc.oneof(
+  { arbitrary: fc.constantFrom(0, 1, 9998, 9999), weight: 6 },
+  { arbitrary: fc.constantFrom(2, 4, 100, 400, 5000, 9997), weight: 1 },
+  { arbitrary: fc.integer({ min: 0, max: 9999 }), weight: 1 },
+);
+const edgeMonthArb = fc.oneof({ arbitrary: fc.constantFrom(1, 2, 12), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 12 }), weight: 1 });
+/** Days of the month, some past its end (then the window is a 400). */
+const edgeDayArb = fc.oneof({ arbitrary: fc.constantFrom(1, 2, 28, 29, 30, 31), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 31 }), weight: 1 });
+const yyyy = (y: number) => String(y).padStart(4, '0');
+const edgeBoundArb: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: edgeYearArb.map(yyyy), weight: 3 },
+  { arbitrary: fc.tuple(edgeYearArb, edgeMonthArb).map(([y, m]) => `${yyyy(y)}-${pad(m)}`), weight: 3 },
+  { arbitrary: fc.tuple(edgeYearArb, edgeMonthArb, edgeDayArb).map(([y, m, d]) => `${yyyy(y)}-${pad(m)}-${pad(d)}`), weight: 4 },
+  {
+    // instants are not window bounds: a 400 however extreme the offset
+    arbitrary: fc
+      .tuple(edgeYearArb, edgeMonthArb, edgeDayArb, fc.constantFrom('00:00', '23:59:59.999', '12:00'), fc.constantFrom('Z', '+14:00', '-14:00', '+13:59', '-00:30', '+05:45'))
+      .map(([y, m, d, time, offset]) => `${yyyy(y)}-${pad(m)}-${pad(d)}T${time}${offset}`),
+    weight: 1,
+  },
+  { arbitrary: fc.constantFrom('10000', '-0001', '9999-13', '0000-00', '0000-01-00', '', '9999-12-32', '0001-02-29'), weight: 1 },
+);
+const histogramQueryArb = fc.record(
+  {
+    from: edgeBoundArb,
+    to: edgeBoundArb,
+    interval: fc.constantFrom('day', 'week', 'month', 'year'),
+    match: fc.constantFrom('overlaps', 'within'),
+    kind: fc.constantFrom('event', 'statement'),
+    type: fc.constantFrom('edge', 'far', 'open', 'mixed', 'quote'),
+  },
+  { requiredKeys: [] },
+);
+
+/** What is wrong with a 200 histogram: its buckets, or its counts of `entries` (absent on the empty app). */
+function histogramFaults(query: Record<string, string>, h: Histogram, entries: EdgeEntry[]): string[] {
+  const faults = bucketFaults(h);
+  if (faults.length > 0) return faults;
+  // the window the route counts over: widened to whole buckets, so its closed sides are the range's
+  const from = query.from === undefined ? Number.NEGATIVE_INFINITY : h.from === null ? NaN : dayNumber(h.from);
+  const to = query.to === undefined ? Number.POSITIVE_INFINITY : h.to === null ? NaN : dayNumber(h.to);
+  const matching = entries.filter(
+    (e) =>
+      (query.kind === undefined || e.kind === query.kind) &&
+      (query.type === undefined || e.type === query.type) &&
+      ((query.match ?? 'overlaps') === 'within' ? e.earliest >= from && e.latest <= to : e.earliest <= to && e.latest >= from),
+  );
+  if (h.buckets.length === 0) {
+    if (matching.length > 0 || (query.from !== undefined && query.to !== undefined)) faults.push(`no buckets for ${matching.length} matches`);
+    return faults;
+  }
+  const first = dayNumber(h.from!);
+  const last = dayNumber(h.to!);
+  for (const e of matching) {
+    // an open side reaches every match, by whichever of its bounds is known
+    const known = [e.earliest, e.latest].filter(Number.isFinite);
+    if (query.from === undefined && Math.min(...known) < first) faults.push(`a match known from ${dayToIso(Math.min(...known))} is before the range`);
+    if (query.to === undefined && Math.max(...known) > last) faults.push(`a match known until ${dayToIso(Math.max(...known))} is after the range`);
+  }
+  h.buckets.forEach((b, i) => {
+    const start = dayNumber(b.start);
+    const end = dayNumber(b.end);
+    const inside = matching.filter((e) => e.earliest >= start && e.latest <= end).length;
+    const overlapping = matching.filter((e) => e.earliest <= end && e.latest >= start).length;
+    if (b.count !== inside || b.count + b.imprecise !== overlapping) {
+      faults.push(`bucket ${i} ${JSON.stringify(b)}: ${inside} inside and ${overlapping} overlapping`);
+    }
+  });
+  return faults;
+}
+
+describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each database)`, () => {
+  for (const [index, withData] of [false, true].entries()) {
+    it(withData ? 'with entries at the edges' : 'on an empty database', { timeout: 120_000 }, async () => {
+      const t = withData ? await edgeApp() : { ...(await buildTestApp({ memory: true })), entries: [] as EdgeEntry[] };
+      try {
+        await fc.assert(
+          fc.asyncProperty(histogramQueryArb, async (query) => {
+            const params = new URLSearchParams(query as Record<string, string>);
+            const url = `/v1/timeline/histogram?${params}`;
+            await new Promise((resolve) => setImmediate(resolve));
+            const res = await t.app.inject({ url });
+            const where = `${url} -> ${res.statusCode} ${clip(res.body, 300)}`;
+            expect(res.statusCode, `5xx: ${where}`).toBeLessThan(500);
+            const from = query.from === undefined ? undefined : parseWindowBound(query.from, 'from');
+            const to = query.to === undefined ? undefined : parseWindowBound(query.to, 'to');
+            const valid = from?.ok !== false && to?.ok !== false && !(from?.ok && to?.ok && from.day > to.day);
+            if (res.statusCode !== 200) {
+              expect(res.headers['content-type'], where).toMatch(/^application\/problem\+json/);
+              const problem = res.json() as Json;
+              expect(problem.status, where).toBe(res.statusCode);
+              expect(res.statusCode, where).toBe(400);
+              // a valid window is refused only for the number of its buckets
+              if (valid) expect(problem.detail, where).toMatch(/^more than 10000 \w+ buckets/);
+              return;
+            }
+            expect(valid, `a 200 for an invalid window: ${where}`).toBe(true);
+            expect(histogramFaults(query as Record<string, string>, res.json() as Histogram, t.entries), where).toEqual([]);
+          }),
+          { seed: SEED + 1000 + index, numRuns: HISTOGRAM_RUNS, endOnFailure: true },
+        );
+      } finally {
+        await t.close();
+      }
+    });
+  }
 });

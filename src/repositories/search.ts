@@ -1,9 +1,12 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { entries, settings, type LanguageMap } from '../db/schema.js';
 import { normalizeForIndex } from '../search/text.js';
-import { prepared } from '../db/statements.js';
+import { allRows, prepared } from '../db/statements.js';
+import { cursorExpired } from '../cursor.js';
+import { bumpRevision, currentRevision } from './settings.js';
 import { writeCacheOf, type Tx } from './support.js';
+import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
 
 /**
  * Bump when the normalisation in src/search/text.ts changes: start-up then rebuilds the
@@ -113,6 +116,9 @@ export function ensureSearchIndex(db: Db): boolean {
         indexEntries(tx as unknown as Tx, ids);
         after = ids[ids.length - 1]!;
       }
+      // the documents changed, and with them what searches find and how they rank: answers
+      // and cursors taken before must not be taken for current
+      bumpRevision(tx as unknown as Tx);
       tx.insert(settings)
         .values({ name, value: SEARCH_INDEX_VERSION })
         .onConflictDoUpdate({ target: settings.name, set: { value: SEARCH_INDEX_VERSION } })
@@ -121,4 +127,143 @@ export function ensureSearchIndex(db: Db): boolean {
     { behavior: 'immediate' },
   );
   return true;
+}
+
+/**
+ * Where a relevance page ended, and what the pages so far held. BM25 scores move with every
+ * write to the index (the number of documents, their mean length and each word's document
+ * count all enter them), so the score of the last entry cannot say where the next page starts
+ * once anything was written: it would skip or repeat every match whose score crossed it.
+ * While the data revision holds, the (score, id) keyset continues exactly. After a write, the
+ * pages so far must still be the best `seen` matches in the current order (their ids' digest
+ * tells): then the next page starts after them, else the cursor has expired.
+ */
+export type RelevancePosition = [
+  /** The data revision the page was read at (src/repositories/settings.ts). */
+  revision: string,
+  /** The highest entry id when the first page was read: entries created since are not part of these pages. */
+  maxId: number,
+  /** How many matches the pages so far held. */
+  seen: number,
+  /** The digest of their ids (see addToDigest), two 32-bit halves. */
+  digestHigh: number,
+  digestLow: number,
+  /** The BM25 score and the id of the last entry. */
+  rank: number,
+  id: number,
+];
+
+/** True when a decoded cursor body is a relevance position (a signed cursor of another version may not be). */
+export function isRelevancePosition(value: unknown): value is RelevancePosition {
+  if (!Array.isArray(value) || value.length !== 7 || typeof value[0] !== 'string') return false;
+  const [, maxId, seen, high, low, rank, id] = value as unknown[];
+  const uint32 = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+  return (
+    Number.isSafeInteger(maxId) &&
+    Number.isSafeInteger(seen) &&
+    (seen as number) > 0 &&
+    uint32(high) &&
+    uint32(low) &&
+    typeof rank === 'number' &&
+    Number.isFinite(rank) &&
+    Number.isSafeInteger(id)
+  );
+}
+
+/** murmur3's 32-bit finaliser: a bijection of 32-bit integers that mixes every bit. */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * The digest of a set of ids with `ids` added: the XOR of a 64-bit hash of each, so the same
+ * set in any order or any split into pages gives the same digest. Each half is a bijection of
+ * the id's low 32 bits, so two sets that differ by one id swapped for another never collide.
+ */
+export function addToDigest(digest: readonly [number, number], ids: readonly number[]): [number, number] {
+  let [high, low] = digest;
+  for (const id of ids) {
+    const upper = Math.floor(id / 0x100000000) >>> 0;
+    const lower = id >>> 0;
+    high = (high ^ mix32(lower ^ mix32(upper ^ 0x9e3779b9))) >>> 0;
+    low = (low ^ mix32((lower ^ 0x7f4a7c15) ^ mix32(upper + 0x632be5ab))) >>> 0;
+  }
+  return [high, low];
+}
+
+const relevanceSql = (q: TimelineQuery & { text: string }, maxId: number, extra: SQL[], limit: SQL) => {
+  const where = [sql`search_index MATCH ${q.text}`, sql`e.id <= ${maxId}`, ...windowConditions(q), ...filterConditions(q), ...extra];
+  return sql`SELECT e.id, bm25(search_index) AS rank FROM search_index JOIN entries e ON e.id = search_index.rowid
+    WHERE ${sql.join(where, sql` AND `)} ORDER BY rank, e.id LIMIT ${limit}`;
+};
+
+const highestEntryId = (tx: Tx) => (prepared(tx, 'SELECT max(id) AS id FROM entries').get() as { id: number | null }).id ?? 0;
+
+const EXPIRED =
+  'the results changed since this cursor was issued (entries were written that change which matches rank ' +
+  'before it): restart from the first page, without a cursor';
+
+/**
+ * One page of a text search in relevance order (BM25, best first; ties by id), and the
+ * position to continue after. Following the positions never skips or repeats a match: each
+ * page either continues exactly where the last one ended, or, when writes since changed the
+ * ranks of what was already returned, throws a 410 telling the client to start again. The
+ * matches are those of the first page's data: entries created while a client pages are left
+ * to its next search. Read in one transaction, so that the revision is that of the rows read
+ * even when another process writes meanwhile.
+ */
+export function relevancePage(
+  db: Tx,
+  q: TimelineQuery & { text: string },
+  after: RelevancePosition | undefined,
+  limit: number,
+): { ids: number[]; next: RelevancePosition | null } {
+  return (db as Db).transaction(
+    (transaction) => {
+      const tx = transaction as unknown as Tx;
+      const revision = currentRevision(tx);
+      let rows: { id: number; rank: number }[];
+      let maxId: number;
+      let seen = 0;
+      let digest: [number, number] = [0, 0];
+      if (after === undefined) {
+        maxId = highestEntryId(tx);
+        rows = allRows(tx, relevanceSql(q, maxId, [], sql.raw(String(limit + 1))));
+      } else {
+        const [takenAt, highest, count, high, low, rank, id] = after;
+        maxId = highest;
+        seen = count;
+        digest = [high, low];
+        if (takenAt === revision) {
+          rows = allRows(tx, relevanceSql(q, maxId, [sql`(bm25(search_index), e.id) > (${rank}, ${id})`], sql.raw(String(limit + 1))));
+        } else {
+          // the data changed: the pages so far must still be the best `seen` matches
+          const ranked = allRows<{ id: number; rank: number }>(tx, relevanceSql(q, maxId, [], sql`${seen + limit + 1}`));
+          const before = ranked.slice(0, seen);
+          const same = addToDigest([0, 0], before.map((r) => r.id));
+          if (before.length < seen || same[0] !== high || same[1] !== low) {
+            throw cursorExpired(EXPIRED);
+          }
+          rows = ranked.slice(seen);
+        }
+      }
+      const page = rows.slice(0, limit);
+      const ids = page.map((r) => r.id);
+      const last = page[page.length - 1];
+      if (rows.length <= limit || last === undefined) return { ids, next: null };
+      const [high, low] = addToDigest(digest, ids);
+      return { ids, next: [revision, maxId, seen + ids.length, high, low, last.rank, last.id] };
+    },
+    { behavior: 'deferred' },
+  );
+}
+
+/**
+ * Every match of a text search in relevance order, read at once: a stream of them is written
+ * across many turns of the event loop, and writes between its pages would move the ranks.
+ */
+export function relevanceIds(db: Tx, q: TimelineQuery & { text: string }): number[] {
+  return allRows<{ id: number }>(db, relevanceSql(q, Number.MAX_SAFE_INTEGER, [], sql`-1`)).map((r) => r.id);
 }

@@ -5,9 +5,6 @@ import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 /** Where an entry sits in chronological order: the keyset of timeline cursors. */
 export type TimelinePosition = [earliest: number, latest: number, kind: 'event' | 'statement', id: number];
 
-/** Where an entry sits in relevance order (best first). */
-export type RelevancePosition = [rank: number, id: number];
-
 export interface TimelineQuery {
   /** Window bounds as day numbers, inclusive; undefined is open. */
   from?: number | undefined;
@@ -181,23 +178,4 @@ export function timelinePage(
     ids: page.map((r) => r.id),
     next: rows.length > limit && last ? [last.earliest, last.latest, last.kind, last.id] : null,
   };
-}
-
-/** One page of a text search in relevance order (BM25, best first; ties by id). */
-export function relevancePage(
-  tx: Tx,
-  q: TimelineQuery & { text: string },
-  after: RelevancePosition | undefined,
-  limit: number,
-): { ids: number[]; next: RelevancePosition | null } {
-  const where = [sql`search_index MATCH ${q.text}`, ...windowConditions(q), ...filterConditions(q)];
-  if (after) where.push(sql`(bm25(search_index), e.id) > (${after[0]}, ${after[1]})`);
-  const rows = allRows<{ id: number; rank: number }>(
-    tx,
-    sql`SELECT e.id, bm25(search_index) AS rank FROM search_index JOIN entries e ON e.id = search_index.rowid
-      WHERE ${sql.join(where, sql` AND `)} ORDER BY rank, e.id LIMIT ${limitSql(limit + 1)}`,
-  );
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { ids: page.map((r) => r.id), next: rows.length > limit && last ? [last.rank, last.id] : null };
 }

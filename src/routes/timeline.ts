@@ -5,13 +5,8 @@ import { notFound } from '../errors.js';
 import { loadEntries } from '../repositories/entries.js';
 import { findId } from '../repositories/support.js';
 import { countedByDate, dateCounts, spanCounts } from '../repositories/histogram.js';
-import {
-  relevancePage,
-  timelinePage,
-  type RelevancePosition,
-  type TimelinePosition,
-  type TimelineQuery as RepoQuery,
-} from '../repositories/timeline.js';
+import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+import { isRelevancePosition, relevancePage } from '../repositories/search.js';
 import { badRequest } from '../errors.js';
 import {
   LONGEST_BUCKET_DAYS,
@@ -22,8 +17,9 @@ import {
   bucketsEnd,
   histogram,
   histogramFromDateCounts,
+  histogramRange,
 } from '../histogram.js';
-import { OPEN_END_DAY, OPEN_START_DAY, dayToIso } from '../dates/edtf.js';
+import { dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { IdOrKeyParam, jsonResponse, problemResponses } from '../schemas/common.js';
@@ -61,10 +57,13 @@ export function timelineResponse(
   const highlight = params.highlight === 'true' && params.q !== undefined;
   // read before the page's queries, in the same synchronous section: see src/rendered.ts
   if (!highlight) app.renderedEntries.revision(app.db);
-  const page =
-    params.sort === 'relevance' && query.text !== undefined
-      ? relevancePage(app.db, { ...query, text: query.text }, after as RelevancePosition | undefined, limit)
-      : timelinePage(app.db, query, after as TimelinePosition | undefined, limit);
+  let page: { ids: number[]; next: unknown };
+  if (params.sort === 'relevance' && query.text !== undefined) {
+    if (after !== undefined && !isRelevancePosition(after)) throw app.cursors.invalid();
+    page = relevancePage(app.db, { ...query, text: query.text }, after, limit);
+  } else {
+    page = timelinePage(app.db, query, after as TimelinePosition | undefined, limit);
+  }
   const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
   const link = linkNext(request, nextCursor);
   if (link) reply.header('link', link);
@@ -98,10 +97,12 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         summary: 'Events and statements merged in chronological order',
         description:
           'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, ' +
-          'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes.',
+          'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes. ' +
+          'With `sort=relevance` the pages never skip or repeat a match either: a cursor whose earlier pages no ' +
+          'longer rank first after writes answers 410 `cursor-expired`, and the client starts again without it.',
         security: publicSecurity,
         querystring: TimelineQuery,
-        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 406) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 406, 410) },
       },
     },
     async (request, reply) =>
@@ -118,7 +119,13 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         description:
           'Counts over the same filters as the timeline. `count` holds the entries that fit inside a bucket; ' +
           '`imprecise` those that overlap it without fitting (a month-precise entry in a day bucket), so coarse ' +
-          'dates never inflate a single day. The window is widened to whole buckets; empty buckets are included.',
+          'dates never inflate a single day. The window is widened to whole buckets; empty buckets are included. ' +
+          'A side of the window left open is taken from the matching entries: the buckets run from the earliest ' +
+          'known bound of any of them (start or end) to the latest, so that an open-ended entry (`2022-01-05/..`, ' +
+          '`../2022`) always shows: it counts as `imprecise` in every bucket from its known bound to the edge of the ' +
+          'range. Without a window and with no match there are no buckets (`from` and `to` are null). Buckets stay ' +
+          'inside the calendar: the first week of year 0000 starts on Saturday 0000-01-01 and the last week of 9999 ' +
+          'ends on Friday 9999-12-31.',
         security: publicSecurity,
         querystring: HistogramQuery,
         response: { 200: jsonResponse('The buckets, in order, with their counts.', Histogram), ...problemResponses(400) },
@@ -137,14 +144,9 @@ export async function timelineRoutes(fastify: FastifyInstance) {
       // from the spans, which also give an open window its bounds
       const byDate = countedByDate(widened);
       const spans = byDate ? [] : spanCounts(app.db, widened);
-      let from = widened.from ?? Number.POSITIVE_INFINITY;
-      let to = widened.to ?? Number.NEGATIVE_INFINITY;
-      for (const span of spans) {
-        if (widened.from === undefined && span.earliest !== OPEN_START_DAY) from = Math.min(from, span.earliest);
-        if (widened.to === undefined && span.latest !== OPEN_END_DAY) to = Math.max(to, span.latest);
-      }
-      if (!Number.isFinite(from) || !Number.isFinite(to)) return { interval, from: null, to: null, buckets: [] };
-      const starts = bucketStarts(from, to, interval);
+      const range = histogramRange(widened.from, widened.to, spans);
+      if (range === null) return { interval, from: null, to: null, buckets: [] };
+      const starts = bucketStarts(range.first, range.last, interval);
       if (starts === null) {
         throw badRequest(`more than ${MAX_BUCKETS} ${interval} buckets: narrow the window or take a longer interval`, [
           { in: 'query', path: '/interval', message: `more than ${MAX_BUCKETS} buckets` },
@@ -185,7 +187,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         security: publicSecurity,
         params: z.object({ id: IdOrKeyParam.meta({ example: 'actor:amreyev' }) }),
         querystring: ActorTimelineQuery,
-        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406, 410) },
       },
     },
     scoped('actor'),
@@ -204,7 +206,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         security: publicSecurity,
         params: z.object({ id: IdOrKeyParam.meta({ example: 'place:kz' }) }),
         querystring: PlaceTimelineQuery,
-        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406) },
+        response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 404, 406, 410) },
       },
     },
     scoped('place'),

@@ -186,6 +186,7 @@ const problemDescriptions: Record<number, string> = {
   404: 'No such record.',
   406: 'None of the accepted media types can be produced.',
   409: 'The change conflicts with stored data.',
+  410: 'The cursor has expired: the data under it changed. Start again from the first page, without a cursor.',
   413: 'The body is too large.',
   415: 'The body has an unsupported media type.',
   422: 'The request refers to records that do not exist.',

@@ -82,13 +82,24 @@ const paging = {
   sort: z
     .enum(['chronological', 'relevance'])
     .default('chronological')
-    .meta({ description: '`relevance` (with `q`): best matches first (BM25); `order` does not apply.' }),
+    .meta({
+      description:
+        '`relevance` (with `q`): best matches first (BM25); `order` does not apply. Its pages hold the matches ' +
+        'of the data as the first page found it, each once: entries created while a client pages are left to ' +
+        'its next search. Scores move with every write, so a relevance cursor continues only while what it ' +
+        'already returned still ranks first; otherwise (say a returned entry was deleted, or an edit moved ' +
+        'another above the cursor) it answers 410 `cursor-expired`: start again from the first page.',
+    }),
   highlight: z
     .enum(['true', 'false'])
     .default('false')
     .meta({ description: 'With `q`: add `highlight` to each entry, the matched passage with `<mark>`ed words.' }),
   limit: LimitParam,
-  cursor: CursorParam,
+  cursor: CursorParam.meta({
+    description:
+      'The `page.nextCursor` of the previous page; opaque. Chronological cursors stay correct while data ' +
+      'changes; a `sort=relevance` cursor may instead answer 410 when writes changed the ranks (see `sort`).',
+  }),
   lang: LangParam,
   ...formatParams,
 };
