@@ -5,6 +5,13 @@ import { committedMigrations, migrationsApplied } from '../db/migrate.js';
 import { ProblemError } from '../errors.js';
 import { problemResponses } from '../schemas/common.js';
 
+/**
+ * Probes are neither rate-limited nor counted: an orchestrator polls them from one address, and a
+ * 429 would read as "down" (or use up the budget of the clients behind the same address). Their
+ * documents still list 429, as every operation lists a 4xx (test/openapi.test.ts); they never send it.
+ */
+const PROBE = { rateLimit: false } as const;
+
 const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
 export async function healthRoutes(fastify: FastifyInstance) {
@@ -14,6 +21,7 @@ export async function healthRoutes(fastify: FastifyInstance) {
   app.get(
     '/healthz',
     {
+      config: PROBE,
       schema: {
         operationId: 'getHealth',
         tags: ['Operations'],
@@ -27,6 +35,7 @@ export async function healthRoutes(fastify: FastifyInstance) {
   app.get(
     '/readyz',
     {
+      config: PROBE,
       schema: {
         operationId: 'getReadiness',
         tags: ['Operations'],
