@@ -4,7 +4,7 @@
  * npm run keys -- revoke ID
  */
 import { parseArgs } from 'node:util';
-import { SCOPES, createApiKey, listApiKeys, revokeApiKey, type Scope } from '../src/repositories/apiKeys.js';
+import { SCOPES, createApiKey, listApiKeys, revokeApiKey, upgradeApiKeys, type Scope } from '../src/repositories/apiKeys.js';
 import { fail, openConfiguredDatabase } from './cli.js';
 
 const { values, positionals } = parseArgs({
@@ -13,6 +13,8 @@ const { values, positionals } = parseArgs({
 });
 const [command, argument] = positionals;
 const db = openConfiguredDatabase();
+// keys stored by an earlier version (a bare SHA-256, a long hint) take today's form, as at start-up
+db.transaction((tx) => upgradeApiKeys(tx), { behavior: 'immediate' });
 
 switch (command) {
   case 'create': {

@@ -16,9 +16,13 @@ import { CursorCodec } from './cursor.js';
 import { installCaching } from './plugins/caching.js';
 import { installRateLimits } from './plugins/limits.js';
 import { installProblemHandlers, sendProblem } from './plugins/problems.js';
-import { ensureApiKey } from './repositories/apiKeys.js';
+import { ensureApiKey, upgradeApiKeys, verifiedSecretCount, VERIFIED_LIMIT } from './repositories/apiKeys.js';
 import { ensureSearchIndex } from './repositories/search.js';
-import { cursorSecret } from './repositories/settings.js';
+import { cursorSecret, renewLineage } from './repositories/settings.js';
+import { clientErrorHandler, installConnectionRules } from './plugins/connections.js';
+import { MAX_STATEMENTS, preparedStatementCount } from './db/statements.js';
+import { RUN_CACHE_LIMIT, runCacheSize } from './search/text.js';
+import { PARSED_DATES_LIMIT, parsedDateCount } from './repositories/support.js';
 import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
@@ -43,6 +47,11 @@ declare module 'fastify' {
     renderedEntries: RenderedEntries;
     /** The database file (or `:memory:`), for connections of their own such as export snapshots. */
     databasePath: string;
+    /**
+     * Every structure in this process that requests can fill, with its size and bound (entries,
+     * or bytes for rendered entries): none grows past its bound whatever clients send.
+     */
+    boundedStructures(): Record<string, { size: number; limit: number }>;
   }
 }
 
@@ -57,7 +66,10 @@ export async function prepareDatabase(config: AppConfig): Promise<Db> {
   const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
   runMigrations(db);
   ensureSearchIndex(db);
+  // revisions may repeat from here on (a restored file): ETags name a new lineage
+  renewLineage(db);
   if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
+  db.transaction((tx) => upgradeApiKeys(tx), { behavior: 'immediate' });
   if (config.bootstrapKey) ensureApiKey(db, 'bootstrap', config.bootstrapKey);
   return db;
 }
@@ -76,9 +88,12 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     },
     bodyLimit: BODY_LIMIT,
     // one process serves one database; a client's slow upload must not hold a socket forever
+    // (and a body that stops arriving is cut sooner: see src/plugins/connections.ts)
     requestTimeout: 15 * 60_000,
     connectionTimeout: 0,
-    return503OnClosing: true,
+    // answered as a problem by src/plugins/connections.ts instead
+    return503OnClosing: false,
+    clientErrorHandler,
     trustProxy: config.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // errors the router raises before any route runs are problems like every other
@@ -101,6 +116,14 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
   app.decorate('renderedEntries', new RenderedEntries(config.entryCacheBytes ?? 64 * 1024 * 1024));
+  app.decorate('boundedStructures', () => ({
+    renderedEntryBytes: { size: app.renderedEntries.bytes, limit: app.renderedEntries.maxBytes },
+    preparedStatements: { size: preparedStatementCount(db), limit: MAX_STATEMENTS },
+    verifiedSecrets: { size: verifiedSecretCount(db), limit: VERIFIED_LIMIT },
+    rateLimitClients: app.rateLimitEntries(),
+    searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
+    parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },
+  }));
   app.addHook('onClose', async () => {
     db.$client.close();
   });
@@ -117,6 +140,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   // more than the queries. Plain JSON.stringify serialises them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
+  installConnectionRules(app, config.bodyIdleTimeoutMs ?? 30_000);
   installCaching(app);
   await installRateLimits(app, config.rateLimit ?? 600);
   installSecurityHeaders(app, {

@@ -26,6 +26,7 @@ export const environmentSchema = z.object({
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
   ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  ANNALS_BODY_IDLE_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(30),
 });
 
 export interface AppConfig {
@@ -48,6 +49,8 @@ export interface AppConfig {
   importLimitBytes?: number;
   /** Memory for rendered timeline entries (src/rendered.ts), in bytes; 0 turns the cache off. */
   entryCacheBytes?: number;
+  /** A request body that stops arriving for this long (between chunks) is cut with a 408; 0 never. */
+  bodyIdleTimeoutMs?: number;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -85,5 +88,6 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     synchronous: e.ANNALS_SYNCHRONOUS,
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
     entryCacheBytes: e.ANNALS_ENTRY_CACHE_MB * 1024 * 1024,
+    bodyIdleTimeoutMs: e.ANNALS_BODY_IDLE_TIMEOUT_S * 1000,
   };
 }

@@ -967,3 +967,162 @@ describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each
     });
   }
 });
+
+/* ------------------------------------------------------------------------------------------ */
+/* The Accept header                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+// Random Accept headers (media ranges with parameters and q-values, wildcards, garbage, long
+// values) against the routes that negotiate. The oracle is RFC 9110 §12.5.1 written out here,
+// apart from src/formats/negotiate.ts: each generated range is known by construction (garbage
+// is built so that it cannot parse), so nothing is parsed back from the header to judge it.
+describe('fuzz the Accept header of negotiated reads', () => {
+  interface Range {
+    type: string;
+    subtype: string;
+    params: [string, string][];
+    q: number;
+  }
+  interface Offer {
+    type: string;
+    subtype: string;
+    params: Record<string, string>;
+  }
+  const offer = (media: string, params: Record<string, string> = {}): Offer => {
+    const [type, subtype] = media.split('/') as [string, string];
+    return { type, subtype, params: { charset: 'utf-8', ...params } };
+  };
+  const FORMATTED = [
+    offer('application/json'),
+    offer('application/x-ndjson'),
+    offer('text/csv', { header: 'present' }),
+    offer('text/calendar'),
+    offer('application/vnd.timelinejs+json'),
+    offer('application/geo+json'),
+  ];
+  const ROUTES: [string, Offer[]][] = [
+    ['/v1/timeline?limit=2', FORMATTED],
+    ['/v1/timelines/kazakhstan-january-2022', FORMATTED],
+    ['/v1/export?kind=event&from=2022-01-05&to=2022-01-05', [offer('application/x-ndjson')]],
+  ];
+
+  const matches = (r: Range, o: Offer) =>
+    (r.type === '*' || r.type === o.type) &&
+    (r.subtype === '*' || r.subtype === o.subtype) &&
+    r.params.every(([name, value]) => o.params[name]?.toLowerCase() === value.toLowerCase());
+  const rank = (r: Range) => (r.type === '*' ? 0 : r.subtype === '*' ? 1 : 2) * 100 + r.params.length;
+  /** The weight the header gives a representation: its most specific matching range's (ties: the lowest). */
+  function weight(ranges: Range[], o: Offer): number {
+    const matching = ranges.filter((r) => matches(r, o));
+    if (matching.length === 0) return 0;
+    const top = Math.max(...matching.map(rank));
+    return Math.min(...matching.filter((r) => rank(r) === top).map((r) => r.q));
+  }
+
+  const token = (chars: string, max: number) =>
+    fc.string({ unit: fc.constantFrom(...chars.split('')), minLength: 1, maxLength: max });
+  const anyCase = (text: string) =>
+    fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }).map((ups) =>
+      [...text].map((c, i) => (ups[i] ? c.toUpperCase() : c)).join(''),
+    );
+  const ows = fc.constantFrom('', ' ', '  ', '\t');
+  const KNOWN = [
+    'application/json', 'application/x-ndjson', 'text/csv', 'text/calendar', 'application/vnd.timelinejs+json',
+    'application/geo+json', 'application/problem+json', 'text/html', 'image/png', 'application/xml', 'text/plain',
+  ];
+  const mediaRange = fc.oneof(
+    { arbitrary: fc.constantFrom(...KNOWN), weight: 6 },
+    { arbitrary: fc.constantFrom('text/*', 'application/*', 'image/*', '*/*'), weight: 3 },
+    { arbitrary: token('abcdefghijklmnopqrstuvwxyz0123456789+-.', 12).map((s) => `application/${s}`), weight: 1 },
+    // long values: a long subtype is still a token
+    { arbitrary: fc.integer({ min: 500, max: 4000 }).map((n) => `application/${'x'.repeat(n)}`), weight: 1 },
+  );
+  const param = fc.oneof(
+    fc.tuple(fc.constant('charset'), fc.constantFrom('utf-8', 'UTF-8', 'iso-8859-1', 'us-ascii')),
+    fc.tuple(fc.constant('header'), fc.constantFrom('present', 'absent')),
+    fc.tuple(fc.constantFrom('level', 'profile', 'version'), token('abcxyz019', 6)),
+  );
+  const quoted = (value: string) => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  const qValue = fc.oneof(
+    fc.constantFrom(0, 1),
+    fc.integer({ min: 0, max: 1000 }).map((n) => n / 1000),
+  );
+  const qText = (q: number) =>
+    fc.constantFrom(
+      String(q),
+      q === 0 ? '0.000' : q === 1 ? '1.000' : q.toFixed(3),
+      q < 1 && q > 0 ? String(q).replace(/^0/, '') : String(q),
+    );
+  /** A valid media range, written with random case, spacing and quoting, and what it means. */
+  const validRange: fc.Arbitrary<{ text: string; range: Range }> = fc
+    .record({
+      media: mediaRange,
+      params: fc.array(param, { maxLength: 2 }),
+      q: fc.option(qValue, { nil: undefined }),
+      quote: fc.boolean(),
+      ext: fc.boolean(),
+    })
+    .chain(({ media, params, q, quote, ext }) =>
+      fc
+        .tuple(anyCase(media), ows, ows, q === undefined ? fc.constant('') : qText(q), fc.constantFrom('q', 'Q'))
+        .map(([cased, before, after, qString, qName]) => {
+          const paramText = params.map(([n, v]) => `${before};${after}${n}=${quote ? quoted(v) : v}`).join('');
+          const weightText = q === undefined ? '' : `${before};${after}${qName}=${qString}`;
+          // accept-ext after the weight is ignored
+          const extText = q !== undefined && ext ? ';ext="a, b"' : '';
+          const [type, subtype] = media.split('/') as [string, string];
+          return { text: `${cased}${paramText}${weightText}${extText}`, range: { type, subtype, params, q: q ?? 1 } };
+        }),
+    );
+  /** Elements that cannot parse as a media range, whatever else surrounds them. */
+  const garbage: fc.Arbitrary<string> = fc.oneof(
+    fc.constantFrom('text/', '/json', '*/csv', 'a b/c', 'text/csv;q=2', 'text/csv;q=abc', 'text/csv;q=-1', 'text/csv;=x',
+      'text/csv;a', 'text/csv;a=', '@@@', ';;;', 'text/csv x', 'text/csv;q=0.5=1', 'x'.repeat(3000), '\u00e9/\u00e9'),
+    // printable text without `/`, `*`, quotes, backslashes or commas: never a range
+    fc.string({ unit: fc.constantFrom(...'abcXYZ019 ;=@()[]{}<>?!#$%&\'+-.^_`|~:\t'.split('')), maxLength: 40 }).map((s) => `${s}!`),
+  );
+  const header = fc
+    .array(fc.oneof({ arbitrary: validRange, weight: 4 }, { arbitrary: garbage.map((text) => ({ text, range: null })), weight: 1 }), {
+      minLength: 1,
+      maxLength: 8,
+    })
+    .chain((elements) =>
+      fc.array(fc.constantFrom(',', ', ', ' ,', ',,', ' , '), { minLength: elements.length, maxLength: elements.length }).map((separators) => ({
+        text: elements.map((e, i) => (i === 0 ? e.text : `${separators[i]}${e.text}`)).join(''),
+        ranges: elements.flatMap((e) => (e.range ? [e.range] : [])),
+      })),
+    );
+
+  ROUTES.forEach(([url, offers], index) => {
+    it(`${url}: 200 in the most acceptable representation, or a 406 problem when none is`, { timeout: 120_000 }, async () => {
+      const t = await buildTestApp({ seed: true, memory: true });
+      try {
+        await fc.assert(
+          fc.asyncProperty(header, async ({ text, ranges }) => {
+            await new Promise((resolve) => setImmediate(resolve));
+            const res = await t.app.inject({ url, headers: { accept: text } });
+            const where = `Accept: ${clip(text, 400)} -> ${res.statusCode} ${res.headers['content-type'] ?? ''} ${clip(res.body, 200)}`;
+            expect(res.statusCode, where).toBeLessThan(500);
+            const weights = offers.map((o) => weight(ranges, o));
+            const best = Math.max(...weights);
+            if (res.statusCode === 406) {
+              expect(String(res.headers['content-type']), where).toMatch(/^application\/problem\+json/);
+              expect(JSON.parse(res.body).status, where).toBe(406);
+              expect(best, `406 although something is acceptable: ${where}`).toBe(0);
+              return;
+            }
+            expect(res.statusCode, where).toBe(200);
+            const media = String(res.headers['content-type']).split(';')[0]!.trim();
+            const served = offers.findIndex((o) => `${o.type}/${o.subtype}` === media);
+            expect(served, `not a representation of this route: ${where}`).toBeGreaterThanOrEqual(0);
+            expect(weights[served], `served a representation the header excludes: ${where}`).toBeGreaterThan(0);
+            expect(weights[served], `a representation less acceptable than another: ${where}`).toBe(best);
+          }),
+          { seed: SEED + 1000 + index, numRuns: Math.max(50, Math.round(TOTAL / 20)) },
+        );
+      } finally {
+        await t.close();
+      }
+    });
+  });
+});

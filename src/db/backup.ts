@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { Db } from './client.js';
+import { renewLineage } from '../repositories/settings.js';
+import { openDatabase, type Db } from './client.js';
 
 /**
  * Copies the live database to `path` with SQLite's online backup API, a few pages at a time,
@@ -11,6 +12,9 @@ import type { Db } from './client.js';
  * restarts the copy from the first page whenever another connection (the server) has written
  * since the previous step: under steady writes a large database then takes many times as long
  * to copy, or never finishes.
+ *
+ * The copy gets a lineage of its own (src/repositories/settings.ts): once restored, it counts
+ * revisions again from where it was copied, and its ETags must not be the live database's.
  */
 export async function backupDatabase(db: Db, path: string): Promise<{ pages: number; integrity: string }> {
   const sqlite = db.$client;
@@ -32,6 +36,12 @@ export async function backupDatabase(db: Db, path: string): Promise<{ pages: num
     });
   } finally {
     if (snapshot) sqlite.exec('COMMIT');
+  }
+  const writable = openDatabase(path);
+  try {
+    renewLineage(writable);
+  } finally {
+    writable.$client.close();
   }
   const copy = new Database(path, { readonly: true });
   try {

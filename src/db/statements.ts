@@ -46,7 +46,10 @@ export function preparedRaw(db: object, sqlText: string): Database.Statement {
 // a comment leads the text, so the raw statement has a cache entry (and mode) of its own
 const RAW_MARK = '/* raw */ ';
 
-const MAX_STATEMENTS = 2000;
+export const MAX_STATEMENTS = 2000;
+
+/** Statements cached for this connection now (at most MAX_STATEMENTS). */
+export const preparedStatementCount = (db: object) => cache.get(clientOf(db))?.size ?? 0;
 const dialect = new SQLiteSyncDialect();
 
 /**

@@ -35,7 +35,25 @@ export const CSV_DESCRIPTION =
   'RFC 4180, UTF-8 (add `bom=true` for spreadsheet programs), a header row and one row per entry. Columns: ' +
   `${CSV_COLUMNS.join(', ')}. \`title\` is an event's title or a statement's text; \`text\` an event's description ` +
   'or a statement\'s text. Multi-valued cells join values with `|`; an actor is written `key=role`. Open ends of ' +
-  '`earliest`/`latest` are empty.';
+  '`earliest`/`latest` are empty. Against CSV injection (OWASP), a text cell that starts with `=`, `+`, `-`, `@`, ' +
+  'a tab or a carriage return (or the full-width `＝ ＋ － ＠`) is written with a single quote before it, and quoted, ' +
+  'so that spreadsheets show it as text instead of running it as a formula; numbers (`id`) are written as they are.';
+
+/**
+ * What makes a spreadsheet read a cell as a formula (OWASP, CSV injection): `=`, `+`, `-`, `@`,
+ * tab and carriage return first, and the full-width forms some spreadsheets read the same way.
+ */
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+const NEUTRALISED = /^'[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+/**
+ * A cell as written: text that a spreadsheet would run as a formula gets a leading `'` (which
+ * spreadsheets read as "this is text" and do not show). Numbers are left alone, negative ones
+ * too: a number cannot hold a formula, and OWASP's rule is for text cells.
+ */
+export function neutraliseCell(value: string | number): string | number {
+  return typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : value;
+}
 
 function row(entry: EntryDto, lang: string | undefined): (string | number)[] {
   const d = entry.date;
@@ -73,12 +91,19 @@ function row(entry: EntryDto, lang: string | undefined): (string | number)[] {
 }
 
 export function csvStream(pages: AsyncIterable<EntryDto[]>, options: { lang?: string | undefined; bom?: boolean }): Readable {
-  const stringifier = stringify({ header: true, columns: [...CSV_COLUMNS], bom: options.bom ?? false, record_delimiter: 'windows' });
+  const stringifier = stringify({
+    header: true,
+    columns: [...CSV_COLUMNS],
+    bom: options.bom ?? false,
+    record_delimiter: 'windows',
+    // a neutralised cell is quoted too, as OWASP asks: its tab or CR stays inside the cell
+    quoted_match: NEUTRALISED,
+  });
   void (async () => {
     try {
       for await (const page of pages) {
         for (const entry of page) {
-          if (!stringifier.write(row(entry, options.lang))) await new Promise((resolve) => stringifier.once('drain', resolve));
+          if (!stringifier.write(row(entry, options.lang).map(neutraliseCell))) await new Promise((resolve) => stringifier.once('drain', resolve));
         }
       }
       stringifier.end();

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { forbidden, unauthorized } from '../errors.js';
-import { authenticate, type ApiKeyInfo, type Scope } from '../repositories/apiKeys.js';
+import { knownApiKey, verifySecret, type ApiKeyInfo, type Scope } from '../repositories/apiKeys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,9 +24,18 @@ export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
       await request.server.countFailure(request);
       throw unauthorized('the Authorization header must be "Bearer <key>"');
     }
-    const key = authenticate(request.server.db, match[1]!);
-    if (!key) {
+    const db = request.server.db;
+    let key = knownApiKey(db, match[1]!);
+    let counted = false;
+    if (key === undefined) {
+      // a secret this process has not verified costs a slow hash: it is counted against the
+      // client's budget of failed authentications before the work, not after
       await request.server.countFailure(request);
+      counted = true;
+      key = await verifySecret(db, match[1]!);
+    }
+    if (!key) {
+      if (!counted) await request.server.countFailure(request);
       throw unauthorized('the API key is unknown or revoked');
     }
     if (!key.scopes.includes(scope) && !key.scopes.includes('admin')) {

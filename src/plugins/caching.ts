@@ -15,8 +15,9 @@ export const hasDataEtag = (url: string) =>
   !STATIC_PREFIXES.some((prefix) => url.startsWith(prefix)) && !UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix));
 
 /**
- * ETags and Cache-Control for reads. A read's ETag is derived from the data revision (bumped
- * by every write transaction) and what selects the representation (URL, Accept), so it
+ * ETags and Cache-Control for reads. A read's ETag is derived from the data version (the
+ * database's lineage and its revision, bumped by every write transaction: see
+ * src/repositories/settings.ts) and what selects the representation (URL, Accept), so it
  * changes whenever the data under it may have, and a matching If-None-Match is answered
  * 304 before any query runs. Data reads are `no-cache` (revalidate every time, cheaply);
  * writes are `no-store`.
@@ -53,7 +54,7 @@ export function installCaching(app: FastifyInstance): void {
     const ifNoneMatch = request.headers['if-none-match'];
     // `*` ("any representation") is not answered here: whether the resource exists is only
     // known once the route has run, so such a request gets the full answer
-    if (tag && ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === tag)) {
+    if (tag && ifNoneMatch && ifNoneMatchList(ifNoneMatch).includes(opaqueTag(tag))) {
       reply.header('etag', tag);
       return reply.code(304).send();
     }
@@ -64,6 +65,23 @@ export function installCaching(app: FastifyInstance): void {
     else if (reply.statusCode >= 400) reply.header('cache-control', 'no-store');
     return payload;
   });
+}
+
+/** An entity-tag without its weakness indicator: `W/"x"` and `"x"` are both `"x"`. */
+const opaqueTag = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag);
+
+/**
+ * The opaque tags of an If-None-Match list, for the weak comparison RFC 9110 §13.1.2 asks of
+ * it: `W/"x"` and `"x"` match either form. Commas inside a tag's quotes do not split it; a
+ * member that is not an entity-tag matches nothing.
+ */
+export function ifNoneMatchList(header: string): string[] {
+  const tags: string[] = [];
+  const entityTag = /\s*(W\/)?("[^"]*")\s*(?:,|$)|[^,]*(?:,|$)/gy;
+  for (let m = entityTag.exec(header); m && m[0] !== ''; m = entityTag.exec(header)) {
+    if (m[2]) tags.push(m[2]);
+  }
+  return tags;
 }
 
 declare module 'fastify' {

@@ -1,21 +1,87 @@
 import fastifyRateLimit from '@fastify/rate-limit';
+import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemError } from '../errors.js';
-import { authenticate } from '../repositories/apiKeys.js';
+import { knownApiKey } from '../repositories/apiKeys.js';
 
 /** Failed authentications and 404s a client may cause per minute before it is refused. */
 export const FAILURE_LIMIT = 60;
 
+/** Clients whose counters each limiter keeps in memory; the least recently seen go first. */
+export const RATE_LIMIT_ENTRIES = 10_000;
+
+/**
+ * The address a client is counted by: an IPv6 client holds a whole /64 (one customer's
+ * prefix), so it is counted by that, not by each of its 2^64 addresses.
+ */
+export function clientAddress(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const bare = ip.split('%')[0]!.toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = bare.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 /**
  * Rate limits are per API key when a live one is sent (by its id: no secret in memory keys), else
  * per client address. Only a key that authenticates has a budget of its own: a made-up bearer
- * token must not buy a fresh budget with every request.
+ * token must not buy a fresh budget with every request. Only keys known without the slow hash
+ * count here (the route's own check verifies the rest, and remembers them).
  */
 function clientKey(request: FastifyRequest): string {
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)/i.exec(header) : null;
-  const key = match ? authenticate(request.server.db, match[1]!) : null;
-  return key ? `key:${key.id}` : `ip:${request.ip}`;
+  const key = match ? knownApiKey(request.server.db, match[1]!) : null;
+  return key ? `key:${key.id}` : `ip:${clientAddress(request.ip)}`;
+}
+
+interface Counter {
+  current: number;
+  startMs: number;
+}
+
+/**
+ * The counters of one limiter (a store of @fastify/rate-limit): a window per client, and at
+ * most {@link RATE_LIMIT_ENTRIES} clients, so that clients who each come once (new addresses,
+ * forged forwarded-for headers behind a proxy) cannot grow it without end.
+ */
+export class BoundedCounters {
+  readonly #counters = new Map<string, Counter>();
+
+  constructor(private readonly registry: BoundedCounters[]) {
+    registry.push(this);
+  }
+
+  get size(): number {
+    return this.#counters.size;
+  }
+
+  incr(key: string, cb: (error: Error | null, result: { current: number; ttl: number }) => void, timeWindow: number): void {
+    const nowMs = Date.now();
+    let counter = this.#counters.get(key);
+    if (!counter || counter.startMs + timeWindow <= nowMs) counter = { current: 1, startMs: nowMs };
+    else counter.current++;
+    this.#counters.delete(key);
+    this.#counters.set(key, counter);
+    while (this.#counters.size > RATE_LIMIT_ENTRIES) this.#counters.delete(this.#counters.keys().next().value!);
+    cb(null, { current: counter.current, ttl: timeWindow - (nowMs - counter.startMs) });
+  }
+
+  read(key: string, cb: (error: Error | null, result: { current: number; ttl: number }) => void, timeWindow: number): void {
+    const nowMs = Date.now();
+    const counter = this.#counters.get(key);
+    if (!counter || counter.startMs + timeWindow <= nowMs) cb(null, { current: 0, ttl: 0 });
+    else cb(null, { current: counter.current, ttl: timeWindow - (nowMs - counter.startMs) });
+  }
+
+  child(): BoundedCounters {
+    return new BoundedCounters(this.registry);
+  }
 }
 
 const tooMany = (ttlMs: number, what: string) =>
@@ -27,6 +93,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Counts a failed authentication or a 404 against the client; throws 429 past the limit. */
     countFailure(request: FastifyRequest): Promise<void>;
+    /** Clients counted by the rate limiters, summed over them (each keeps at most RATE_LIMIT_ENTRIES). */
+    rateLimitEntries(): { size: number; limit: number };
   }
 }
 
@@ -34,8 +102,14 @@ declare module 'fastify' {
  * Rate limits (@fastify/rate-limit): `perMinute` requests per key or address, with the
  * RateLimit-* headers of the IETF draft and Retry-After; and a stricter budget for failed
  * authentications and 404s per address, which is how key guessing and scanning show up.
+ * Routes with `config: { rateLimit: false }` (the probes) are neither limited nor counted.
  */
 export async function installRateLimits(app: FastifyInstance, perMinute: number): Promise<void> {
+  const stores: BoundedCounters[] = [];
+  app.decorate('rateLimitEntries', () => ({
+    size: stores.reduce((n, store) => n + store.size, 0),
+    limit: stores.length * RATE_LIMIT_ENTRIES,
+  }));
   if (perMinute <= 0) {
     app.decorate('countFailure', async () => {});
     return;
@@ -46,10 +120,20 @@ export async function installRateLimits(app: FastifyInstance, perMinute: number)
     timeWindow: 60_000,
     keyGenerator: clientKey,
     enableDraftSpec: true,
+    store: class extends BoundedCounters {
+      constructor() {
+        super(stores);
+      }
+    } as never,
     errorResponseBuilder: (_request, context) => tooMany(context.ttl, `more than ${context.max} requests a minute`),
   });
-  const failures = app.createRateLimit({ max: FAILURE_LIMIT, timeWindow: 60_000, keyGenerator: (r) => `fail:${r.ip}` });
+  const failures = app.createRateLimit({
+    max: FAILURE_LIMIT,
+    timeWindow: 60_000,
+    keyGenerator: (r) => `fail:${clientAddress(r.ip)}`,
+  });
   app.decorate('countFailure', async (request: FastifyRequest) => {
+    if (request.routeOptions.config?.rateLimit === false) return;
     const result = await failures(request);
     if (!result.isAllowed && result.isExceeded) {
       throw tooMany(result.ttl, `more than ${FAILURE_LIMIT} failed authentications or unknown paths a minute`);

@@ -27,8 +27,30 @@ export function bumpRevision(tx: Tx): void {
   ).run();
 }
 
-/** Read by every GET (for its ETag): a statement prepared once. */
+/**
+ * A new random lineage: the history this database's revisions count along. Revisions alone
+ * repeat: every database starts at 0, and a backup restored (or any copy of the file put back)
+ * counts again from its older revision to numbers that named other data. A new lineage is drawn
+ * whenever that may have happened: at every start-up (a file restored while the server was
+ * stopped is not told apart from one that was not) and in every backup copy.
+ */
+export function renewLineage(tx: Tx): void {
+  prepared(
+    tx,
+    `INSERT INTO settings (name, value) VALUES ('lineage', ?)
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+  ).run(randomBytes(12).toString('base64url'));
+}
+
+/**
+ * The version of the data: its lineage and revision (`lineage.revision`), so that it names one
+ * state of one database's history. Read by every GET (for its ETag): a statement prepared once.
+ */
 export function currentRevision(tx: Tx): string {
-  const row = prepared(tx, "SELECT value FROM settings WHERE name = 'revision'").get() as { value: string } | undefined;
-  return row?.value ?? '0';
+  const row = prepared(
+    tx,
+    `SELECT coalesce((SELECT value FROM settings WHERE name = 'lineage'), '') || '.' ||
+            coalesce((SELECT value FROM settings WHERE name = 'revision'), '0') AS value`,
+  ).get() as { value: string };
+  return row.value;
 }

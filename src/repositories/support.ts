@@ -217,6 +217,9 @@ export function spanClass(earliest: number, latest: number): number {
 }
 
 const parsedDates = new Map<string, ParsedDate>();
+export const PARSED_DATES_LIMIT = 50_000;
+/** Date parses remembered now (at most PARSED_DATES_LIMIT; stored EDTF texts are short). */
+export const parsedDateCount = () => parsedDates.size;
 
 /**
  * The date object of the API for a stored EDTF text (null stays null). Stored dates are
@@ -227,7 +230,7 @@ export function dateValue(edtf: string | null): ParsedDate | null {
   if (edtf === null) return null;
   let parsed = parsedDates.get(edtf);
   if (parsed === undefined) {
-    if (parsedDates.size >= 50_000) parsedDates.clear();
+    if (parsedDates.size >= PARSED_DATES_LIMIT) parsedDates.clear();
     parsed = parseEdtf(edtf);
     parsedDates.set(edtf, parsed);
   }

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { openSnapshot, type Db } from '../db/client.js';
+import { requireAcceptable } from '../formats/negotiate.js';
 import { createExportPlan, dropExportPlan, exportLines, exportPlanPage } from '../repositories/export.js';
 import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { publicSecurity } from '../plugins/auth.js';
@@ -42,6 +43,7 @@ export function exportStream(db: Db, query: RepoQuery | null, release: () => voi
 }
 
 const ExportQuery = z.object(timelineFilters);
+const EXPORT_OFFER = { mediaType: 'application/x-ndjson', params: { charset: 'utf-8' } };
 
 export async function exportRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -63,11 +65,12 @@ export async function exportRoutes(fastify: FastifyInstance) {
             description: 'Interchange NDJSON, one record a line.',
             content: { 'application/x-ndjson': { schema: z.string() } },
           },
-          ...problemResponses(400),
+          ...problemResponses(400, 406),
         },
       },
     },
     async (request, reply) => {
+      requireAcceptable(request.headers.accept, EXPORT_OFFER);
       const filtered = Object.entries(request.query).some(([name, value]) => name !== 'match' && value !== undefined);
       const query = filtered ? resolveTimelineQuery(app.db, request.query) : null;
       const snapshot = openSnapshot(app.databasePath);

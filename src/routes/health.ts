@@ -6,6 +6,13 @@ import { ProblemError } from '../errors.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { jsonResponse, problemResponses } from '../schemas/common.js';
 
+/**
+ * Probes are neither rate-limited nor counted: an orchestrator polls them from one address, and a
+ * 429 would read as "down" (or use up the budget of the clients behind the same address). Their
+ * documents still list 429, as every operation lists a 4xx (test/openapi.test.ts); they never send it.
+ */
+const PROBE = { rateLimit: false } as const;
+
 const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
 export async function healthRoutes(fastify: FastifyInstance) {
@@ -15,6 +22,7 @@ export async function healthRoutes(fastify: FastifyInstance) {
   app.get(
     '/healthz',
     {
+      config: PROBE,
       schema: {
         operationId: 'getHealth',
         tags: ['Operations'],
@@ -32,6 +40,7 @@ export async function healthRoutes(fastify: FastifyInstance) {
   app.get(
     '/readyz',
     {
+      config: PROBE,
       schema: {
         operationId: 'getReadiness',
         tags: ['Operations'],

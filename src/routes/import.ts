@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { ProblemError } from '../errors.js';
 import { importNdjson } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
+import { bodyChunk } from '../plugins/connections.js';
 import { IdempotencyHeaders, StreamBody, jsonResponse, problemResponses } from '../schemas/common.js';
 import { REPLAY_HEADER, idempotencyRequest } from '../plugins/idempotency.js';
 import {
@@ -47,6 +48,7 @@ export async function importRoutes(fastify: FastifyInstance) {
     {
       // the key first: without one, any upload is a 401 and nothing of it is read
       onRequest: [requireScope('write'), ndjsonOnly],
+      config: { streamsBody: true },
       schema: {
         operationId: 'importRecords',
         tags: ['Import and export'],
@@ -63,7 +65,7 @@ export async function importRoutes(fastify: FastifyInstance) {
         body: StreamBody,
         response: {
           200: jsonResponse('What the import did: counts of created, updated and unchanged records, and every refused line.', ImportReport),
-          ...problemResponses(400, 401, 403, 409, 413, 415, 422),
+          ...problemResponses(400, 401, 403, 408, 409, 413, 415, 422),
         },
       },
     },
@@ -71,9 +73,13 @@ export async function importRoutes(fastify: FastifyInstance) {
       const body = request.body as unknown as Readable;
       const hash = createHash('sha256');
       let received = 0;
-      // counts and hashes the body as the import reads it
+      // counts and hashes the body as the import reads it; a body that stops arriving is a 408
       async function* chunks() {
-        for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        const reads = (body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await bodyChunk(reads.next(), app.bodyIdleTimeoutMs);
+          if (next.done) return;
+          const chunk = next.value;
           received += chunk.length;
           if (received > app.importLimitBytes) throw bodyTooLarge(app.importLimitBytes);
           hash.update(chunk);

@@ -185,6 +185,7 @@ const problemDescriptions: Record<number, string> = {
   403: 'The API key lacks the scope this operation needs.',
   404: 'No such record.',
   406: 'None of the accepted media types can be produced.',
+  408: 'The body stopped arriving (nothing for the idle timeout).',
   409: 'The change conflicts with stored data.',
   410: 'The cursor has expired: the data under it changed. Start again from the first page, without a cursor.',
   413: 'The body is too large.',

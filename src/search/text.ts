@@ -227,7 +227,11 @@ export function normalizeForIndex(text: string): string {
 }
 
 const runCache = new Map<string, string>();
-const RUN_CACHE_LIMIT = 100_000;
+export const RUN_CACHE_LIMIT = 100_000;
+/** Runs longer than this are not remembered: words repeat, long runs rarely do, and the limit bounds the cache's bytes too. */
+const RUN_CACHE_LONGEST = 64;
+/** Runs remembered now (at most RUN_CACHE_LIMIT, each at most RUN_CACHE_LONGEST characters). */
+export const runCacheSize = () => runCache.size;
 /** A run of plain ASCII letters and digits: lower-casing is all the pipeline does to it. */
 const ASCII_WORD_RE = /^[A-Za-z0-9]+$/;
 
@@ -236,8 +240,10 @@ function normalizeRun(run: string): string {
   if (normalized === undefined) {
     normalized = ASCII_WORD_RE.test(run) ? run.toLowerCase() : analyzeToIndex(run);
     // a bounded cache: a corpus with a huge vocabulary starts over rather than grow without end
-    if (runCache.size >= RUN_CACHE_LIMIT) runCache.clear();
-    runCache.set(run, normalized);
+    if (run.length <= RUN_CACHE_LONGEST) {
+      if (runCache.size >= RUN_CACHE_LIMIT) runCache.clear();
+      runCache.set(run, normalized);
+    }
   }
   return normalized;
 }
