@@ -116,6 +116,33 @@ export const PROBLEM_TYPES = {
       'The Idempotency-Key was used in the last 24 hours for a different request (another body, method or ' +
       'path). Use a new key for a new request.',
   },
+  'request-timeout': {
+    title: 'Request timeout',
+    status: 408,
+    description: 'The request line and headers did not arrive in time; the connection is closed.',
+  },
+  'body-timeout': {
+    title: 'Request timeout',
+    status: 408,
+    description:
+      'No part of the body arrived for longer than the server waits between chunks (`ANNALS_BODY_IDLE_TIMEOUT_S`). ' +
+      'A long upload is fine as long as it keeps sending.',
+  },
+  'uri-too-long': {
+    title: 'URI too long',
+    status: 414,
+    description: 'The URL is longer than the server accepts.',
+  },
+  'expectation-failed': {
+    title: 'Expectation failed',
+    status: 417,
+    description: 'The request carries an `Expect` header other than `100-continue`, the only one this server meets.',
+  },
+  'headers-too-large': {
+    title: 'Request header fields too large',
+    status: 431,
+    description: 'The request line and headers together are larger than the server accepts.',
+  },
   'rate-limited': {
     title: 'Too many requests',
     status: 429,
@@ -134,6 +161,11 @@ export const PROBLEM_TYPES = {
     title: 'Service unavailable',
     status: 503,
     description: 'The server is overloaded and sheds load. Retry after `Retry-After` seconds.',
+  },
+  'shutting-down': {
+    title: 'Service unavailable',
+    status: 503,
+    description: 'The server is shutting down and takes no new request; retry on another server or after `Retry-After` seconds.',
   },
   'not-ready': {
     title: 'Not ready',

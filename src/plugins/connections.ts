@@ -1,13 +1,13 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_BASE, ProblemError } from '../errors.js';
+import { PROBLEM_BASE, ProblemError, type ProblemCode } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, sendProblem } from './problems.js';
 
 /** How long a refused client may go on sending its body after the answer before its socket closes. */
 export const LINGER_MS = 1000;
 
-const problemBody = (status: number, code: string, title: string, detail: string) =>
+const problemBody = (status: number, code: ProblemCode, title: string, detail: string) =>
   JSON.stringify({ type: `${PROBLEM_BASE}${code}`, title, status, detail, code });
 
 /**
@@ -19,7 +19,7 @@ const problemBody = (status: number, code: string, title: string, detail: string
 export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   let status: number;
-  let code: string;
+  let code: ProblemCode;
   let detail: string;
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     [status, code, detail] = [408, 'request-timeout', 'the request was not received in time'];
