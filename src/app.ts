@@ -34,6 +34,8 @@ import { loadSeedIfEmpty } from './seed.js';
 import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
 import { RenderedEntries } from './rendered.js';
 import { installSecurityHeaders } from './plugins/security.js';
+import { installJsonParsers } from './plugins/encoding.js';
+import { installStrictQueries } from './plugins/query.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -116,6 +118,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   // more than the queries. Plain JSON.stringify serialises them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
+  installStrictQueries(app);
   installCaching(app);
   await installRateLimits(app, config.rateLimit ?? 600);
   installSecurityHeaders(app, {
@@ -145,8 +148,8 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
 
   // bodies are JSON (or streamed NDJSON): plain text is an unsupported media type, not a string body
   app.removeContentTypeParser('text/plain');
-  // RFC 7396 merge patches are JSON too
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // JSON bodies (and RFC 7396 merge patches) whose text cannot be stored as sent are refused
+  installJsonParsers(app);
 
   // Reads are public and writes take a bearer key, not cookies: never allow credentials.
   await app.register(fastifyCors, {

@@ -18,13 +18,15 @@ export class ProblemError extends Error {
   readonly title: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Members of the problem document beyond the standard ones (documented by the operation). */
+  readonly extensions: Record<string, unknown> | undefined;
 
   constructor(
     status: number,
     code: string,
     title: string,
     detail: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -33,6 +35,7 @@ export class ProblemError extends Error {
     this.title = title;
     this.errors = options.errors;
     this.headers = options.headers;
+    this.extensions = options.extensions;
   }
 }
 
@@ -53,6 +56,12 @@ export const unknownReference = (detail: string, errors: FieldError[]) =>
 export const unauthorized = (detail: string) =>
   new ProblemError(401, 'unauthorized', 'Unauthorized', detail, {
     headers: { 'www-authenticate': 'Bearer realm="annals"' },
+  });
+
+/** Another connection held the database's write lock for longer than a write waits for it. */
+export const databaseBusy = () =>
+  new ProblemError(503, 'database-busy', 'Service unavailable', 'the database is busy with another write; retry in a few seconds', {
+    headers: { 'retry-after': '2' },
   });
 
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
