@@ -132,7 +132,7 @@ describe('forward references', () => {
   it('/healthz answers over HTTP throughout a large import with forward references', { timeout: 180_000 }, async () => {
     const app = await fresh();
     const base = await listen(app);
-    const lines = 12_000;
+    const lines = 20_000;
     const importing = fetch(`${base}/v1/import`, {
       method: 'POST',
       headers: { ...AUTH, 'content-type': 'application/x-ndjson' },

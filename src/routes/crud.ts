@@ -156,7 +156,7 @@ export function crudRoutes(options: CrudOptions) {
           security: bearerSecurity,
           headers: IdempotencyHeaders,
           body: options.input,
-          response: { 201: options.output, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
+          response: { 201: options.output, ...problemResponses(400, 401, 403, 409, 413, 415, 422, 503) },
         },
       },
       async (request, reply) => {
@@ -187,7 +187,7 @@ export function crudRoutes(options: CrudOptions) {
           params,
           consumes: ['application/json', 'application/merge-patch+json'],
           body: options.patch,
-          response: { 200: options.output, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+          response: { 200: options.output, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503) },
         },
       },
       async (request) => patchRecord(app.db, spec, request.params.id, request.body as never),
@@ -206,7 +206,7 @@ export function crudRoutes(options: CrudOptions) {
           params,
           response: {
             204: z.null().meta({ description: 'Deleted.' }),
-            ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+            ...problemResponses(400, 401, 403, 404, 409, 413, 415, 503),
           },
         },
       },

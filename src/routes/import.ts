@@ -220,12 +220,13 @@ function importProblem(request: FastifyRequest, error: unknown, limit: number): 
   const cause = error.cause;
   const extensions = { report };
   if (cause instanceof ProblemError && cause.code === 'body-too-large') {
+    const read = report.lines === 0 ? 'no whole line fit within it' : `lines 1 to ${report.lines} were imported (see report)`;
     return new ProblemError(
       413,
       'body-too-large',
       'Body too large',
-      `an import body may hold at most ${limit} bytes: lines 1 to ${report.lines} were imported (see report), and ` +
-        `the import stopped in line ${report.lines + 1}; send the rest of the file, from line ${report.lines + 1} on, in another request`,
+      `an import body may hold at most ${limit} bytes: ${read}, and the import stopped in line ${report.lines + 1}; ` +
+        `send the rest of the file, from line ${report.lines + 1} on, in another request`,
       { extensions },
     );
   }
