@@ -100,10 +100,13 @@ export function describeInvalidUtf8(bytes: Uint8Array, offset: number): { pointe
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
-/** Cheap test on a JSON text: could its values hold a lone surrogate (written as an escape)? */
 const SURROGATE_ESCAPE = /\\u[dD][89abcdefABCDEF]/;
 
-export const mayHoldLoneSurrogate = (jsonText: string): boolean => SURROGATE_ESCAPE.test(jsonText) || LONE_SURROGATE.test(jsonText);
+/**
+ * Cheap test on a JSON text decoded from UTF-8 (which holds no lone surrogate itself): could
+ * its values hold one, written as an escape? Only then are they searched.
+ */
+export const mayHoldLoneSurrogate = (jsonText: string): boolean => SURROGATE_ESCAPE.test(jsonText);
 
 /**
  * The JSON pointer of the first string (value or key) in `value` that holds a lone surrogate,
