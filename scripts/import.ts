@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { importNdjson, type ImportProgress } from '../src/import/ndjson.js';
+import { ImportInterrupted, importNdjson, type ImportProgress } from '../src/import/ndjson.js';
 import { parseFileInWorker, ParseWorkerError } from '../src/import/parallel.js';
 import { fail, openConfiguredDatabase } from './cli.js';
 
@@ -58,7 +58,12 @@ const report = await importNdjson(db, bulkLoad && file !== '-' ? { parsed: parse
   bulkLoad,
   onProgress,
 }).catch((error: unknown) => {
-  if (error instanceof ParseWorkerError) fail(error.message);
+  const cause = error instanceof ImportInterrupted ? error.cause : error;
+  if (cause instanceof ParseWorkerError) fail(cause.message);
+  if (error instanceof ImportInterrupted) {
+    const r = error.report;
+    fail(`${error.message} (${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.refused} refused before it ended)`);
+  }
   throw error;
 });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -67,6 +72,12 @@ process.stderr.write(
   `${interactive ? '\r\x1b[K' : ''}${progressLine(report)}${report.dryRun ? ' (dry run: nothing stored)' : ''}; ` +
     `${seconds.toFixed(1)} s, peak RSS ${peakRssMb} MB\n`,
 );
+if (report.end) {
+  process.stderr.write(
+    `end line ${report.end.line}: ${report.end.records} records declared, ${report.end.read.records} read` +
+      `${report.end.complete ? ' (complete)' : ' (INCOMPLETE: see the refusal of that line)'}\n`,
+  );
+}
 for (const error of report.errors.slice(0, 20)) {
   process.stderr.write(`  line ${error.line}${error.key ? ` (${error.key})` : ''}: ${error.reason}\n`);
 }

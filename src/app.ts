@@ -39,6 +39,8 @@ import { loadSeedIfEmpty } from './seed.js';
 import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './openapi.js';
 import { RenderedEntries } from './rendered.js';
 import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
+import { installJsonParsers } from './plugins/encoding.js';
+import { installStrictQueries } from './plugins/query.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -141,6 +143,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandlers(app);
   installConnectionRules(app, config.bodyIdleTimeoutMs ?? 30_000);
+  installStrictQueries(app);
   installCaching(app);
   await installRateLimits(app, config.rateLimit ?? 600);
   installSecurityHeaders(app, {
@@ -170,8 +173,8 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
 
   // bodies are JSON (or streamed NDJSON): plain text is an unsupported media type, not a string body
   app.removeContentTypeParser('text/plain');
-  // RFC 7396 merge patches are JSON too
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // JSON bodies (and RFC 7396 merge patches) whose text cannot be stored as sent are refused
+  installJsonParsers(app);
 
   // Reads are public and writes take a bearer key, not cookies: never allow credentials.
   await app.register(fastifyCors, {

@@ -39,6 +39,20 @@ export const PROBLEM_TYPES = {
       '`errors` lists each one: where it is (`in`: query, body, params or headers), its JSON-pointer `path` ' +
       'and what is wrong.',
   },
+  'invalid-text': {
+    title: 'Invalid text',
+    status: 400,
+    description:
+      'A string of the body holds text that cannot be stored as sent: bytes that are not UTF-8, or a lone ' +
+      'UTF-16 surrogate (`\\ud800` in JSON). `errors` names the field; nothing is altered or stored.',
+  },
+  'unknown-parameter': {
+    title: 'Unknown query parameter',
+    status: 400,
+    description:
+      'The query string names a parameter the operation does not take (a typo such as `dryrun` for `dryRun` ' +
+      'would otherwise be ignored silently). `errors` names each one; the detail lists those it takes.',
+  },
   'invalid-json': {
     title: 'Invalid JSON',
     status: 400,
@@ -162,6 +176,13 @@ export const PROBLEM_TYPES = {
     status: 503,
     description: 'The server is overloaded and sheds load. Retry after `Retry-After` seconds.',
   },
+  'database-busy': {
+    title: 'Service unavailable',
+    status: 503,
+    description:
+      'Another write (or a dry-run import) held the database for longer than a write waits for it. Nothing was ' +
+      'changed by this request; retry after `Retry-After` seconds.',
+  },
   'shutting-down': {
     title: 'Service unavailable',
     status: 503,
@@ -187,13 +208,15 @@ export class ProblemError extends Error {
   readonly title: string;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Members of the problem document beyond the standard ones (documented by the operation). */
+  readonly extensions: Record<string, unknown> | undefined;
 
   constructor(
     status: number,
     code: ProblemCode,
     title: string,
     detail: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    options: { errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -202,6 +225,7 @@ export class ProblemError extends Error {
     this.title = title;
     this.errors = options.errors;
     this.headers = options.headers;
+    this.extensions = options.extensions;
   }
 }
 
@@ -222,6 +246,12 @@ export const unknownReference = (detail: string, errors: FieldError[]) =>
 export const unauthorized = (detail: string) =>
   new ProblemError(401, 'unauthorized', 'Unauthorized', detail, {
     headers: { 'www-authenticate': 'Bearer realm="annals"' },
+  });
+
+/** Another connection held the database's write lock for longer than a write waits for it. */
+export const databaseBusy = () =>
+  new ProblemError(503, 'database-busy', 'Service unavailable', 'the database is busy with another write; retry in a few seconds', {
+    headers: { 'retry-after': '2' },
   });
 
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);

@@ -1126,3 +1126,215 @@ describe('fuzz the Accept header of negotiated reads', () => {
     });
   });
 });
+
+/* ------------------------------------------------------------------------------------------ */
+/* Object.prototype names as user input                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+// Every name of Object.prototype (`toString`, `__proto__`, `constructor`, ...) as the value of
+// every string field of an import line and of a create body, and as a key of every language
+// map: a look-up keyed by user input that is not an own property (`kind in schemas`) answers
+// 500. Each line must be stored or refused on its own line of the report, each body answered
+// with a documented 4xx or a success; never a 500, and Object.prototype stays as it was.
+describe('Object.prototype names in every string field and as language map keys', () => {
+  const NAMES = Object.getOwnPropertyNames(Object.prototype);
+  const PROTOTYPE_BEFORE = Object.getOwnPropertyNames(Object.prototype).sort();
+
+  /** Valid records of every kind, referring to the seed's keys, with the paths of their string fields and language maps. */
+  const TEMPLATES: { kind: string; record: Json; strings: (string | number)[][]; maps: (string | number)[][] }[] = [
+    {
+      kind: 'source',
+      record: { type: 'news_article', title: { en: 'T' }, outlet: 'O', url: 'https://example.org/a', lang: 'ar', published: '2022-01-11', retrieved: '2022-01-12', text: 'body' },
+      strings: [['type'], ['outlet'], ['url'], ['lang'], ['published'], ['retrieved'], ['text'], ['title', 'en']],
+      maps: [['title']],
+    },
+    {
+      kind: 'place',
+      record: { type: 'city', name: { en: 'N' }, countryCode: 'KZ', parent: 'place:kz', lat: 1, lon: 2 },
+      strings: [['type'], ['countryCode'], ['parent'], ['name', 'en']],
+      maps: [['name']],
+    },
+    {
+      kind: 'actor',
+      record: {
+        type: 'person',
+        name: { en: 'N' },
+        aliases: [{ en: 'A' }],
+        externalIds: { wikidata: 'Q1' },
+        affiliations: [{ actor: 'actor:ots', role: 'member', date: '2020/..' }],
+      },
+      strings: [['type'], ['name', 'en'], ['aliases', 0, 'en'], ['externalIds', 'wikidata'], ['affiliations', 0, 'actor'], ['affiliations', 0, 'role'], ['affiliations', 0, 'date']],
+      maps: [['name'], ['aliases', 0], ['externalIds']],
+    },
+    {
+      kind: 'event',
+      record: {
+        type: 'protest',
+        date: '2022-01-02',
+        title: { en: 'T' },
+        description: { en: 'D' },
+        places: ['place:kz'],
+        actors: [{ actor: 'actor:ots', role: 'participant' }],
+        tags: ['t'],
+        parent: 'event:kz-unrest-2022',
+        sources: [{ source: 'src:turkpress-2022-01-11-amreyev', excerpt: null }],
+      },
+      strings: [['type'], ['date'], ['title', 'en'], ['description', 'en'], ['places', 0], ['actors', 0, 'actor'], ['actors', 0, 'role'], ['tags', 0], ['parent'], ['sources', 0, 'source'], ['sources', 0, 'excerpt']],
+      maps: [['title'], ['description']],
+    },
+    {
+      kind: 'statement',
+      record: {
+        type: 'quote',
+        date: '2022-01-11',
+        speaker: 'actor:amreyev',
+        text: { ar: 'نص', en: 'Text' },
+        originalLang: 'ar',
+        context: 'event:ots-cfm-extraordinary-2022-01-11',
+        about: { actors: ['actor:ots'], places: ['place:kz'], events: ['event:kz-unrest-2022'] },
+        sources: [{ source: 'src:turkpress-2022-01-11-amreyev' }],
+      },
+      strings: [['type'], ['date'], ['speaker'], ['text', 'en'], ['originalLang'], ['context'], ['about', 'actors', 0], ['about', 'places', 0], ['about', 'events', 0], ['sources', 0, 'source']],
+      maps: [['text']],
+    },
+    {
+      kind: 'timeline',
+      record: { slug: 'fuzz-timeline', title: { en: 'T' }, description: { en: 'D' }, entries: ['event:kz-unrest-2022', 'stmt:amreyev-condolences'] },
+      strings: [['slug'], ['title', 'en'], ['description', 'en'], ['entries', 0]],
+      maps: [['title'], ['description']],
+    },
+  ];
+
+  const setAt = (target: Json, path: (string | number)[], value: unknown) => {
+    let node = target;
+    for (const step of path.slice(0, -1)) node = node[step];
+    // an own property even for `__proto__` (plain assignment would set the prototype)
+    Object.defineProperty(node, path[path.length - 1]!, { value, enumerable: true, writable: true, configurable: true });
+  };
+  const clone = (value: Json): Json => JSON.parse(JSON.stringify(value));
+
+  /** Every variant of every template with `name` in one place: the kind, the key, a string field, a map key, a top-level key. */
+  let n = 0;
+  function variants(name: string): { kind: string; record: Json }[] {
+    const out: { kind: string; record: Json }[] = [];
+    const key = (kind: string) => `fuzz:proto:${kind}:${n++}`;
+    for (const template of TEMPLATES) {
+      const base = () => ({ ...clone(template.record), key: key(template.kind) });
+      out.push({ kind: name, record: base() });
+      out.push({ kind: template.kind, record: { ...base(), key: name } });
+      for (const path of template.strings) {
+        const record = base();
+        setAt(record, path, name);
+        out.push({ kind: template.kind, record });
+      }
+      for (const path of template.maps) {
+        const record = base();
+        const map: Json = {};
+        setAt(map, [name], 'x');
+        setAt(record, path, map);
+        out.push({ kind: template.kind, record });
+      }
+      const extra = base();
+      setAt(extra, [name], 'x');
+      out.push({ kind: template.kind, record: extra });
+    }
+    return out;
+  }
+
+  it('in import lines: each line stored or refused with its number, never a 500', { timeout: 120_000 }, async () => {
+    const t = await buildTestApp({ seed: true, memory: true });
+    try {
+      for (const name of NAMES) {
+        const lines = variants(name).map(({ kind, record }) => JSON.stringify({ kind, ...record }));
+        const res = await send(t.app, {
+          method: 'POST',
+          url: '/v1/import',
+          headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+          payload: `${lines.join('\n')}\n`,
+          labels: [`proto:${name}`],
+        });
+        expect(res.statusCode, `${name}: ${clip(res.body, 500)}`).toBe(200);
+        const report = res.json() as Json;
+        expect(report.lines, name).toBe(lines.length);
+        expect(report.created, `${name}: some lines are stored: ${JSON.stringify(report.errors.slice(0, 5))}`).toBeGreaterThan(0);
+        // every line has exactly one outcome: stored (created, updated, unchanged) or refused
+        expect(report.created + report.updated + report.unchanged + report.refused, name).toBe(lines.length);
+        const refusedLines = report.errors.map((e: Json) => e.line);
+        expect(new Set(refusedLines).size, `${name}: a line refused twice`).toBe(refusedLines.length);
+        for (const error of report.errors) {
+          expect(error.line, name).toBeGreaterThanOrEqual(1);
+          expect(error.line, name).toBeLessThanOrEqual(lines.length);
+          expect(error.reason, name).not.toMatch(/sqlite|is not a function|cannot read prop/i);
+        }
+        // a line whose kind is the name is refused as an unknown kind, on its own line
+        for (const [i, line] of lines.entries()) {
+          if (JSON.parse(line).kind === name) {
+            expect(report.errors.find((e: Json) => e.line === i + 1)?.reason, `${name}: line ${i + 1}`).toMatch(/^unknown kind/);
+          }
+        }
+      }
+    } finally {
+      await t.close();
+    }
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_BEFORE);
+    expect(({} as Json).polluted).toBeUndefined();
+    expect(typeof ({} as Json).toString).toBe('function');
+  });
+
+  it('in create bodies, query values and query names: a documented answer, never a 500', { timeout: 120_000 }, async () => {
+    const t = await buildTestApp({ seed: true, memory: true });
+    const collection: Record<string, string> = {
+      source: 'sources',
+      place: 'places',
+      actor: 'actors',
+      event: 'events',
+      statement: 'statements',
+      timeline: 'timelines',
+    };
+    try {
+      for (const name of NAMES) {
+        for (const { kind, record } of variants(name)) {
+          if (!Object.hasOwn(collection, kind)) continue;
+          const operation = operations.find((o) => o.method === 'POST' && o.path === `/v1/${collection[kind]}`)!;
+          const c: Case = {
+            method: 'POST',
+            url: `/v1/${collection[kind]}`,
+            headers: { ...AUTH, 'content-type': 'application/json' },
+            payload: JSON.stringify(record),
+            labels: [`proto:${name}`],
+          };
+          checkResponse(operation, c, await send(t.app, c), { cases: 0, statuses: new Map() });
+        }
+        for (const url of [
+          `/v1/timeline?format=${name}`,
+          `/v1/timeline?lang=${name}`,
+          `/v1/timeline?kind=${name}`,
+          `/v1/timeline?match=${name}&order=${name}&sort=${name}`,
+          `/v1/timeline?group=${name}&bom=${name}`,
+          `/v1/timeline?actor=${name}&role=${name}`,
+          `/v1/timeline?type=${name}&tag=${name}&place=${name}`,
+          `/v1/timeline/histogram?interval=${name}`,
+          `/v1/timelines/kazakhstan-january-2022?format=${name}`,
+          `/v1/events/${name}`,
+          `/v1/timeline?${name}=1`,
+          `/v1/places?${name}=1`,
+        ]) {
+          const path = url.split('?')[0]!;
+          const operation =
+            operations.find((o) => o.method === 'GET' && new RegExp(`^${o.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path)) ??
+            operations.find((o) => o.method === 'GET' && o.path === '/v1/timeline')!;
+          const c: Case = { method: 'GET', url: encodeURI(url), headers: {}, labels: [`proto:${name}`] };
+          const res = await send(t.app, c);
+          expect(res.statusCode, `${url}: ${clip(res.body)}`).toBeLessThan(500);
+          checkResponse(operation, c, res, { cases: 0, statuses: new Map() });
+        }
+        const accept: Case = { method: 'GET', url: '/v1/timeline', headers: { accept: name, 'accept-language': name }, labels: [`proto:${name}`] };
+        expect((await send(t.app, accept)).statusCode, `Accept: ${name}`).toBeLessThan(500);
+      }
+    } finally {
+      await t.close();
+    }
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_BEFORE);
+    expect(({} as Json).polluted).toBeUndefined();
+  });
+});

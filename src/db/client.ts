@@ -14,11 +14,92 @@ export interface OpenOptions {
   cacheKib?: number;
 }
 
+/**
+ * How long a statement waits inside SQLite for another connection's write lock before it
+ * fails with SQLITE_BUSY (answered 503 with Retry-After, see src/plugins/problems.ts). The
+ * wait blocks the thread, so it is kept short; what waits longer (an import's batches, a dry
+ * run) waits without blocking, with whenWriteLockFree.
+ */
+export const BUSY_TIMEOUT_MS = 5000;
+/** How long an import waits for the write lock, between its batches, before it gives up (503). */
+export const LOCK_WAIT_MS = 60_000;
+
+const busyTimeouts = new WeakMap<Database.Database, { configured: number; heldElsewhere: number }>();
+
+/** Sets a connection's busy timeout (what whenWriteLockFree restores after its attempts). */
+export function setBusyTimeout(client: Database.Database, ms: number): void {
+  const state = busyTimeouts.get(client) ?? { configured: ms, heldElsewhere: 0 };
+  state.configured = ms;
+  busyTimeouts.set(client, state);
+  client.pragma(`busy_timeout = ${state.heldElsewhere > 0 ? 0 : ms}`);
+}
+
+const busyTimeoutOf = (client: Database.Database) => {
+  const state = busyTimeouts.get(client);
+  if (!state) return BUSY_TIMEOUT_MS;
+  return state.heldElsewhere > 0 ? 0 : state.configured;
+};
+
+/**
+ * For as long as this process holds the write lock on another connection to the same file
+ * (a dry run, which holds it for its whole run): writes on `client` fail at once with
+ * SQLITE_BUSY (a 503) instead of waiting for it in SQLite, which would block the thread that
+ * has to finish the dry run. Returns the release.
+ */
+export function holdWriteLockElsewhere(client: Database.Database): () => void {
+  const state = busyTimeouts.get(client) ?? { configured: BUSY_TIMEOUT_MS, heldElsewhere: 0 };
+  busyTimeouts.set(client, state);
+  state.heldElsewhere += 1;
+  client.pragma('busy_timeout = 0');
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    state.heldElsewhere -= 1;
+    if (client.open) client.pragma(`busy_timeout = ${busyTimeoutOf(client)}`);
+  };
+}
+
+/** SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another connection holds a lock. */
+export function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `attempt`, which must take the write lock before anything else (a write transaction,
+ * or BEGIN IMMEDIATE) and call `locked()` once it holds it. While another connection holds
+ * the lock, the attempt fails at once and is made again a little later, for up to `waitMs`,
+ * so that the thread serves other requests meanwhile instead of waiting inside SQLite.
+ * An error after `locked()` (or any other error) is thrown as it is.
+ */
+export async function whenWriteLockFree<T>(client: Database.Database, attempt: (locked: () => void) => T, waitMs = LOCK_WAIT_MS): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let round = 0; ; round++) {
+    let holding = false;
+    const locked = () => {
+      holding = true;
+      client.pragma(`busy_timeout = ${busyTimeoutOf(client)}`);
+    };
+    client.pragma('busy_timeout = 0');
+    try {
+      return attempt(locked);
+    } catch (error) {
+      if (holding || !isBusyError(error) || Date.now() >= deadline) throw error;
+    } finally {
+      if (!holding && client.open) client.pragma(`busy_timeout = ${busyTimeoutOf(client)}`);
+    }
+    await sleep(Math.min(50, 2 ** round));
+  }
+}
+
 /** Opens the database with the pragmas every connection needs. */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { readonly: options.readonly ?? false });
-  sqlite.pragma('busy_timeout = 5000');
+  setBusyTimeout(sqlite, BUSY_TIMEOUT_MS);
   if (!options.readonly) sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   sqlite.pragma('foreign_keys = ON');
@@ -61,4 +142,17 @@ export function openSnapshot(path: string): Snapshot | null {
       client.close();
     },
   };
+}
+
+/**
+ * A connection of its own, for work that holds a write transaction across awaits (a dry-run
+ * import) and so must not share the serving connection, whose other requests would run inside
+ * that transaction. On the same file; for an in-memory database, which no other connection can
+ * open, on a copy of it (taken now: the work sees the data as it is at its start).
+ */
+export function openPrivateConnection(db: Db, path: string): Db {
+  if (path !== ':memory:' && path !== '') return openDatabase(path, { cacheKib: 8192 });
+  const copy = new Database(db.$client.serialize());
+  copy.pragma('foreign_keys = ON');
+  return drizzle({ client: copy, schema }) as Db;
 }

@@ -234,7 +234,8 @@ export function requireAcceptable(accept: string | undefined, offer: Offer): voi
  */
 export function chooseFormat(formatParam: string | undefined, accept: string | undefined): Format {
   if (formatParam !== undefined) {
-    if (formatParam in FORMATS) return formatParam as Format;
+    // an own property: `"toString" in FORMATS` is true
+    if (Object.hasOwn(FORMATS, formatParam)) return formatParam as Format;
     throw new ProblemError(400, 'unsupported-format', 'Unsupported format', `format=${formatParam} is not one of: ${supported}`, {
       errors: [{ in: 'query', path: '/format', message: `supported: ${FORMAT_NAMES.join(', ')}` }],
     });

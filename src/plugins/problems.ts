@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ProblemError, problemType, type FieldError, type ProblemCode } from '../errors.js';
+import { isBusyError } from '../db/client.js';
+import { ProblemError, databaseBusy, problemType, type FieldError, type ProblemCode } from '../errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -20,7 +21,14 @@ const fastifyCodes: Record<string, [number, ProblemCode, string]> = {
 export function sendProblem(
   reply: FastifyReply,
   request: FastifyRequest,
-  problem: { status: number; code: ProblemCode; title: string; detail: string; errors?: FieldError[] | undefined },
+  problem: {
+    status: number;
+    code: ProblemCode;
+    title: string;
+    detail: string;
+    errors?: FieldError[] | undefined;
+    extensions?: Record<string, unknown> | undefined;
+  },
 ) {
   return reply
     .code(problem.status)
@@ -33,6 +41,7 @@ export function sendProblem(
       instance: request.url.split('?')[0],
       code: problem.code,
       ...(problem.errors ? { errors: problem.errors } : {}),
+      ...problem.extensions,
     });
 }
 
@@ -43,6 +52,12 @@ export function sendProblem(
  */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    // a write that waited the whole busy timeout for another connection's lock: a 503 to
+    // retry, never a 500 (and never SQLite's own message)
+    if (isBusyError(error)) {
+      request.log.warn({ err: error }, 'database busy');
+      error = databaseBusy() as unknown as FastifyError;
+    }
     if (error instanceof ProblemError && error.status === 404) {
       try {
         await app.countFailure(request);
@@ -58,10 +73,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
         title: error.title,
         detail: error.message,
         errors: error.errors,
+        extensions: error.extensions,
       });
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const where = contextNames[error.validationContext ?? 'body'] ?? 'body';
+      const context = error.validationContext ?? 'body';
+      const where = Object.hasOwn(contextNames, context) ? contextNames[context]! : 'body';
       const errors = error.validation.map((issue) => ({
         in: where,
         path: issue.instancePath || '/',
@@ -75,7 +92,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
         errors,
       });
     }
-    const known = error.code ? fastifyCodes[error.code] : undefined;
+    const known = typeof error.code === 'string' && Object.hasOwn(fastifyCodes, error.code) ? fastifyCodes[error.code] : undefined;
     if (known) {
       const [status, code, title] = known;
       return sendProblem(reply, request, { status, code, title, detail: error.message });

@@ -269,7 +269,7 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
       ...listedTwice('/about/events', write.about.eventIds),
       ...checkCitations(tx, write.sources),
     ];
-    if (write.originalLang !== null && !(write.originalLang in write.text)) {
+    if (write.originalLang !== null && !Object.hasOwn(write.text, write.originalLang)) {
       problems.push({ in: 'body', path: '/originalLang', message: 'text has no entry in the original language' });
     }
     return problems;

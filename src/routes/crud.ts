@@ -173,7 +173,7 @@ export function crudRoutes(options: CrudOptions) {
           body: options.input,
           response: {
             201: jsonResponse(`The created ${words(name)}, also at the URL in \`Location\`.`, options.output),
-            ...problemResponses(400, 401, 403, 408, 409, 413, 415, 422),
+            ...problemResponses(400, 401, 403, 408, 409, 413, 415, 422, 503),
           },
         },
       },
@@ -207,7 +207,7 @@ export function crudRoutes(options: CrudOptions) {
           body: options.patch,
           response: {
             200: jsonResponse(`The ${words(name)} as changed.`, options.output),
-            ...problemResponses(400, 401, 403, 404, 408, 409, 413, 415, 422),
+            ...problemResponses(400, 401, 403, 404, 408, 409, 413, 415, 422, 503),
           },
         },
       },
@@ -227,7 +227,7 @@ export function crudRoutes(options: CrudOptions) {
           params,
           response: {
             204: z.null().meta({ description: 'Deleted.' }),
-            ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+            ...problemResponses(400, 401, 403, 404, 409, 413, 415, 503),
           },
         },
       },

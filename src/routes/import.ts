@@ -1,24 +1,35 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Readable } from 'node:stream';
-import { ProblemError } from '../errors.js';
-import { importNdjson } from '../import/ndjson.js';
+import { holdWriteLockElsewhere, isBusyError, openPrivateConnection, whenWriteLockFree } from '../db/client.js';
+import { ProblemError, databaseBusy } from '../errors.js';
+import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { bodyChunk } from '../plugins/connections.js';
 import { IdempotencyHeaders, StreamBody, jsonResponse, problemResponses } from '../schemas/common.js';
-import { REPLAY_HEADER, idempotencyRequest } from '../plugins/idempotency.js';
+import { REPLAY_HEADER, holdIdempotencyLease, idempotencyRequest } from '../plugins/idempotency.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   mismatch,
   releaseIdempotencyKey,
+  type IdempotencyRequest,
 } from '../repositories/idempotency.js';
 import { writeTransaction } from '../repositories/support.js';
 import type { ImportReport as ImportReportValue } from '../import/ndjson.js';
-import { ImportQuery, ImportReport } from '../schemas/import.js';
+import { ImportProblem, ImportQuery, ImportReport } from '../schemas/import.js';
 
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
+
+const importProblemResponse = (status: number, description: string) => ({
+  [status]: { description, content: { 'application/problem+json': { schema: ImportProblem } } },
+});
 
 export async function importRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -43,6 +54,41 @@ export async function importRoutes(fastify: FastifyInstance) {
     if (length > app.importLimitBytes) throw bodyTooLarge(app.importLimitBytes);
   };
 
+  /** A write of the idempotency key, waiting (without holding the event loop) for a lock held elsewhere. */
+  const keyWrite = <T>(work: (tx: Parameters<typeof claimIdempotencyKey>[0]) => T) =>
+    whenWriteLockFree(app.db.$client, (locked) =>
+      writeTransaction(app.db, (tx) => {
+        locked();
+        return work(tx);
+      }),
+    );
+
+  /**
+   * A dry run: the body is first read whole into a temporary file, so that the write lock
+   * is held for the time the dry run takes, not for as long as the client takes to upload.
+   * It then runs on a connection of its own (the serving one is shared by every request,
+   * which would run inside its transaction), in one transaction rolled back at the end.
+   */
+  const dryRun = async (body: AsyncIterable<Buffer>, options: ImportOptions) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'annals-dry-run-'));
+    try {
+      const file = path.join(dir, 'body.ndjson');
+      await pipeline(Readable.from(body), createWriteStream(file));
+      const connection = openPrivateConnection(app.db, app.databasePath);
+      // on the same file, the dry run's lock makes the serving connection's writes wait: they fail at once instead
+      const onFile = app.databasePath !== ':memory:' && app.databasePath !== '';
+      const release = onFile ? holdWriteLockElsewhere(app.db.$client) : () => {};
+      try {
+        return await importNdjson(connection, createReadStream(file), { ...options, dryRun: true });
+      } finally {
+        release();
+        connection.$client.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
   app.post(
     '/import',
     {
@@ -56,8 +102,20 @@ export async function importRoutes(fastify: FastifyInstance) {
         description:
           'Streams `application/x-ndjson` in the interchange format. Each record is created, updated or left ' +
           'unchanged by its `key`; the same file twice changes nothing. Bad lines are refused with their line ' +
-          'number and reason, and the rest are stored. A record is stored whole or not at all. With an ' +
-          '`Idempotency-Key`, a retry of the same body within 24 hours replays the first report.',
+          'number and reason, and the rest are stored. A record is stored whole or not at all. Lines may end in ' +
+          'LF, CRLF or CR, and the file may start with a byte order mark. The last line of a full export ' +
+          '(`{"kind":"end","records":N,"counts":{...}}`) is checked against the record lines read: when they differ, ' +
+          'or lines follow it, the end line is refused with the reason and `end.complete` is false.\n\n' +
+          'A body over the import limit (`ANNALS_IMPORT_LIMIT_MB`) is a 413. When its `Content-Length` says so, ' +
+          'nothing is read or stored. A chunked body is imported up to the limit: the whole lines before the byte ' +
+          'that goes over it are stored as usual (records among them that wait for keys of later lines are refused), ' +
+          'and the 413 carries the `report` of what was stored; the rest of the file, from the line after ' +
+          '`report.lines`, can be sent in another request.\n\n' +
+          'With `dryRun=true` every line is validated and reported exactly as an import would, and nothing is stored ' +
+          '(not even the revision); the body is read whole before the dry run starts, and other writes answer 503 ' +
+          'while it runs. A dry run ignores `Idempotency-Key`.\n\n' +
+          'With an `Idempotency-Key`, a retry of the same body within 24 hours replays the first report; while the ' +
+          'first request runs, a retry is a 409 (the key is freed when its server process dies).',
         security: bearerSecurity,
         headers: IdempotencyHeaders,
         querystring: ImportQuery,
@@ -65,31 +123,57 @@ export async function importRoutes(fastify: FastifyInstance) {
         body: StreamBody,
         response: {
           200: jsonResponse('What the import did: counts of created, updated and unchanged records, and every refused line.', ImportReport),
-          ...problemResponses(400, 401, 403, 408, 409, 413, 415, 422),
+          ...problemResponses(400, 401, 403, 408, 409, 415, 422),
+          ...importProblemResponse(413, 'The body is too large. When part of it was imported, `report` says what was stored.'),
+          ...importProblemResponse(503, 'The database was busy for too long: retry after `Retry-After` seconds. `report` says what was stored.'),
         },
       },
     },
     async (request, reply) => {
       const body = request.body as unknown as Readable;
+      const limit = app.importLimitBytes;
       const hash = createHash('sha256');
       let received = 0;
-      // counts and hashes the body as the import reads it; a body that stops arriving is a 408
-      async function* chunks() {
+      // counts and hashes the body as the import reads it; what goes over the limit is cut
+      // off there (the import stores the whole lines before it and ends with the 413), and a
+      // body that stops arriving is a 408
+      async function* chunks(): AsyncGenerator<Buffer> {
         const reads = (body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
         for (;;) {
           const next = await bodyChunk(reads.next(), app.bodyIdleTimeoutMs);
           if (next.done) return;
           const chunk = next.value;
+          if (received + chunk.length > limit) {
+            const room = chunk.subarray(0, limit - received);
+            received = limit;
+            if (room.length > 0) {
+              hash.update(room);
+              yield room;
+            }
+            throw bodyTooLarge(limit);
+          }
           received += chunk.length;
-          if (received > app.importLimitBytes) throw bodyTooLarge(app.importLimitBytes);
           hash.update(chunk);
           yield chunk;
         }
       }
+      const options: ImportOptions = {
+        stopOnError: request.query.stopOnError === 'true',
+        // the progress line of a long import, and the record of what is committed
+        onBatchCommitted: (lines) =>
+          request.log.info({ firstLine: lines[0], lastLine: lines[lines.length - 1], records: lines.length }, 'import batch committed'),
+      };
       const idempotency = idempotencyRequest(request, null);
       try {
+        if (request.query.dryRun === 'true') {
+          try {
+            return await dryRun(chunks(), options);
+          } catch (error) {
+            throw importProblem(request, error, limit);
+          }
+        }
         if (idempotency) {
-          const claim = writeTransaction(app.db, (tx) => claimIdempotencyKey(tx, idempotency));
+          const claim = await keyWrite((tx) => claimIdempotencyKey(tx, idempotency));
           if (claim.kind === 'replay') {
             for await (const _ of chunks());
             if (hash.digest('hex') !== claim.bodyHash) throw mismatch();
@@ -97,21 +181,19 @@ export async function importRoutes(fastify: FastifyInstance) {
             return JSON.parse(claim.response) as ImportReportValue;
           }
         }
+        const stopLease = idempotency ? holdIdempotencyLease(app.db, idempotency, request.log) : () => {};
         let report: ImportReportValue;
         try {
-          report = await importNdjson(app.db, chunks(), {
-            stopOnError: request.query.stopOnError === 'true',
-            // the progress line of a long import, and the record of what is committed
-            onBatchCommitted: (lines) =>
-              request.log.info({ firstLine: lines[0], lastLine: lines[lines.length - 1], records: lines.length }, 'import batch committed'),
-          });
+          report = await importNdjson(app.db, chunks(), options);
         } catch (error) {
-          if (idempotency) writeTransaction(app.db, (tx) => releaseIdempotencyKey(tx, idempotency));
-          throw error;
+          stopLease();
+          if (idempotency) await releaseKey(idempotency);
+          throw importProblem(request, error, limit);
         }
+        stopLease();
         if (idempotency) {
           const done = { ...idempotency, bodyHash: hash.digest('hex') };
-          writeTransaction(app.db, (tx) => completeIdempotencyKey(tx, done, 200, JSON.stringify(report)));
+          await keyWrite((tx) => completeIdempotencyKey(tx, done, 200, JSON.stringify(report)));
         }
         return report;
       } finally {
@@ -121,10 +203,70 @@ export async function importRoutes(fastify: FastifyInstance) {
       }
     },
   );
+
+  /** Frees the key of a failed import; a failure to do so leaves it to run out its lease. */
+  const releaseKey = async (idempotency: IdempotencyRequest) => {
+    try {
+      await keyWrite((tx) => releaseIdempotencyKey(tx, idempotency));
+    } catch (error) {
+      app.log.warn({ err: error }, 'could not free the idempotency key of a failed import');
+    }
+  };
 }
 
 const bodyTooLarge = (limit: number) =>
   new ProblemError(413, 'body-too-large', 'Body too large', `an import body may hold at most ${limit} bytes; split the file`);
+
+/**
+ * The problem an import that ended early answers with, carrying the report of what it had
+ * stored by then (the batches it committed are kept).
+ */
+function importProblem(request: FastifyRequest, error: unknown, limit: number): unknown {
+  if (!(error instanceof ImportInterrupted)) return error;
+  const { report } = error;
+  const cause = error.cause;
+  const extensions = { report };
+  if (cause instanceof ProblemError && cause.code === 'body-too-large') {
+    const read = report.lines === 0 ? 'no whole line fit within it' : `lines 1 to ${report.lines} were imported (see report)`;
+    return new ProblemError(
+      413,
+      'body-too-large',
+      'Body too large',
+      `an import body may hold at most ${limit} bytes: ${read}, and the import stopped in line ${report.lines + 1}; ` +
+        `send the rest of the file, from line ${report.lines + 1} on, in another request`,
+      { extensions },
+    );
+  }
+  if (cause instanceof ProblemError) {
+    return new ProblemError(cause.status, cause.code, cause.title, cause.message, {
+      ...(cause.errors ? { errors: cause.errors } : {}),
+      ...(cause.headers ? { headers: cause.headers } : {}),
+      extensions,
+    });
+  }
+  if (isBusyError(cause)) {
+    const busy = databaseBusy();
+    return new ProblemError(
+      busy.status,
+      busy.code,
+      busy.title,
+      `${busy.message}; the import stopped after line ${report.lines}: what it stored is in report`,
+      { headers: busy.headers!, extensions },
+    );
+  }
+  // the upload failed (the client went away) or the database did: logged with what was stored
+  request.log.error(
+    { err: cause, lines: report.lines, created: report.created, updated: report.updated, refused: report.refused },
+    'import failed',
+  );
+  return new ProblemError(
+    500,
+    'internal',
+    'Internal server error',
+    `The import failed after line ${report.lines}; what it stored is in report. It has been logged (request ${request.id}).`,
+    { extensions },
+  );
+}
 
 declare module 'fastify' {
   interface FastifyInstance {

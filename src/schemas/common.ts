@@ -192,7 +192,7 @@ const problemDescriptions: Record<number, string> = {
   415: 'The body has an unsupported media type.',
   422: 'The request refers to records that do not exist.',
   429: 'Too many requests: wait as long as `Retry-After` says.',
-  503: 'The service is overloaded or not ready: retry after `Retry-After` seconds.',
+  503: 'The service is overloaded or not ready, or the database is busy with another write: retry after `Retry-After` seconds.',
 };
 
 /** A JSON success response, with what it holds said in words (not the generator's "Default Response"). */
