@@ -6,8 +6,8 @@ import { currentRevision } from './repositories/settings.js';
  * Entries rendered as UTF-8 JSON, kept per (entry, language) for one data revision.
  *
  * Rendering an entry costs far more than finding it: its row, five child tables, the actors,
- * places, sources and events it names, then JSON and UTF-8 encoding (measured on the 1M
- * benchmark's week: 420 us of UTF-8 encoding alone, of 5.6 ms a page). Pages overlap (the same week,
+ * places, sources and events it names, then JSON and UTF-8 encoding (the benchmark's profiles
+ * in bench/results/ show where a page's time goes). Pages overlap (the same week,
  * an actor's page inside it, the page after), so each rendered entry is kept and reused.
  *
  * Correctness rests on the revision, which every write transaction bumps: the cache belongs

@@ -15,8 +15,8 @@ import type Database from 'better-sqlite3';
  * When the connection has the database to itself, the load runs with a rollback journal
  * instead of the WAL: in WAL mode each of the load's pages is written twice, to the WAL and
  * then by the checkpoint into the database, while a rollback journal holds only the pages the
- * database had before (none of those past its old end), so each page is written once. On the
- * benchmark's 1M-record file, 4 runs each: 84-100 s -> 68-82 s, system time 11-13 -> 5-7 s.
+ * database had before (none of those past its old end), so each page is written once (the
+ * benchmark's import figures are in bench/results/).
  * A crash leaves a hot journal, which the next connection to open the database rolls back.
  * `end` puts the WAL back. Other connections cannot read while the load writes to the
  * database file, nor open it (src/server.ts says so when it cannot start).
@@ -65,9 +65,8 @@ export function beginBulkLoad(
       end,
       finish() {
         // Each index build sorts its rows in up to cache_size of memory of its own, beside the
-        // page cache: on the 1M-record file that pushed the peak RSS past 300 MB. A 16 MiB
-        // sort spills to temporary files sooner and took no longer (entry_actors_actor_idx
-        // on 2.4M rows: 3.9 s with 64 MiB, 2.8 s with 16 MiB).
+        // page cache: on the benchmark's large file that pushed the peak RSS past its budget.
+        // A 16 MiB sort spills to temporary files sooner and took no longer.
         const cacheSize = client.pragma('cache_size', { simple: true }) as number;
         client.pragma('cache_size = -16384');
         try {
@@ -99,8 +98,8 @@ export function beginBulkLoad(
         }
         if (tables.includes('entries')) {
           // A load leaves the search index in the many segments its batches wrote; one merged
-          // segment answers an AND of a common and a rare word a third faster (1.40 -> 0.91 ms
-          // on the benchmark's 1M file), for 2 s at the end of a 75 s load.
+          // segment answers an AND of a common and a rare word markedly faster, for a small
+          // fraction of the load's time.
           client.exec(`INSERT INTO search_index (search_index) VALUES ('optimize')`);
         }
         const violations = client.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];

@@ -31,8 +31,8 @@ export async function* parseFileInWorker(
   const worker = new Worker(
     new URL(import.meta.url.endsWith('.ts') ? './parse-worker-tsx.mjs' : './parse-worker.js', import.meta.url),
     // A heap bounded well below the default: the thread keeps little alive, but V8 lets a
-    // heap grow with its garbage up to the bound, which put the 1M-record load's peak RSS
-    // near 300 MB. A line too large to parse within it ends the import with that reason.
+    // heap grow with its garbage up to the bound, which pushed the benchmark's large load's
+    // peak RSS towards its budget (bench/results/). A line too large to parse within it ends the import with that reason.
     { workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 } },
   );
   const queue: FromWorker[] = [];

@@ -66,8 +66,8 @@ const BLOCK = 9;
  * entries overlapping a bucket are the starts up to its end less the ends before its start,
  * and those inside it are among `within`. Reads a block's days and the blocks before at
  * most, the range's days, and the short spans inside the range: nothing that grows with the
- * long intervals begun before it (a year of days: 3.2 ms from entry_span_counts at 1M
- * entries, 1.2 ms at 100k; 0.97 and 0.89 ms from these). Rows come as arrays and ungrouped,
+ * long intervals begun before it (faster than entry_span_counts, and flat in the data's size:
+ * see bench/results/). Rows come as arrays and ungrouped,
  * the caller sums them: a GROUP BY cost more than the sums.
  */
 export function dateCounts(tx: Tx, q: TimelineQuery, first: number, last: number, maxDays: number): DateCounts {
