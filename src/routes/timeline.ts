@@ -32,6 +32,7 @@ import { chooseFormat, contentType, formattedResponse, renderStream } from '../f
 import { placeCoordinates } from '../repositories/places.js';
 import { filterScope, linkNext } from './crud.js';
 import { jsonWithArray } from '../rendered.js';
+import { sendStreamed } from '../plugins/streaming.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
 export function timelineResponse(
@@ -44,9 +45,8 @@ export function timelineResponse(
   const app = request.server;
   const format = chooseFormat(params.format, request.headers.accept);
   if (format !== 'json') {
-    const pages = allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' });
-    return reply.type(contentType(format)).send(
-      renderStream(format, pages, {
+    return sendStreamed(request, reply.type(contentType(format)), () =>
+      renderStream(format, allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' }), {
         lang: params.lang,
         bom: params.bom === 'true',
         group: params.group ?? 'kind',
@@ -96,8 +96,12 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         tags: ['Timeline'],
         summary: 'Events and statements merged in chronological order',
         description:
-          'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, ' +
-          'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes.',
+          'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, in ' +
+          'chronological order: by when an entry starts, then when it ends, then id. An instant takes its moment in UTC, ' +
+          'whatever the offset it was written with (`2022-08-09T01:00+06:00` comes before `2022-08-08T23:30-05:00`); ' +
+          'a year, month or day runs from 00:00 UTC of its first day to the end of its last, so a day comes before the ' +
+          'instants within it. The window and `earliest`/`latest` are calendar days (an instant\'s in its own offset). ' +
+          'Pages are keyset cursors that stay correct while data changes.',
         querystring: TimelineQuery,
         response: { 200: formattedResponse('A page of entries (JSON), or every entry in another format.'), ...problemResponses(400, 406) },
       },
