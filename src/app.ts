@@ -34,6 +34,7 @@ import { loadSeedIfEmpty } from './seed.js';
 import { openapiDocumentBase, pruneUnusedSchemas } from './openapi.js';
 import { RenderedEntries } from './rendered.js';
 import { installSecurityHeaders } from './plugins/security.js';
+import { installStreaming } from './plugins/streaming.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,8 +43,13 @@ declare module 'fastify' {
     renderedEntries: RenderedEntries;
     /** The database file (or `:memory:`), for connections of their own such as export snapshots. */
     databasePath: string;
+    /** Longest an export may stream (AppConfig.exportTimeoutMs). */
+    exportTimeoutMs: number;
   }
 }
+
+/** Default of AppConfig.exportTimeoutMs: 15 minutes, like the longest upload. */
+export const EXPORT_TIMEOUT_MS = 15 * 60_000;
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -96,6 +102,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.decorate('db', db);
   app.decorate('databasePath', config.databasePath);
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
+  app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
   // a client has this long to send its headers: slow-header clients do not hold sockets
   app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
@@ -103,6 +110,8 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     db.$client.close();
   });
+  // after the database's hook: onClose hooks run last first, so streams go before it
+  installStreaming(app);
 
   // Streamed bodies are passed through unvalidated: the handler reads and checks each line.
   app.setValidatorCompiler((route) =>

@@ -26,6 +26,8 @@ export const environmentSchema = z.object({
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
   ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  ANNALS_EXPORT_TIMEOUT_S: z.coerce.number().int().min(1).max(86_400).default(900),
+  ANNALS_SHUTDOWN_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(15),
 });
 
 export interface AppConfig {
@@ -48,6 +50,12 @@ export interface AppConfig {
   importLimitBytes?: number;
   /** Memory for rendered timeline entries (src/rendered.ts), in bytes; 0 turns the cache off. */
   entryCacheBytes?: number;
+  /**
+   * Longest an export may stream, in milliseconds: it reads a snapshot, which keeps the WAL
+   * from being checkpointed past it, so a client that reads slowly (or not at all) must not
+   * hold one for ever. Past it the export is aborted (the client sees a broken response).
+   */
+  exportTimeoutMs?: number;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -55,6 +63,11 @@ export interface ServerConfig extends AppConfig {
   host: string;
   /** Processes serving the same port and database (node:cluster); 1 serves from this process. */
   workers: number;
+  /**
+   * How long a shutdown waits for the requests in flight, in milliseconds; then the
+   * connections still open are closed and the process exits.
+   */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -85,5 +98,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     synchronous: e.ANNALS_SYNCHRONOUS,
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
     entryCacheBytes: e.ANNALS_ENTRY_CACHE_MB * 1024 * 1024,
+    exportTimeoutMs: e.ANNALS_EXPORT_TIMEOUT_S * 1000,
+    shutdownTimeoutMs: e.ANNALS_SHUTDOWN_TIMEOUT_S * 1000,
   };
 }
