@@ -41,6 +41,7 @@ import { RenderedEntries } from './rendered.js';
 import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
+import { installStreaming } from './plugins/streaming.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,8 +55,13 @@ declare module 'fastify' {
      * or bytes for rendered entries): none grows past its bound whatever clients send.
      */
     boundedStructures(): Record<string, { size: number; limit: number }>;
+    /** Longest an export may stream (AppConfig.exportTimeoutMs). */
+    exportTimeoutMs: number;
   }
 }
+
+/** Default of AppConfig.exportTimeoutMs: 15 minutes, like the longest upload. */
+export const EXPORT_TIMEOUT_MS = 15 * 60_000;
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -114,6 +120,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.decorate('db', db);
   app.decorate('databasePath', config.databasePath);
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
+  app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
   // a client has this long to send its headers: slow-header clients do not hold sockets
   app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
@@ -129,6 +136,8 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     db.$client.close();
   });
+  // after the database's hook: onClose hooks run last first, so streams go before it
+  installStreaming(app);
 
   // Streamed bodies are passed through unvalidated: the handler reads and checks each line.
   app.setValidatorCompiler((route) =>

@@ -27,6 +27,8 @@ export const environmentSchema = z.object({
   ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
   ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   ANNALS_BODY_IDLE_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(30),
+  ANNALS_EXPORT_TIMEOUT_S: z.coerce.number().int().min(1).max(86_400).default(900),
+  ANNALS_SHUTDOWN_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(15),
 });
 
 export interface AppConfig {
@@ -51,6 +53,12 @@ export interface AppConfig {
   entryCacheBytes?: number;
   /** A request body that stops arriving for this long (between chunks) is cut with a 408; 0 never. */
   bodyIdleTimeoutMs?: number;
+  /**
+   * Longest an export may stream, in milliseconds: it reads a snapshot, which keeps the WAL
+   * from being checkpointed past it, so a client that reads slowly (or not at all) must not
+   * hold one for ever. Past it the export is aborted (the client sees a broken response).
+   */
+  exportTimeoutMs?: number;
 }
 
 export interface ServerConfig extends AppConfig {
@@ -58,6 +66,11 @@ export interface ServerConfig extends AppConfig {
   host: string;
   /** Processes serving the same port and database (node:cluster); 1 serves from this process. */
   workers: number;
+  /**
+   * How long a shutdown waits for the requests in flight, in milliseconds; then the
+   * connections still open are closed and the process exits.
+   */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -89,5 +102,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
     entryCacheBytes: e.ANNALS_ENTRY_CACHE_MB * 1024 * 1024,
     bodyIdleTimeoutMs: e.ANNALS_BODY_IDLE_TIMEOUT_S * 1000,
+    exportTimeoutMs: e.ANNALS_EXPORT_TIMEOUT_S * 1000,
+    shutdownTimeoutMs: e.ANNALS_SHUTDOWN_TIMEOUT_S * 1000,
   };
 }

@@ -1,6 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ProblemError, badRequest } from './errors.js';
 
+/** The answer to a cursor that is not one this query issued (or that an older version did). */
+export const invalidCursor = () =>
+  badRequest('cursor is not valid for this query; start again without it', [
+    { in: 'query', path: '/cursor', message: 'not a cursor issued for this query' },
+  ]);
+
 /**
  * Opaque, tamper-evident cursors: base64url(JSON) and an HMAC over it. The HMAC also covers
  * the `scope` (the endpoint and its filters), so a cursor replayed against another query is
@@ -16,7 +22,7 @@ export class CursorCodec {
 
   decode<T>(scope: string, cursor: string): T {
     const [body, signature, extra] = cursor.split('.');
-    const invalid = () => this.invalid();
+    const invalid = invalidCursor;
     if (!body || !signature || extra !== undefined) throw invalid();
     const expected = Buffer.from(this.sign(scope, body));
     const given = Buffer.from(signature);
@@ -26,13 +32,6 @@ export class CursorCodec {
     } catch {
       throw invalid();
     }
-  }
-
-  /** The 400 of a cursor this query did not issue (also for a signed body of the wrong shape). */
-  invalid() {
-    return badRequest('cursor is not valid for this query; start again without it', [
-      { in: 'query', path: '/cursor', message: 'not a cursor issued for this query' },
-    ]);
   }
 
   private sign(scope: string, body: string): string {

@@ -2,6 +2,9 @@ import cluster from 'node:cluster';
 import { buildApp, prepareDatabase } from './app.js';
 import { ConfigError, readServerConfig, type ServerConfig } from './config.js';
 
+/** How long a shutdown may still take once the connections in flight have been closed. */
+const FORCED_EXIT_MS = 3000;
+
 /** Reads the environment once, serves, and shuts down gracefully on SIGTERM and SIGINT. */
 async function main() {
   let config;
@@ -29,7 +32,21 @@ async function serve(config: ServerConfig) {
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    const timeoutS = config.shutdownTimeoutMs / 1000;
+    app.log.info({ signal, timeoutS }, 'shutting down: finishing requests in flight');
+    // A request in flight may never finish on its own (an export to a client that stopped
+    // reading): past the deadline its connection is closed, which aborts its response (the
+    // client sees it broken, and an export lacks its trailer), and the close can complete.
+    const deadline = setTimeout(() => {
+      app.log.warn({ timeoutS }, 'shutdown deadline passed: closing the connections still open');
+      app.server.closeAllConnections();
+      // what closing the connections does not end (a stuck hook) does not hold the exit either
+      setTimeout(() => {
+        app.log.error('shutdown did not complete after closing the connections: exiting');
+        process.exit(1);
+      }, FORCED_EXIT_MS).unref();
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -82,6 +99,12 @@ async function supervise(config: ServerConfig) {
     const workers = Object.values(cluster.workers ?? {});
     if (workers.length === 0) process.exit();
     for (const worker of workers) worker?.process.kill(signal);
+    // each worker keeps its own deadline; one that outlives it by far is stuck
+    setTimeout(() => {
+      process.stderr.write('annals: workers still running past the shutdown deadline; killing them\n');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 2 * FORCED_EXIT_MS).unref();
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

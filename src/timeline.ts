@@ -2,7 +2,6 @@ import type { z } from 'zod';
 import type { Db } from './db/client.js';
 import { parseWindowBound } from './dates/window.js';
 import { validationFailed, type FieldError } from './errors.js';
-import { placeSubtree } from './repositories/places.js';
 import { findId } from './repositories/support.js';
 import { buildMatchQuery } from './search/text.js';
 import { loadEntries, type EntryDto } from './repositories/entries.js';
@@ -29,7 +28,7 @@ export function timelineFilterParams(params: Partial<TimelineParams>) {
 
 /**
  * Turns validated query parameters into a repository query: window bounds to day numbers,
- * actor and place references to ids (places with everything under them). An unknown
+ * actor and place references to ids (the queries take the places under them too). An unknown
  * reference is a 400 naming it, not an empty page that looks like "no data".
  */
 export function resolveTimelineQuery(
@@ -68,7 +67,7 @@ export function resolveTimelineQuery(
     tags: params.tag,
     actors: scopedActors,
     role: params.role,
-    places: scopedPlaces === undefined ? undefined : placeSubtree(db, scopedPlaces),
+    places: scopedPlaces,
     text: text ?? undefined,
     order: params.order ?? 'asc',
   };

@@ -44,7 +44,7 @@ describe('npm run bench -- --quick', () => {
     for (const scenario of ['week window, first page of 50', '+ actor', '+ place with children', 'day histogram over a year', 'q= text search', 'deep cursor (page 200)', 'NDJSON export of a year']) {
       expect(plans).toContain(`[quick] ${scenario}\n`);
     }
-    expect(plans).toMatch(/SEARCH e USING COVERING INDEX entries_chrono_idx \(span_class=\? AND \(earliest,latest,kind\)>\(\?,\?,\?\)\)/);
+    expect(plans).toMatch(/SEARCH e USING COVERING INDEX entries_chrono_idx \(span_class=\? AND \(sort_start,sort_end\)>\(\?,\?\)\)/);
     expect(plans).toContain('SEARCH entry_actors USING INDEX sqlite_autoindex_entry_actors_1 (entry_id=?)');
     expect(plans).toContain('[quick] full export (NDJSON)  (reads every row, as a full export must)');
     expect(plans).not.toContain('(FULL SCAN)');

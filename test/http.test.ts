@@ -295,7 +295,9 @@ describe('streamed export over HTTP', () => {
     const text = Buffer.concat(chunks).toString('utf8');
     expect(text.endsWith('\n')).toBe(true);
     const lines = text.slice(0, -1).split('\n');
-    expect(lines).toHaveLength(SOURCES);
+    // the records, then the trailer that counts them
+    expect(lines).toHaveLength(SOURCES + 1);
+    expect(JSON.parse(lines.pop()!)).toMatchObject({ kind: 'end', records: SOURCES, counts: { source: SOURCES } });
     const keys = lines.map((line) => (JSON.parse(line) as Json).key);
     expect(keys).toEqual(Array.from({ length: SOURCES }, (_, i) => `src:stream-${String(i).padStart(5, '0')}`));
     // the same bytes as the export read in one piece
@@ -349,10 +351,16 @@ describe('an export is one snapshot', () => {
     }
     expect(chunks.length).toBeGreaterThan(2);
     const lines = Buffer.concat(chunks).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Json);
+    // the trailer names the revision the snapshot was taken at: before the three writes
+    const trailer = lines.pop()!;
     expect(lines.map((r) => r.key)).toEqual(Array.from({ length: SOURCES }, (_, i) => key(i)));
     expect(lines[SOURCES - 2]!.title).toEqual({ en: `Source ${SOURCES - 2}` });
 
     const after = (await (await fetchSettled(`${base}/v1/export`)).text()).trimEnd().split('\n').map((l) => JSON.parse(l) as Json);
+    const trailerAfter = after.pop()!;
+    expect(trailer).toMatchObject({ kind: 'end', records: SOURCES });
+    expect(trailerAfter).toMatchObject({ kind: 'end', records: SOURCES });
+    expect(Number(trailerAfter.revision)).toBeGreaterThan(Number(trailer.revision));
     expect(after).toHaveLength(SOURCES);
     expect(after.map((r) => r.key)).toContain('src:snap-added');
     expect(after.map((r) => r.key)).not.toContain(key(SOURCES - 1));
@@ -401,6 +409,7 @@ describe('an abandoned export', () => {
     }
     expect(busy).toBe(0);
     const after = await fetchSettled(`${base}/v1/export`);
-    expect((await after.text()).trimEnd().split('\n')).toHaveLength(3001);
+    // 3,000 sources and the one made after, and the trailer
+    expect((await after.text()).trimEnd().split('\n')).toHaveLength(3002);
   });
 });

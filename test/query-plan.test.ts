@@ -1,9 +1,10 @@
 // EXPLAIN QUERY PLAN of the timeline's SQL shapes: every span-class branch must be a range
-// scan of `entries_chrono_idx` (span_class = ? and earliest between two bounds), never a scan
-// of `entries`. The SQL is the one the routes run (`timelinePageSql`, `spanCountsSql`).
+// scan of `entries_chrono_idx` (span_class = ? and the position, sort_start, between two
+// bounds), never a scan of `entries`. The SQL is the one the routes run (`timelinePageSql`,
+// `spanCountsSql`).
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dayNumber } from '../src/dates/edtf.js';
+import { DAY_MS, dayNumber } from '../src/dates/edtf.js';
 import type { Tx } from '../src/repositories/support.js';
 import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/repositories/histogram.js';
 import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
@@ -20,17 +21,19 @@ function plan(query: SQL): string[] {
   return t.app.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
 }
 
-/** `span_class=?`, then at most a lower and an upper bound on `earliest` (or on a row value from it). */
-const CHRONO_SEARCH = /^SEARCH e USING (?:COVERING )?INDEX entries_chrono_idx \(span_class=\?(?: AND (?:earliest|\(earliest[a-z,]*\))[<>]\S+){0,2}\)$/;
+/** `span_class=?`, then at most a lower and an upper bound on `sort_start` (or on a row value from it). */
+const CHRONO_SEARCH = /^SEARCH e USING (?:COVERING )?INDEX entries_chrono_idx \(span_class=\?(?: AND (?:sort_start|\(sort_start[a-z_,]*\))[<>]\S+){0,2}\)$/;
+const CHRONO_LOWER = /AND (?:sort_start|\(sort_start[a-z_,]*\))>/;
+const CHRONO_UPPER = /AND (?:sort_start|\(sort_start[a-z_,]*\))</;
 const LOWER = /AND (?:earliest|\(earliest[a-z,]*\))>/;
 const UPPER = /AND (?:earliest|\(earliest[a-z,]*\))</;
 
-/** How each branch (span class 0..3) bounds `earliest`: 'both', 'lower', 'upper' or 'none'. */
+/** How each branch (span class 0..3) bounds `sort_start`: 'both', 'lower', 'upper' or 'none'. */
 function chronoRanges(lines: string[]): string[] {
   const searches = lines.filter((line) => line.startsWith('SEARCH e ') || line.startsWith('SCAN e'));
   for (const line of searches) expect(line).toMatch(CHRONO_SEARCH);
   return searches.map((line) =>
-    LOWER.test(line) ? (UPPER.test(line) ? 'both' : 'lower') : UPPER.test(line) ? 'upper' : 'none',
+    CHRONO_LOWER.test(line) ? (CHRONO_UPPER.test(line) ? 'both' : 'lower') : CHRONO_UPPER.test(line) ? 'upper' : 'none',
   );
 }
 
@@ -46,13 +49,13 @@ const week: TimelineQuery = {
   match: 'overlaps',
   order: 'asc',
 };
-const cursor: TimelinePosition = [dayNumber('2022-01-05'), dayNumber('2022-01-05'), 'event', 7];
+const cursor: TimelinePosition = [dayNumber('2022-01-05') * DAY_MS, (dayNumber('2022-01-05') + 1) * DAY_MS - 1, 7];
 
 describe('EXPLAIN QUERY PLAN of the timeline page', () => {
   it('a one-week window: one range scan of entries_chrono_idx per span class', () => {
     const lines = plan(timelinePageSql(week, undefined, 51));
     expectNoTableScan(lines);
-    // classes 0-2 know their longest span, so `earliest` is bounded on both sides;
+    // classes 0-2 know their longest span, so the position is bounded on both sides;
     // class 3 (longer or open) only from above
     expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
   });
@@ -74,13 +77,16 @@ describe('EXPLAIN QUERY PLAN of the timeline page', () => {
     expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
   });
 
-  it('+ place (a subtree of ids): the same ranges, places checked through entry_places_place_idx', () => {
+  it('+ place: the same ranges, the entry\'s places looked up by entry, the subtree resolved by SQLite down places_parent_idx', () => {
     const lines = plan(timelinePageSql({ ...week, places: [1, 2, 3] }, undefined, 51));
     expectNoTableScan(lines);
     expect(chronoRanges(lines)).toEqual(['both', 'both', 'both', 'upper']);
     const lookups = lines.filter((l) => l.includes('entry_places'));
     expect(lookups).toHaveLength(4);
     for (const l of lookups) expect(l).toMatch(/^SEARCH p EXISTS USING (?:COVERING )?INDEX /);
+    // the places under the given ones: a recursive query over the parent index, one per branch
+    expect(lines.filter((l) => l === 'SEARCH child USING COVERING INDEX places_parent_idx (parent_id=?)')).toHaveLength(4);
+    expect(lines.filter((l) => l === 'MATERIALIZE down')).toHaveLength(4);
   });
 
   it('+ type, tag and kind', () => {
@@ -104,7 +110,7 @@ describe('EXPLAIN QUERY PLAN of the timeline page', () => {
     expectNoTableScan(desc);
     expect(chronoRanges(desc)).toEqual(['both', 'both', 'both', 'upper']);
     // the keyset position itself is part of the index range
-    expect(asc.some((l) => l.includes('(earliest,latest,kind)>(?,?,?)'))).toBe(true);
+    expect(asc.some((l) => l.includes('(sort_start,sort_end)>(?,?)'))).toBe(true);
   });
 
   it('match=within: every class bounded on both sides', () => {

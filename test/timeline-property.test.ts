@@ -2,13 +2,15 @@
 // the spec: random datasets (every date precision, open ends, qualifiers, instants whose offset
 // puts them on another day in UTC; actors with roles, a place hierarchy, tags, types, words),
 // imported into a fresh in-memory app per run, and random queries whose every page is walked.
+// The order is chronological by position, then id: an instant at its moment in UTC, a year,
+// month or day from 00:00 UTC of its first day to the end of its last (the route's rule).
 //
 // The seed is fixed (printed below); TIMELINE_SEED, TIMELINE_RUNS (a factor) and
 // TIMELINE_NO_SHRINK=1 are for exploring.
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { parseEdtf } from '../src/dates/edtf.js';
+import { OPEN_END_MS, OPEN_START_MS, chronoPosition, parseEdtf } from '../src/dates/edtf.js';
 import { AUTH, buildTestApp, ndjson } from './helpers.js';
 
 const SEED = Number(process.env.TIMELINE_SEED ?? 20220105);
@@ -56,12 +58,21 @@ interface Point {
   ms?: number;
 }
 
-/** A date: EDTF text and bounds, with -Infinity / Infinity for open ends. */
+/**
+ * A date: EDTF text and bounds (days), with -Infinity / Infinity for open ends, and its
+ * position in time (milliseconds, UTC): where it starts and where it ends.
+ */
 interface GenDate {
   edtf: string;
   earliest: number;
   latest: number;
+  start: number;
+  end: number;
 }
+
+/** Where a point starts and ends in time: an instant at its moment, other dates as whole UTC days. */
+const pointStart = (p: Point) => p.ms ?? p.earliest * DAY_MS;
+const pointEnd = (p: Point) => p.ms ?? (p.latest + 1) * DAY_MS - 1;
 
 const HOT_FROM = dayOf(2021, 12, 1);
 const HOT_TO = dayOf(2022, 2, 28);
@@ -135,13 +146,20 @@ const intervalArb: fc.Arbitrary<GenDate> = fc
       // same order by calendar date, reverse order in time: end on the day instead
       b = { text: isoOf(b.earliest), precision: 'day', earliest: b.earliest, latest: b.latest };
     }
-    if (open === 'start') return { edtf: `../${b.text}${qb}`, earliest: -Infinity, latest: b.latest };
-    if (open === 'end') return { edtf: `${a.text}${qa}/..`, earliest: a.earliest, latest: Infinity };
-    return { edtf: `${a.text}${qa}/${b.text}${qb}`, earliest: a.earliest, latest: b.latest };
+    if (open === 'start') return { edtf: `../${b.text}${qb}`, earliest: -Infinity, latest: b.latest, start: -Infinity, end: pointEnd(b) };
+    if (open === 'end') return { edtf: `${a.text}${qa}/..`, earliest: a.earliest, latest: Infinity, start: pointStart(a), end: Infinity };
+    // an instant ending on a day it falls after in UTC (in another offset): it ends where it starts
+    const end = Math.max(pointStart(a), pointEnd(b));
+    return { edtf: `${a.text}${qa}/${b.text}${qb}`, earliest: a.earliest, latest: b.latest, start: pointStart(a), end };
   });
 
 const dateArb: fc.Arbitrary<GenDate> = fc.oneof(
-  { weight: 3, arbitrary: fc.tuple(pointArb, qualifierArb).map(([p, q]) => ({ edtf: p.text + q, earliest: p.earliest, latest: p.latest })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(pointArb, qualifierArb)
+      .map(([p, q]) => ({ edtf: p.text + q, earliest: p.earliest, latest: p.latest, start: pointStart(p), end: pointEnd(p) })),
+  },
   { weight: 2, arbitrary: intervalArb },
 );
 
@@ -396,13 +414,10 @@ function matches(ds: Dataset, q: Query, e: GenEntry): boolean {
 
 const cmp = (a: number, b: number) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Chronological order: earliest, latest, kind (event before statement), id. */
+/** Chronological order: where an entry starts in time (UTC), where it ends, then its id. */
 function chrono(ids: Map<string, number>) {
   return (a: GenEntry, b: GenEntry) =>
-    cmp(a.date.earliest, b.date.earliest) ||
-    cmp(a.date.latest, b.date.latest) ||
-    cmp(a.kind === 'event' ? 0 : 1, b.kind === 'event' ? 0 : 1) ||
-    cmp(ids.get(a.key)!, ids.get(b.key)!);
+    cmp(a.date.start, b.date.start) || cmp(a.date.end, b.date.end) || cmp(ids.get(a.key)!, ids.get(b.key)!);
 }
 
 function oracle(ds: Dataset, ids: Map<string, number>, q: Query): string[] {
@@ -439,7 +454,7 @@ interface WalkedEntry {
   key: string;
   id: number;
   kind: 'event' | 'statement';
-  date: { earliest: string | null; latest: string | null };
+  date: { edtf: string; earliest: string | null; latest: string | null };
 }
 
 /** Every page of a timeline query, following `page.nextCursor` to the end. */
@@ -523,6 +538,10 @@ describe('timeline property: every page of every query agrees with the oracle', 
         const parsed = parseEdtf(date.edtf);
         expect(parsed.earliest === null ? -Infinity : dayOfIso(parsed.earliest)).toBe(date.earliest);
         expect(parsed.latest === null ? Infinity : dayOfIso(parsed.latest)).toBe(date.latest);
+        // and the position the service orders by is the one the oracle gives
+        const { start, end } = chronoPosition(parsed);
+        expect(start === OPEN_START_MS ? -Infinity : start, date.edtf).toBe(date.start);
+        expect(end === OPEN_END_MS ? Infinity : end, date.edtf).toBe(date.end);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -592,11 +611,13 @@ describe('timeline property: every page of every query agrees with the oracle', 
 /* 2. Cursors while entries are inserted and deleted between pages                             */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Few dates, so that many entries tie on earliest and latest and the id decides. */
+/** Few dates, so that many entries tie on their position and the id decides. */
 const POOL = [
   '2022-01-05',
   '2022-01-05',
   '2022-01-05T23:30:00-05:00',
+  '2022-01-06T01:00:00+06:00',
+  '2022-01-06T04:30:00Z',
   '2022-01-05?',
   '2022-01-06',
   '2022-01',
@@ -607,12 +628,24 @@ const POOL = [
   '2022-01-05/..',
 ];
 
+/** Where one side of a date of the pool starts or ends in time, read here rather than by src/dates. */
+function sideMs(text: string, side: 'from' | 'to'): number {
+  const bare = text.replace(/[?~%]$/, '');
+  if (bare === '..') return side === 'from' ? -Infinity : Infinity;
+  if (bare.includes('T')) return Date.parse(bare);
+  return side === 'from' ? boundDay(bare, 'from') * DAY_MS : (boundDay(bare, 'to') + 1) * DAY_MS - 1;
+}
+
 const bounds = (edtf: string): GenDate => {
   const p = parseEdtf(edtf);
+  const [a, b = a] = edtf.split('/') as [string, string?];
+  const start = sideMs(a, 'from');
   return {
     edtf,
     earliest: p.earliest === null ? -Infinity : dayOfIso(p.earliest),
     latest: p.latest === null ? Infinity : dayOfIso(p.latest),
+    start,
+    end: Math.max(start, sideMs(b, 'to')),
   };
 };
 
@@ -623,7 +656,7 @@ interface Live {
   id: number;
 }
 
-const position = (e: Live) => [e.date.earliest, e.date.latest, e.kind === 'event' ? 0 : 1, e.id] as const;
+const position = (e: Live) => [e.date.start, e.date.end, e.id] as const;
 const comparePositions = (a: Live, b: Live) => {
   const pa = position(a);
   const pb = position(b);
@@ -706,7 +739,7 @@ describe('cursors stay correct while entries are inserted and deleted between pa
               kind: e.kind,
               id: e.id,
               date: {
-                edtf: '',
+                ...bounds(e.date.edtf),
                 earliest: e.date.earliest === null ? -Infinity : dayOfIso(e.date.earliest),
                 latest: e.date.latest === null ? Infinity : dayOfIso(e.date.latest),
               },
@@ -776,7 +809,7 @@ describe('cursors stay correct while entries are inserted and deleted between pa
       expect(cursor).toEqual(expect.any(String));
       const [body, signature] = cursor.split('.') as [string, string];
       const position = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown[];
-      position[3] = 0; // start again from the beginning of the day: a forged position
+      position[2] = 0; // start again from the beginning of the day: a forged position
       const forged = `${Buffer.from(JSON.stringify(position)).toString('base64url')}.${signature}`;
       for (const bad of [forged, `${body}.${signature.slice(1)}x`, `${body}x.${signature}`, 'garbage', `${cursor}.x`]) {
         const res = await app.inject({ url: `/v1/timeline?limit=2&cursor=${encodeURIComponent(bad)}` });
@@ -907,7 +940,10 @@ async function applyWrite(app: FastifyInstance, ds: Dataset, write: Write, seria
   const target = ds.entries.length === 0 || write.op === 'create' ? undefined : ds.entries[write.index % ds.entries.length]!;
   if (write.op === 'create' || target === undefined) {
     const kind = write.op === 'create' ? write.kind : 'event';
-    const date = 'date' in write ? write.date : { edtf: '2022', earliest: dayOf(2022, 1, 1), latest: dayOf(2022, 12, 31) };
+    const date =
+      'date' in write
+        ? write.date
+        : { edtf: '2022', earliest: dayOf(2022, 1, 1), latest: dayOf(2022, 12, 31), start: dayOf(2022, 1, 1) * DAY_MS, end: dayOf(2023, 1, 1) * DAY_MS - 1 };
     const key = kind === 'event' ? `event:w${serial}` : `stmt:w${serial}`;
     const payload =
       kind === 'event'

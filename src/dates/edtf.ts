@@ -146,6 +146,51 @@ export function dayToIso(day: number): string {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Chronological position                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+export const DAY_MS = 86_400_000;
+/** The farthest an instant lies from its stated calendar day in UTC: the widest offset (±14:00). */
+export const MAX_OFFSET_MS = 14 * 3_600_000;
+/** Positions of an open start and an open end: before and after every real moment. */
+export const OPEN_START_MS = Number.MIN_SAFE_INTEGER;
+export const OPEN_END_MS = Number.MAX_SAFE_INTEGER;
+
+/** Milliseconds since 1970-01-01T00:00:00Z of a UTC instant as {@link parseEdtf} writes it. */
+function instantMs(instant: string): number {
+  const day = dayNumber(instant.slice(0, 10));
+  const [hh, mm, ss] = instant.slice(11, 19).split(':').map(Number) as [number, number, number];
+  const millis = instant[19] === '.' ? Number(instant.slice(20, 23)) : 0;
+  return day * DAY_MS + ((hh * 60 + mm) * 60 + ss) * 1000 + millis;
+}
+
+/**
+ * Where a date sits in chronological order, as milliseconds since 1970-01-01T00:00:00Z: from
+ * when it starts to when it ends. An instant is its moment in UTC (whatever the offset it was
+ * written with); a year, month or day runs from 00:00 UTC of its first day to the last
+ * millisecond of its last, so a day comes before the instants within it. Open ends are
+ * {@link OPEN_START_MS} and {@link OPEN_END_MS}. `end` is never before `start` (an interval
+ * from an instant to the day it falls on, in another offset, ends where it starts).
+ */
+export function chronoPosition(date: ParsedDate): { start: number; end: number } {
+  const first = date.precision === 'interval' ? date.start : date;
+  const last = date.precision === 'interval' ? date.end : date;
+  const start =
+    first === null || first === undefined || first.earliest === null
+      ? OPEN_START_MS
+      : first.instant !== undefined
+        ? instantMs(first.instant)
+        : dayNumber(first.earliest) * DAY_MS;
+  const end =
+    last === null || last === undefined || last.latest === null
+      ? OPEN_END_MS
+      : last.instant !== undefined
+        ? instantMs(last.instant)
+        : (dayNumber(last.latest) + 1) * DAY_MS - 1;
+  return { start, end: Math.max(start, end) };
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Parsing                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 

@@ -76,7 +76,7 @@ export function beginBulkLoad(
         }
         if (countTriggers.length > 0) {
           // from scratch, so that rows counted before the load (if any) are not counted twice;
-          // after the indexes, since entries_chrono_idx yields the groups in key order
+          // after the indexes, since entries_chrono_idx covers the columns it groups
           client.exec('DELETE FROM entry_span_counts');
           client.exec(
             `INSERT INTO entry_span_counts (span_class, earliest, latest, kind, n)

@@ -123,6 +123,7 @@ export interface Snapshot {
  */
 export function openSnapshot(path: string): Snapshot | null {
   if (path === ':memory:' || path === '') return null;
+  openSnapshots++;
   // 2 MiB: an export reads each page of the file about once, in id order; 8 MiB made it
   // no faster (1M benchmark export: 26-28 s either way) and held 6 MB more
   const db = openDatabase(path, { readonly: true, cacheKib: 2048 });
@@ -138,8 +139,12 @@ export function openSnapshot(path: string): Snapshot | null {
     db,
     close() {
       if (!client.open) return;
-      if (client.inTransaction) client.exec('COMMIT');
-      client.close();
+      openSnapshots--;
+      try {
+        if (client.inTransaction) client.exec('COMMIT');
+      } finally {
+        client.close();
+      }
     },
   };
 }
@@ -156,3 +161,8 @@ export function openPrivateConnection(db: Db, path: string): Db {
   copy.pragma('foreign_keys = ON');
   return drizzle({ client: copy, schema }) as Db;
 }
+
+let openSnapshots = 0;
+
+/** Snapshots opened by this process and not closed yet (each holds a connection and the WAL). */
+export const openSnapshotCount = () => openSnapshots;

@@ -107,6 +107,14 @@ export const actorAffiliations = sqliteTable(
  * `span_class` buckets entries by the length of `[earliest, latest]` (0: one day, 1: up to
  * 31 days, 2: up to 366 days, 3: longer or open). An overlap query can then bound each
  * class's `earliest` from below (`from - maxSpan`) and use the index as a range scan.
+ *
+ * `sort_start` and `sort_end` are the chronological position (src/dates/edtf.ts
+ * chronoPosition: milliseconds, an instant at its moment in UTC, a day from 00:00 UTC), the
+ * timeline's order with `id`. `earliest` and `latest` are calendar days in the offset an
+ * instant was written with, and differ from the UTC moment by up to 14 hours either way: a
+ * window on days bounds `sort_start` to within that margin, which closes the index range,
+ * and the exact conditions on the days are checked on the index's own columns. Migration
+ * 0005 added and backfilled them; their default only served that.
  */
 export const entries = sqliteTable(
   'entries',
@@ -120,6 +128,8 @@ export const entries = sqliteTable(
     earliest: integer('earliest').notNull(),
     latest: integer('latest').notNull(),
     spanClass: integer('span_class').notNull(),
+    sortStart: integer('sort_start').notNull().default(0),
+    sortEnd: integer('sort_end').notNull().default(0),
     title: text('title', { mode: 'json' }).$type<LanguageMap>(),
     description: text('description', { mode: 'json' }).$type<LanguageMap>(),
     text: text('text', { mode: 'json' }).$type<LanguageMap>(),
@@ -131,7 +141,9 @@ export const entries = sqliteTable(
   },
   (t) => [
     uniqueIndex('entries_key_unique').on(t.key),
-    index('entries_chrono_idx').on(t.spanClass, t.earliest, t.latest, t.kind, t.id),
+    // ordered by position and id; the day bounds and kind ride along, so that a page's window
+    // and kind are checked without reading the table
+    index('entries_chrono_idx').on(t.spanClass, t.sortStart, t.sortEnd, t.id, t.earliest, t.latest, t.kind),
     index('entries_type_idx').on(t.type, t.earliest),
     index('entries_speaker_idx').on(t.speakerId),
     index('entries_context_idx').on(t.contextId),

@@ -1,4 +1,4 @@
-import { stringify } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import { Readable } from 'node:stream';
 import type { EntryDto } from '../repositories/entries.js';
 import { bodyText, oneLanguage } from './text.js';
@@ -90,26 +90,20 @@ function row(entry: EntryDto, lang: string | undefined): (string | number)[] {
   ];
 }
 
+/**
+ * Written a page at a time by csv-stringify's synchronous API: a generator like the other
+ * formats', so that a stream destroyed before its end (the client went away) closes the pages
+ * it reads, where a loop feeding a stringifier waited for a `drain` that never came.
+ */
 export function csvStream(pages: AsyncIterable<EntryDto[]>, options: { lang?: string | undefined; bom?: boolean }): Readable {
-  const stringifier = stringify({
-    header: true,
-    columns: [...CSV_COLUMNS],
-    bom: options.bom ?? false,
-    record_delimiter: 'windows',
-    // a neutralised cell is quoted too, as OWASP asks: its tab or CR stays inside the cell
-    quoted_match: NEUTRALISED,
-  });
-  void (async () => {
-    try {
-      for await (const page of pages) {
-        for (const entry of page) {
-          if (!stringifier.write(row(entry, options.lang).map(neutraliseCell))) await new Promise((resolve) => stringifier.once('drain', resolve));
-        }
-      }
-      stringifier.end();
-    } catch (error) {
-      stringifier.destroy(error as Error);
+  const columns = [...CSV_COLUMNS];
+  // a neutralised cell is quoted too, as OWASP asks: its tab or CR stays inside the cell
+  const settings = { columns, record_delimiter: 'windows', quoted_match: NEUTRALISED } as const;
+  async function* generate() {
+    yield stringify([], { ...settings, header: true, bom: options.bom ?? false });
+    for await (const page of pages) {
+      if (page.length > 0) yield stringify(page.map((entry) => row(entry, options.lang).map(neutraliseCell)), settings);
     }
-  })();
-  return stringifier;
+  }
+  return Readable.from(generate(), { objectMode: false });
 }

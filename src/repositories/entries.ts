@@ -337,7 +337,7 @@ type EntryRow = Omit<typeof entries.$inferInsert, 'id' | 'createdAt' | 'updatedA
 
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 const ENTRY_COLUMNS =
-  'key, kind, type, date, precision, earliest, latest, span_class, title, description, text, original_lang, speaker_id, context_id, parent_id';
+  'key, kind, type, date, precision, earliest, latest, span_class, sort_start, sort_end, title, description, text, original_lang, speaker_id, context_id, parent_id';
 
 function entryValues(row: EntryRow) {
   return [
@@ -349,6 +349,8 @@ function entryValues(row: EntryRow) {
     row.earliest,
     row.latest,
     row.spanClass,
+    row.sortStart ?? null,
+    row.sortEnd ?? null,
     json(row.title),
     json(row.description),
     json(row.text),
@@ -364,13 +366,13 @@ function storeEntryRow(tx: Tx, id: number | null, timestamp: string, row: EntryR
   if (id === null) {
     const result = prepared(
       tx,
-      `INSERT INTO entries (${ENTRY_COLUMNS}, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      `INSERT INTO entries (${ENTRY_COLUMNS}, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     ).run(...entryValues(row), timestamp, timestamp);
     return Number(result.lastInsertRowid);
   }
   prepared(
     tx,
-    `UPDATE entries SET (${ENTRY_COLUMNS}, updated_at) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) WHERE id = ?`,
+    `UPDATE entries SET (${ENTRY_COLUMNS}, updated_at) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) WHERE id = ?`,
   ).run(...entryValues(row), timestamp, id);
   for (const table of ['entry_actors', 'entry_places', 'entry_events', 'entry_tags', 'citations']) {
     prepared(tx, `DELETE FROM ${table} WHERE entry_id = ?`).run(id);

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { allRows, allTuples } from '../db/statements.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
-import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
+import { filterConditions, positionBounds, windowConditions, type TimelineQuery } from './timeline.js';
 
 /**
  * How many matching entries have each distinct [earliest, latest]: the histogram's input,
@@ -38,10 +38,12 @@ export function spanCountsSql(q: TimelineQuery): SQL {
     if (q.match === 'overlaps' && q.from !== undefined && Number.isFinite(maxSpan)) {
       where.push(sql`e.earliest >= ${q.from - maxSpan}`);
     }
-    const conditions = sql.join(where, sql` AND `);
+    // entries_chrono_idx is ordered by position, not by day: its range comes from the window's
+    // bounds on the position, the day conditions checked on its columns
     return counted
-      ? sql`SELECT e.earliest, e.latest, e.n FROM entry_span_counts e WHERE ${conditions}`
-      : sql`SELECT e.earliest, e.latest FROM entries e INDEXED BY entries_chrono_idx WHERE ${conditions}`;
+      ? sql`SELECT e.earliest, e.latest, e.n FROM entry_span_counts e WHERE ${sql.join(where, sql` AND `)}`
+      : sql`SELECT e.earliest, e.latest FROM entries e INDEXED BY entries_chrono_idx
+          WHERE ${sql.join([...positionBounds(q, maxSpan), ...where], sql` AND `)}`;
   });
   const earliest = q.from === undefined ? sql`earliest` : sql`max(earliest, ${q.from - 1})`;
   const latest = q.to === undefined ? sql`latest` : sql`min(latest, ${q.to + 1})`;

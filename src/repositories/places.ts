@@ -131,17 +131,29 @@ export function loadPlaces(tx: Tx, ids: number[], lang?: string) {
   });
 }
 
-/** The places and every place under them, through the parent chain. */
-export function placeSubtree(tx: Tx, ids: number[]): number[] {
-  if (ids.length === 0) return [];
+/** Ids of the place's ancestors, nearest first. */
+export function placeAncestors(tx: Tx, id: number): number[] {
   return tx
     .all<{ id: number }>(
-      sql`WITH RECURSIVE down(id) AS (
-            SELECT id FROM places WHERE id IN (${sql.join(ids.map((i) => sql`${i}`), sql`, `)})
-            UNION SELECT p.id FROM places p JOIN down ON p.parent_id = down.id)
-          SELECT id FROM down`,
+      sql`WITH RECURSIVE up(id, depth) AS (
+            SELECT parent_id, 1 FROM places WHERE id = ${id} AND parent_id IS NOT NULL
+            UNION SELECT p.parent_id, up.depth + 1 FROM places p JOIN up ON p.id = up.id
+              WHERE p.parent_id IS NOT NULL AND up.depth < 100)
+          SELECT id FROM up ORDER BY depth`,
     )
     .map((r) => r.id);
+}
+
+/**
+ * The places `ids` and every place under them, as a subquery: resolved by SQLite (once per
+ * statement, into an index of its own) however many places lie under them, with the ids
+ * bound as one JSON array rather than a parameter each.
+ */
+export function placeSubtreeSql(ids: readonly number[]): SQL {
+  return sql`SELECT id FROM (WITH RECURSIVE down(id) AS (
+      SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])})
+      UNION SELECT child.id FROM places child JOIN down ON child.parent_id = down.id)
+    SELECT id FROM down)`;
 }
 
 export interface PlaceFilters {
@@ -163,7 +175,7 @@ export function placeCoordinates(tx: Tx, ids: number[]): Map<number, [number, nu
   if (ids.length === 0) return new Map();
   const rows = tx.all<{ id: number; lat: number; lon: number }>(
     sql`WITH RECURSIVE up(origin, id, lat, lon, depth) AS (
-          SELECT id, parent_id, lat, lon, 0 FROM places WHERE id IN (${sql.join([...new Set(ids)].map((i) => sql`${i}`), sql`, `)})
+          SELECT id, parent_id, lat, lon, 0 FROM places WHERE id IN (SELECT value FROM json_each(${JSON.stringify([...new Set(ids)])}))
           UNION ALL SELECT up.origin, p.parent_id, p.lat, p.lon, up.depth + 1 FROM places p JOIN up ON p.id = up.id
             WHERE up.lat IS NULL AND up.depth < 100)
         SELECT origin AS id, lat, lon FROM up WHERE lat IS NOT NULL`,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { and, asc, gt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { actors, places, sources, timelines, type LanguageMap } from '../db/schema.js';
-import { OPEN_END_DAY, OPEN_START_DAY, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
+import { OPEN_END_DAY, OPEN_START_DAY, chronoPosition, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
 import { validationFailed, type FieldError } from '../errors.js';
 import { bumpRevision } from './settings.js';
 import { prepared, preparedRaw } from '../db/statements.js';
@@ -204,7 +204,16 @@ export function dayBounds(date: ParsedDate): { earliest: number; latest: number 
 export function dateColumns(edtf: string) {
   const parsed = parseEdtf(edtf);
   const { earliest, latest } = dayBounds(parsed);
-  return { date: parsed.edtf, precision: parsed.precision, earliest, latest, spanClass: spanClass(earliest, latest) };
+  const position = chronoPosition(parsed);
+  return {
+    date: parsed.edtf,
+    precision: parsed.precision,
+    earliest,
+    latest,
+    spanClass: spanClass(earliest, latest),
+    sortStart: position.start,
+    sortEnd: position.end,
+  };
 }
 
 /** See the `entries` table: 0 one day, 1 up to 31 days, 2 up to 366 days, 3 longer or open. */

@@ -1,9 +1,27 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { invalidCursor } from '../cursor.js';
+import { DAY_MS, MAX_OFFSET_MS } from '../dates/edtf.js';
 import { allRows } from '../db/statements.js';
+import { placeSubtreeSql } from './places.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 
-/** Where an entry sits in chronological order: the keyset of timeline cursors. */
-export type TimelinePosition = [earliest: number, latest: number, kind: 'event' | 'statement', id: number];
+/**
+ * Where an entry sits in chronological order, the keyset of timeline cursors: its position
+ * (`sort_start`, `sort_end`: src/dates/edtf.ts chronoPosition) and its id.
+ */
+export type TimelinePosition = [start: number, end: number, id: number];
+
+/**
+ * A decoded cursor is signed, but may come from before the order changed (when a position
+ * was four values): anything but the current shape is refused, never read as another place.
+ */
+function checkedPosition<T extends unknown[]>(after: unknown, length: number): T | undefined {
+  if (after === undefined) return undefined;
+  if (!Array.isArray(after) || after.length !== length || !after.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw invalidCursor();
+  }
+  return after as T;
+}
 
 export interface TimelineQuery {
   /** Window bounds as day numbers, inclusive; undefined is open. */
@@ -16,7 +34,7 @@ export interface TimelineQuery {
   /** Actor ids (OR). Events match by any role (or `role`); statements by speaker, or `about`. */
   actors?: number[] | undefined;
   role?: string | undefined;
-  /** Place ids, already expanded to their subtrees (OR). */
+  /** Place ids (OR), each with every place under it (expanded by SQLite, however many). */
   places?: number[] | undefined;
   /** An FTS5 MATCH expression over the search index (built by src/search/text.ts, never raw input). */
   text?: string | undefined;
@@ -30,7 +48,11 @@ export interface TimelineQuery {
  */
 const limitSql = (limit: number) => sql.raw(String(Math.max(0, Math.trunc(limit))));
 
-const list = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
+/**
+ * A list of values as one bound JSON array: one statement for every length of list (and no
+ * limit on the length but SQLite's), where a parameter per value made a statement per length.
+ */
+const list = (values: readonly (string | number)[]) => sql`SELECT value FROM json_each(${JSON.stringify([...new Set(values)])})`;
 
 /** Filters that do not depend on the date index: shared by every span-class branch. */
 export function filterConditions(q: TimelineQuery): SQL[] {
@@ -57,7 +79,7 @@ export function filterConditions(q: TimelineQuery): SQL[] {
   if (q.places) {
     where.push(
       q.places.length
-        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND +p.place_id IN (${list(q.places)}))`
+        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND +p.place_id IN (${placeSubtreeSql(q.places)}))`
         : sql`0`,
     );
   }
@@ -70,7 +92,7 @@ export function windowConditions(q: TimelineQuery): SQL[] {
   if (q.match === 'within') {
     if (q.from !== undefined) where.push(sql`e.earliest >= ${q.from}`);
     // `earliest <= to` follows from `latest <= to` (earliest <= latest is a CHECK), but only
-    // a bound on `earliest` closes the index range: without it a window scans to the end
+    // a bound on `earliest` closes the key range of entry_span_counts (the histogram's)
     if (q.to !== undefined) where.push(sql`e.latest <= ${q.to}`, sql`e.earliest <= ${q.to}`);
   } else {
     if (q.to !== undefined) where.push(sql`e.earliest <= ${q.to}`);
@@ -79,31 +101,52 @@ export function windowConditions(q: TimelineQuery): SQL[] {
   return where;
 }
 
+/**
+ * Bounds on `sort_start` that follow from the window on days (and, for an overlap window, from
+ * a span class's longest span): an entry's position lies within 14 hours of its stated days,
+ * so these close the index range; the conditions on the days themselves stay exact.
+ */
+export function positionBounds(q: TimelineQuery, maxSpan: number): SQL[] {
+  const where: SQL[] = [];
+  const lowest = lowestStart(q, maxSpan);
+  if (lowest !== undefined) where.push(sql`e.sort_start >= ${lowest}`);
+  if (q.to !== undefined) where.push(sql`e.sort_start < ${(q.to + 1) * DAY_MS + MAX_OFFSET_MS}`);
+  return where;
+}
+
+/** The least position an entry of a span class in the window can have, or undefined. */
+function lowestStart(q: TimelineQuery, maxSpan: number): number | undefined {
+  if (q.from === undefined) return undefined;
+  if (q.match === 'within') return q.from * DAY_MS - MAX_OFFSET_MS;
+  return Number.isFinite(maxSpan) ? (q.from - maxSpan) * DAY_MS - MAX_OFFSET_MS : undefined;
+}
+
 const afterCondition = (order: 'asc' | 'desc', after: TimelinePosition | undefined): SQL[] => {
   if (!after) return [];
-  const [earliest, latest, kind, id] = after;
+  const [start, end, id] = after;
   return [
     order === 'asc'
-      ? sql`(e.earliest, e.latest, e.kind, e.id) > (${earliest}, ${latest}, ${kind}, ${id})`
-      : sql`(e.earliest, e.latest, e.kind, e.id) < (${earliest}, ${latest}, ${kind}, ${id})`,
+      ? sql`(e.sort_start, e.sort_end, e.id) > (${start}, ${end}, ${id})`
+      : sql`(e.sort_start, e.sort_end, e.id) < (${start}, ${end}, ${id})`,
   ];
 };
 
 /**
  * One branch per span class, each a range scan of `entries_chrono_idx`: within a class the
- * longest span is known, so an overlap window bounds `earliest` from below as well as above.
+ * longest span is known, so an overlap window bounds the position from below as well as above.
  */
 function branch(q: TimelineQuery, spanClass: number, after: TimelinePosition | undefined, limit: number): SQL {
-  const where: SQL[] = [sql`e.span_class = ${spanClass}`, ...windowConditions(q)];
-  const maxSpan = SPAN_CLASS_MAX_DAYS[spanClass]!;
-  if (q.match === 'overlaps' && q.from !== undefined && Number.isFinite(maxSpan)) {
-    where.push(sql`e.earliest >= ${q.from - maxSpan}`);
-  }
-  where.push(...afterCondition(q.order, after), ...filterConditions(q));
+  const where: SQL[] = [
+    sql`e.span_class = ${spanClass}`,
+    ...positionBounds(q, SPAN_CLASS_MAX_DAYS[spanClass]!),
+    ...windowConditions(q),
+    ...afterCondition(q.order, after),
+    ...filterConditions(q),
+  ];
   const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
-  return sql`SELECT * FROM (SELECT e.id, e.earliest, e.latest, e.kind FROM entries e INDEXED BY entries_chrono_idx
+  return sql`SELECT * FROM (SELECT e.id, e.sort_start AS sortStart, e.sort_end AS sortEnd FROM entries e INDEXED BY entries_chrono_idx
     WHERE ${sql.join(where, sql` AND `)}
-    ORDER BY e.earliest ${dir}, e.latest ${dir}, e.kind ${dir}, e.id ${dir} LIMIT ${limitSql(limit)})`;
+    ORDER BY e.sort_start ${dir}, e.sort_end ${dir}, e.id ${dir} LIMIT ${limitSql(limit)})`;
 }
 
 /** The SQL of one timeline page (exposed for EXPLAIN QUERY PLAN tests and the benchmark). */
@@ -118,28 +161,26 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
       ...afterCondition(q.order, after),
       ...filterConditions(q),
     ];
-    return sql`SELECT e.id, e.earliest, e.latest, e.kind FROM entries e WHERE ${sql.join(where, sql` AND `)}
-      ORDER BY e.earliest ${dir}, e.latest ${dir}, e.kind ${dir}, e.id ${dir} LIMIT ${limitSql(limit)}`;
+    return sql`SELECT e.id, e.sort_start AS sortStart, e.sort_end AS sortEnd FROM entries e WHERE ${sql.join(where, sql` AND `)}
+      ORDER BY e.sort_start ${dir}, e.sort_end ${dir}, e.id ${dir} LIMIT ${limitSql(limit)}`;
   }
   const branches = SPAN_CLASS_MAX_DAYS.map((_, spanClass) => branch(q, spanClass, after, limit));
   return sql`${sql.join(branches, sql` UNION ALL `)}
-    ORDER BY earliest ${dir}, latest ${dir}, kind ${dir}, id ${dir} LIMIT ${limitSql(limit)}`;
+    ORDER BY sortStart ${dir}, sortEnd ${dir}, id ${dir} LIMIT ${limitSql(limit)}`;
 }
 
-type PageRow = { id: number; earliest: number; latest: number; kind: 'event' | 'statement' };
+type PageRow = { id: number; sortStart: number; sortEnd: number };
 
-const compareAsc = (a: PageRow, b: PageRow) =>
-  a.earliest - b.earliest || a.latest - b.latest || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) || a.id - b.id;
+const compareAsc = (a: PageRow, b: PageRow) => a.sortStart - b.sortStart || a.sortEnd - b.sortEnd || a.id - b.id;
 
 /**
- * The least `earliest` an entry of each span class can have in an ascending page, or
+ * The least position an entry of each span class can have in an ascending page, or
  * undefined when the classes share one bound and nothing can be skipped.
  */
 function classLowerBounds(q: TimelineQuery, after: TimelinePosition | undefined): number[] | undefined {
   if (q.order !== 'asc' || q.from === undefined || q.match !== 'overlaps') return undefined;
-  const from = q.from;
   return SPAN_CLASS_MAX_DAYS.map((maxSpan) =>
-    Math.max(Number.isFinite(maxSpan) ? from - maxSpan : Number.NEGATIVE_INFINITY, after?.[0] ?? Number.NEGATIVE_INFINITY),
+    Math.max(lowestStart(q, maxSpan) ?? Number.NEGATIVE_INFINITY, after?.[0] ?? Number.NEGATIVE_INFINITY),
   );
 }
 
@@ -155,7 +196,7 @@ function pageByClass(tx: Tx, q: TimelineQuery, after: TimelinePosition | undefin
   let rows: PageRow[] = [];
   for (const { bound, spanClass } of classes) {
     const last = rows[limit - 1];
-    if (last !== undefined && last.earliest < bound) break;
+    if (last !== undefined && last.sortStart < bound) break;
     rows = rows.concat(allRows<PageRow>(tx, branch(q, spanClass, after, limit))).sort(compareAsc).slice(0, limit);
   }
   return rows;
@@ -165,9 +206,10 @@ function pageByClass(tx: Tx, q: TimelineQuery, after: TimelinePosition | undefin
 export function timelinePage(
   tx: Tx,
   q: TimelineQuery,
-  after: TimelinePosition | undefined,
+  afterCursor: unknown,
   limit: number,
 ): { ids: number[]; next: TimelinePosition | null } {
+  const after = checkedPosition<TimelinePosition>(afterCursor, 3);
   const bounds = q.text === undefined ? classLowerBounds(q, after) : undefined;
   const rows = bounds
     ? pageByClass(tx, q, after, limit + 1, bounds)
@@ -176,6 +218,6 @@ export function timelinePage(
   const last = page[page.length - 1];
   return {
     ids: page.map((r) => r.id),
-    next: rows.length > limit && last ? [last.earliest, last.latest, last.kind, last.id] : null,
+    next: rows.length > limit && last ? [last.sortStart, last.sortEnd, last.id] : null,
   };
 }

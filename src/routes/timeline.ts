@@ -8,6 +8,7 @@ import { countedByDate, dateCounts, spanCounts } from '../repositories/histogram
 import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { isRelevancePosition, relevancePage } from '../repositories/search.js';
 import { badRequest } from '../errors.js';
+import { invalidCursor } from '../cursor.js';
 import {
   LONGEST_BUCKET_DAYS,
   MAX_BUCKETS,
@@ -29,6 +30,7 @@ import { chooseFormat, contentType, formattedResponse, renderStream } from '../f
 import { placeCoordinates } from '../repositories/places.js';
 import { filterScope, linkNext } from './crud.js';
 import { jsonWithArray } from '../rendered.js';
+import { sendStreamed } from '../plugins/streaming.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
 export function timelineResponse(
@@ -41,9 +43,8 @@ export function timelineResponse(
   const app = request.server;
   const format = chooseFormat(params.format, request.headers.accept);
   if (format !== 'json') {
-    const pages = allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' });
-    return reply.type(contentType(format)).send(
-      renderStream(format, pages, {
+    return sendStreamed(request, reply.type(contentType(format)), () =>
+      renderStream(format, allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' }), {
         lang: params.lang,
         bom: params.bom === 'true',
         group: params.group ?? 'kind',
@@ -59,7 +60,7 @@ export function timelineResponse(
   if (!highlight) app.renderedEntries.revision(app.db);
   let page: { ids: number[]; next: unknown };
   if (params.sort === 'relevance' && query.text !== undefined) {
-    if (after !== undefined && !isRelevancePosition(after)) throw app.cursors.invalid();
+    if (after !== undefined && !isRelevancePosition(after)) throw invalidCursor();
     page = relevancePage(app.db, { ...query, text: query.text }, after, limit);
   } else {
     page = timelinePage(app.db, query, after as TimelinePosition | undefined, limit);
@@ -96,8 +97,12 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         tags: ['Timeline'],
         summary: 'Events and statements merged in chronological order',
         description:
-          'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, ' +
-          'ordered by earliest day, latest day, kind and id. Pages are keyset cursors that stay correct while data changes. ' +
+          'Entries whose date overlaps (or lies within) the window, filtered by actor, place, type, tag and kind, in ' +
+          'chronological order: by when an entry starts, then when it ends, then id. An instant takes its moment in UTC, ' +
+          'whatever the offset it was written with (`2022-08-09T01:00+06:00` comes before `2022-08-08T23:30-05:00`); ' +
+          'a year, month or day runs from 00:00 UTC of its first day to the end of its last, so a day comes before the ' +
+          'instants within it. The window and `earliest`/`latest` are calendar days (an instant\'s in its own offset). ' +
+          'Pages are keyset cursors that stay correct while data changes. ' +
           'With `sort=relevance` the pages never skip or repeat a match either: a cursor whose earlier pages no ' +
           'longer rank first after writes answers 410 `cursor-expired`, and the client starts again without it.',
         security: publicSecurity,

@@ -15,6 +15,7 @@ import { placeCoordinates } from '../repositories/places.js';
 import { LangParam } from '../schemas/common.js';
 import { entriesByIds } from '../timeline.js';
 import { crudRoutes, idPage } from './crud.js';
+import { sendStreamed } from '../plugins/streaming.js';
 
 export const timelinesRoutes = crudRoutes({
   name: 'CuratedTimeline',
@@ -48,7 +49,7 @@ export const timelinesRoutes = crudRoutes({
       const timeline = getRecord(db, timelineSpec, ref, lang);
       const ids = timelineEntryIds(db, timeline.id);
       if (format === 'json') return { ...timeline, entries: loadEntries(db, ids, lang) };
-      return reply.type(contentType(format)).send(
+      return sendStreamed(request, reply.type(contentType(format)), () =>
         renderStream(format, entriesByIds(db, ids, lang), {
           lang,
           bom: bom === 'true',
