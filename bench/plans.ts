@@ -11,7 +11,7 @@
  * report shows the loaders' queries too.
  */
 import type { AddressInfo } from 'node:net';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { buildApp } from '../src/app.js';
 
 export interface StatementPlan {
@@ -60,13 +60,30 @@ export function fullScans(statement: string, plan: string[], tables: readonly st
   });
 }
 
+/** A request to trace: a GET of `url` unless it says otherwise. */
+export interface PlanRequest {
+  name: string;
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /**
  * Sends the requests, one after the other, to an app of its own on `databasePath` and
  * returns, per request, every distinct statement it ran with its plan. Nothing is written to
- * the database but what starting the app writes (a no-op on a migrated database).
+ * the database but what starting the app writes (a no-op on a migrated database; the key of
+ * `bootstrapKey`, for requests that write) and what the requests themselves write.
  */
-export async function explainRequests(databasePath: string, requests: { name: string; url: string }[]): Promise<RequestPlans[]> {
-  const app = await buildApp({ databasePath, seedWhenEmpty: false, logLevel: 'silent', rateLimit: 0, entryCacheBytes: 0 });
+export async function explainRequests(databasePath: string, requests: PlanRequest[], options: { bootstrapKey?: string } = {}): Promise<RequestPlans[]> {
+  const app = await buildApp({
+    databasePath,
+    seedWhenEmpty: false,
+    logLevel: 'silent',
+    rateLimit: 0,
+    entryCacheBytes: 0,
+    ...(options.bootstrapKey === undefined ? {} : { bootstrapKey: options.bootstrapKey }),
+  });
   const tables = (
     app.db.$client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]
   ).map((r) => r.name);
@@ -103,9 +120,13 @@ export async function explainRequests(databasePath: string, requests: { name: st
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as AddressInfo;
     const results: RequestPlans[] = [];
-    for (const { name, url } of requests) {
+    for (const { name, url, method, headers, body } of requests) {
       recording = new Map();
-      const response = await fetch(`http://127.0.0.1:${port}${url}`);
+      const response = await fetch(`http://127.0.0.1:${port}${url}`, {
+        ...(method === undefined ? {} : { method }),
+        ...(headers === undefined ? {} : { headers }),
+        ...(body === undefined ? {} : { body }),
+      });
       // the statements of a streamed answer run until its last byte
       for await (const _chunk of response.body ?? []) void _chunk;
       // pragmas and DDL (an export's snapshot and temporary table) have no plan to show
@@ -118,6 +139,28 @@ export async function explainRequests(databasePath: string, requests: { name: st
     recording = null;
     for (const method of METHODS) statementClass[method] = originals[method];
     await app.close();
+  }
+}
+
+/**
+ * The plans of statements run outside the app (the benchmark's reference server), on a
+ * read-only connection of their own to `databasePath`, with the values given, as the plans
+ * of one request named `name`.
+ */
+export function explainStatements(databasePath: string, name: string, statements: { sql: string; params: Record<string, unknown> }[]): RequestPlans {
+  const db = new Database(databasePath, { readonly: true });
+  try {
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
+    return {
+      name,
+      status: 200,
+      statements: statements.map(({ sql, params }) => {
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((row) => row.detail);
+        return { sql: sql.replace(/\s+/g, ' ').trim(), runs: 1, plan, fullScans: fullScans(sql, plan, tables) };
+      }),
+    };
+  } finally {
+    db.close();
   }
 }
 
@@ -138,5 +181,5 @@ export function formatRequestPlans(label: string, request: RequestPlans, shown: 
     shown.set(key, here);
     return `  ${s.sql}${runs}\n    ${s.plan.join('\n    ')}`;
   });
-  return `${here}${flag}${request.status === 200 ? '' : `  (answered ${request.status})`}\n${statements.join('\n')}`;
+  return `${here}${flag}${request.status >= 200 && request.status < 300 ? '' : `  (answered ${request.status})`}\n${statements.join('\n')}`;
 }

@@ -11,20 +11,28 @@
  * For each size: generate the dataset (seeded), load it through the real import path (the
  * import command: records per second, peak RSS), start the real server as `npm start` runs
  * it and a reference server (bare Fastify + one prepared statement) on the same database,
- * run every scenario under autocannon on loopback, and print EXPLAIN QUERY PLAN of every
- * statement each scenario's request runs, traced from the app itself (bench/plans.ts). A
- * table goes to stdout and to bench/results/.
+ * run every scenario under autocannon on loopback, load the dataset again through
+ * `POST /v1/import` into an empty database, and print EXPLAIN QUERY PLAN of every statement
+ * each scenario's request runs, traced from the app itself (bench/plans.ts), and of the
+ * reference's. A table goes to stdout and to bench/results/; the rows the project has a
+ * target for print it next to their ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { cpus, totalmem, type } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
-import { explainRequests, formatRequestPlans } from './plans.js';
+import Database from 'better-sqlite3';
+import { DATASET_VERSION, DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
+import { explainRequests, explainStatements, formatRequestPlans, type PlanRequest, type RequestPlans } from './plans.js';
 import { formatSummary, summarizeProfiles } from './profile.js';
+import { ACTOR_PAGE_SQL, OVERLAP_PAGE_SQL, WITHIN_PAGE_SQL, windowParameters } from './reference.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,6 +86,12 @@ const sizes: { label: string; size: DatasetSize }[] = quick
       { label: '1M', size: FULL_SIZE },
     ];
 
+/** A row's target (the project's, at the largest size) and whether its figures meet it. */
+interface Target {
+  text: string;
+  met: boolean;
+}
+
 interface Row {
   size: string;
   scenario: string;
@@ -86,6 +100,11 @@ interface Row {
   p99: number;
   errors: number;
   ratio?: number;
+  /** What `ratio` is of, when not of the reference ("of read-only"). */
+  ratioOf?: string;
+  target?: Target;
+  /** More of the ratio cell: another ratio of the same row. */
+  alsoRatio?: string;
   /** The server's CPU time per request (ms): unlike req/s, not shared with the load generator. */
   cpu?: number;
   /** Entries in one response, for the scenarios that return entries. */
@@ -140,6 +159,26 @@ async function stop(child: ChildProcess) {
   if (child.exitCode !== null) return;
   child.kill('SIGTERM');
   await once(child, 'exit');
+}
+
+/** One scenario's runs (one a round), on Annals or the reference. */
+interface Run {
+  name: string;
+  url: string;
+  options?: LoadOptions;
+  reference?: true;
+  /** Requests sent (and not measured) before each round of the run. */
+  warm?: () => string[];
+  /** Writes through the API while it runs (startWriter). */
+  writer?: true;
+  /** The run its ratio is of. */
+  baseline?: string;
+  /** A second run to give a ratio of. */
+  alsoBaseline?: string;
+  /** The least ratio the project wants, at the largest size. */
+  target?: number;
+  note?: string;
+  pathsNote?: () => string | undefined;
 }
 
 interface LoadOptions {
@@ -226,6 +265,198 @@ async function settle(base: string) {
 const FULL_EXPORT = 'full export (NDJSON)';
 const REFERENCE = 'reference: bare Fastify + 1 prepared statement';
 const REFERENCE_RANDOM = 'reference, a different week each request';
+const WINDOWS = 'windows of 3-10 days, none asked twice (match=within, lang=en)';
+const REFERENCE_WINDOWS = 'reference, windows of 3-10 days, none asked twice';
+const ROTATING = 'the rotating week (100 weeks in turn)';
+const REFERENCE_ROTATING = 'reference, the rotating week';
+const ROTATING_ACTOR = 'the rotating week + one of the 30 most linked actors';
+const REFERENCE_ACTOR = 'reference, the rotating week + one of the 30 most linked actors (a join through entry_actors)';
+const WRITES_PER_SECOND = 5;
+const ROTATING_WRITES = `the rotating week under ${WRITES_PER_SECOND} writes/s (POST /v1/events)`;
+const API_IMPORT = 'import through POST /v1/import into an empty database (records/s)';
+/** The size the project's targets are set at: there the table says whether each is met. */
+const TARGET_SIZE = '1M';
+/** The project's targets, met or not at TARGET_SIZE (issue #14). */
+const TARGETS = { windows: 0.7, rotating: 1.0, actor: 1.0, underWrites: 0.8, importRecordsPerSecond: 15_000, importPeakRssMb: 300 };
+
+/** The key of every server the benchmark starts (all scopes), for the scenarios that write. */
+const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
+const auth = { authorization: `Bearer ${BENCH_KEY}` };
+
+/** A request path for every request of a run, and what a note should say about the run's paths. */
+interface Paths {
+  next: () => string;
+  note?: () => string | undefined;
+}
+
+/**
+ * Analysts' arbitrary ranges: a window of 3 to 10 days anywhere in the 30 years, entries
+ * inside it (`match=within`) in English, every request a window not asked before by this
+ * generator (seeded, so the reference is asked the same windows in the same order).
+ */
+function windowsNeverTwice(path: string): Paths {
+  const random = prng(20100608);
+  const asked = new Set<number>();
+  const capacity = 8 * (DAYS - 10);
+  let exhausted = 0;
+  return {
+    next: () => {
+      // all of them asked (more requests than a run makes): start again, and say so
+      if (asked.size >= capacity) {
+        asked.clear();
+        exhausted += 1;
+      }
+      let length: number;
+      let start: number;
+      do {
+        length = 3 + Math.floor(random() * 8);
+        start = FIRST_DAY + Math.floor(random() * (DAYS - 10));
+      } while (asked.has(start * 16 + length));
+      asked.add(start * 16 + length);
+      return `${path}?from=${isoDay(start)}&to=${isoDay(start + length - 1)}&match=within&lang=en&limit=50`;
+    },
+    note: () => (exhausted > 0 ? `every one of the ${capacity} windows was asked; ${exhausted} more rounds of them asked again` : undefined),
+  };
+}
+
+/** 100 one-week windows (seeded, distinct), asked in turn: the weeks a newsroom keeps reopening. */
+const ROTATING_WEEKS = (() => {
+  const random = prng(20240101);
+  const starts = new Set<number>();
+  while (starts.size < 100) starts.add(FIRST_DAY + Math.floor(random() * (DAYS - 7)));
+  return [...starts];
+})();
+
+const weekPath = (path: string, start: number) => `${path}?from=${isoDay(start)}&to=${isoDay(start + 6)}&limit=50`;
+
+/** The rotating weeks in turn, each with an actor of `actors` drawn at random (seeded) when given. */
+function rotatingWeeks(path: string, actors?: readonly string[]): Paths {
+  const random = prng(20240102);
+  let asked = 0;
+  return {
+    next: () => {
+      const week = weekPath(path, ROTATING_WEEKS[asked++ % ROTATING_WEEKS.length]!);
+      return actors ? `${week}&actor=${encodeURIComponent(actors[Math.floor(random() * actors.length)]!)}` : week;
+    },
+  };
+}
+
+/**
+ * The actors linked to the most entries (in any role but `about`, as the `actor=` filter
+ * reads them), with their counts: the generator's popularity is Zipf-like, so these are the
+ * ones most asked for.
+ */
+function mostLinkedActors(dbPath: string, n: number): { key: string; links: number }[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db
+      .prepare(
+        `SELECT x.key, count(*) AS links FROM entry_actors a JOIN actors x ON x.id = a.actor_id
+         WHERE a.role <> 'about' GROUP BY a.actor_id ORDER BY links DESC, a.actor_id LIMIT ?`,
+      )
+      .all(n) as { key: string; links: number }[];
+  } finally {
+    db.close();
+  }
+}
+
+/** An event as an editor would add one: dated in one of the rotating weeks, where the readers are. */
+const writtenEvent = (run: string, n: number) => ({
+  key: `event:bench-write-${run}-${n}`,
+  type: 'announcement',
+  date: isoDay(ROTATING_WEEKS[n % ROTATING_WEEKS.length]! + (n % 7)),
+  title: { en: `Benchmark write ${n}` },
+  places: ['place:c0'],
+  actors: [{ actor: 'actor:0', role: 'announcer' }],
+  tags: ['bench-write'],
+});
+
+/**
+ * Writes events through the API at `perSecond`, one a timer tick, until stopped: at most
+ * `limit` in all and a few unanswered at a time (a tick that finds them unanswered is
+ * skipped and counted), to loopback only.
+ */
+function startWriter(base: string, perSecond: number, limit: number) {
+  if (new URL(base).hostname !== '127.0.0.1') throw new Error(`the writer writes to loopback only, not ${base}`);
+  const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const counts = { sent: 0, acknowledged: 0, non2xx: 0, failed: 0, skipped: 0 };
+  const pending = new Set<Promise<void>>();
+  const started = Date.now();
+  const timer = setInterval(() => {
+    if (counts.sent >= limit) return;
+    if (pending.size >= 4) {
+      counts.skipped += 1;
+      return;
+    }
+    const n = counts.sent++;
+    const write = fetch(`${base}/v1/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(writtenEvent(run, n)),
+    })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        if (response.ok) counts.acknowledged += 1;
+        else counts.non2xx += 1;
+      })
+      .catch(() => {
+        counts.failed += 1;
+      })
+      .finally(() => pending.delete(write));
+    pending.add(write);
+  }, 1000 / perSecond);
+  return {
+    async stop() {
+      clearInterval(timer);
+      const seconds = (Date.now() - started) / 1000;
+      await Promise.all(pending);
+      return { ...counts, seconds };
+    },
+  };
+}
+
+/** POSTs a file to an import endpoint as it reads it (never held whole). */
+function postFile(url: string, file: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson', 'content-length': String(statSync(file).size) } },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    pipeline(createReadStream(file), request).catch(reject);
+  });
+}
+
+/**
+ * A small import of the dataset, to trace the statements of `POST /v1/import` on an empty
+ * database: the sources, places and actors (the first lines), then the first `entries`
+ * events and statements. A statement about a later event is refused, which is traced too.
+ */
+async function importSample(file: string, entries: number): Promise<string> {
+  const lines: string[] = [];
+  const seen = { event: 0, statement: 0 };
+  const input = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of input) {
+    const kind = /^\{"kind":"(event|statement)"/.exec(line)?.[1] as 'event' | 'statement' | undefined;
+    if (kind === undefined) lines.push(line);
+    else if (seen[kind] < entries) {
+      seen[kind] += 1;
+      lines.push(line);
+    } else if (kind === 'statement') break;
+  }
+  input.close();
+  return `${lines.join('\n')}\n`;
+}
+
+/** The target, and whether it is met where it applies (TARGET_SIZE). */
+const verdict = (target: Target, atTargetSize: boolean) => (atTargetSize ? `target ${target.text}: ${target.met ? 'met' : 'NOT met'}` : `target at ${TARGET_SIZE} ${target.text}`);
 
 type LoadResult = Awaited<ReturnType<typeof loadOn>>;
 
@@ -255,8 +486,10 @@ function medianOf(results: LoadResult[]): LoadResult & { spread?: string } {
 const shownPlans = new Map<string, string>();
 
 async function runSize(label: string, size: DatasetSize, rows: Row[], plans: string[]) {
-  const file = join(dataDir, `dataset-${label}.ndjson`);
-  const dbPath = join(dataDir, `annals-${label}.db`);
+  // named by the generator's version: the file of an older generator is another dataset
+  const file = join(dataDir, `dataset-${label}-v${DATASET_VERSION}.ndjson`);
+  const dbPath = join(dataDir, `annals-${label}-v${DATASET_VERSION}.db`);
+  const records = size.sources + size.places + size.actors + size.events + size.statements;
   if (!existsSync(file)) {
     log(`[${label}] generating ${size.events} events, ${size.statements} statements ...`);
     await generateDataset(size, file);
@@ -283,23 +516,26 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     const seconds = (Date.now() - started) / 1000;
     if (code !== 0) throw new Error(`import failed (${code}): ${importLog}`);
     collectProfiles(`${label} import`);
-    const records = size.sources + size.places + size.actors + size.events + size.statements;
     const peak = Number(/peak RSS (\d+) MB/.exec(importLog)?.[1] ?? 0);
     rows.push({ size: label, scenario: 'import (records/s)', rps: Math.round(records / seconds), p50: 0, p99: 0, errors: 0, note: `${records} records in ${seconds.toFixed(1)} s, peak RSS ${peak} MB` });
   }
 
   // a week in the middle of the 30 years, a popular actor, a country with regions and cities
   const week = { from: '2010-06-07', to: '2010-06-13' };
+  const popular = mostLinkedActors(dbPath, 30);
+  const popularKeys = popular.map((a) => a.key);
+  const popularNote = `the ${popular.length} most linked actors: ${popular[0]?.links ?? 0} to ${popular.at(-1)?.links ?? 0} entries each`;
   const startServer = (nodeArgs: string[] = [], env: Record<string, string> = {}) =>
     startProcess([...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
       ANNALS_DB: dbPath,
       PORT: '0',
       ANNALS_SEED: 'off',
       ANNALS_RATE_LIMIT: '0',
+      ANNALS_BOOTSTRAP_KEY: BENCH_KEY,
       LOG_LEVEL: 'info',
       ...env,
     }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
-  let planRequests: { name: string; url: string }[] = [];
+  let planRequests: PlanRequest[] = [];
   const server = await startServer();
   const reference = await startProcess(['--import', 'tsx', 'bench/reference.ts'], { ANNALS_DB: dbPath, PORT: '0' }, /listening (\d+)/);
   const base = `http://127.0.0.1:${server.port}`;
@@ -337,20 +573,58 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       // 4 to 8 s from run to run). So a count of requests, one at a time, each served whole.
       ['NDJSON export of a year', `${base}/v1/timeline?format=ndjson&from=2010&to=2010`, { connections: 1, timeout: 120, amount: quick ? 2 : 8 }],
     ];
-    // the same requests, for their query plans once the servers have stopped (the scenario of
-    // different weeks by the first of its weeks, from a generator of its own)
+    // the same requests, for their query plans once the servers have stopped (a scenario of
+    // requests that differ by the first of them, from a generator of its own)
     planRequests = [
       ...scenarios.map(([name, url, options]) => ({ name, url: options?.paths ? randomWeeks('/v1/timeline')() : url.replace(base, '') })),
       { name: FULL_EXPORT, url: '/v1/export' },
+      { name: WINDOWS, url: windowsNeverTwice('/v1/timeline').next() },
+      { name: ROTATING, url: rotatingWeeks('/v1/timeline').next() },
+      { name: ROTATING_ACTOR, url: rotatingWeeks('/v1/timeline', popularKeys).next() },
+      {
+        name: `${ROTATING_WRITES}: a write (its reads are the rotating week's)`,
+        url: '/v1/events',
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(writtenEvent(`plan-${randomBytes(4).toString('hex')}`, 0)),
+      },
     ];
     const refUrl = `http://127.0.0.1:${reference.port}/v1/timeline?from=${week.from}&to=${week.to}`;
-    const runs: { name: string; url: string; options?: LoadOptions; reference?: true }[] = [
+    // A generator of requests belongs to one run, over all its rounds, so that no window of
+    // "none asked twice" is asked again in a later round; the reference and Annals each have
+    // their own, with the same seed, and so are asked the same requests in the same order.
+    const annalsWindows = windowsNeverTwice('/v1/timeline');
+    const referenceWindows = windowsNeverTwice('/v1/timeline');
+    // the rotating weeks once over before each run, as a server that has been serving them
+    const weeksOnce = () => ROTATING_WEEKS.map((start) => weekPath('/v1/timeline', start));
+    const weeksWithActorsOnce = () => {
+      const paths = rotatingWeeks('/v1/timeline', popularKeys);
+      return ROTATING_WEEKS.map(() => paths.next());
+    };
+    const pct = (ratio: number) => `${Math.round(ratio * 100)}%`;
+    const runs: Run[] = [
       { name: REFERENCE, url: refUrl, reference: true },
       { name: REFERENCE_RANDOM, url: refUrl, options: { paths: randomWeeks('/v1/timeline') }, reference: true },
-      ...scenarios.map(([name, url, options]) => ({ name, url, ...(options ? { options } : {}) })),
+      { name: REFERENCE_WINDOWS, url: refUrl, options: { paths: referenceWindows.next }, pathsNote: referenceWindows.note, reference: true },
+      { name: REFERENCE_ROTATING, url: refUrl, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, reference: true },
+      { name: REFERENCE_ACTOR, url: refUrl, options: { paths: rotatingWeeks('/v1/timeline', popularKeys).next }, warm: weeksWithActorsOnce, reference: true, note: popularNote },
+      ...scenarios.map(([name, url, options]): Run => ({
+        name,
+        url,
+        ...(options ? { options } : {}),
+        // the week scenarios next to the reference's answer to the same requests
+        ...(name === 'week window, first page of 50' ? { baseline: REFERENCE } : name.startsWith('week window') ? { baseline: REFERENCE_RANDOM } : {}),
+      })),
+      { name: WINDOWS, url: first, options: { paths: annalsWindows.next }, pathsNote: annalsWindows.note, baseline: REFERENCE_WINDOWS, target: TARGETS.windows },
+      { name: ROTATING, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, baseline: REFERENCE_ROTATING, target: TARGETS.rotating },
+      { name: ROTATING_ACTOR, url: first, options: { paths: rotatingWeeks('/v1/timeline', popularKeys).next }, warm: weeksWithActorsOnce, baseline: REFERENCE_ACTOR, target: TARGETS.actor, note: popularNote },
+      // last of a round: every write empties the rendered-entry cache (src/rendered.ts), which
+      // the runs after it would otherwise find emptied
+      { name: ROTATING_WRITES, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, writer: true, baseline: ROTATING, target: TARGETS.underWrites, alsoBaseline: REFERENCE_ROTATING },
     ];
     const results = new Map<string, LoadResult[]>();
     const entriesOf = new Map<string, number | undefined>();
+    const writes = { sent: 0, acknowledged: 0, non2xx: 0, failed: 0, skipped: 0, seconds: 0 };
     for (let round = 1; round <= rounds; round++) {
       for (const run of runs) {
         // a counted run is already the mean of its requests, each served whole: one round
@@ -358,16 +632,25 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
         // profiled, a scenario has a server of its own, whose profile is written when it exits
         const profiled = profiling && !run.reference ? await startServer(profileArgs(`${label} ${run.name}`)) : undefined;
         const target = run.reference ? reference : (profiled ?? server);
-        const url = run.reference ? run.url : run.url.replace(base, `http://127.0.0.1:${target.port}`);
+        const targetBase = `http://127.0.0.1:${target.port}`;
+        const url = run.reference ? run.url : run.url.replace(base, targetBase);
         // each run starts on an idle machine: the previous run's queued requests are done (the
         // reference answers only its one route: the Annals server's health says it for both)
-        await settle(run.reference ? base : `http://127.0.0.1:${target.port}`);
+        await settle(run.reference ? base : targetBase);
         if (round === 1 && !run.reference) {
           entriesOf.set(run.name, run.options?.paths ? undefined : await entriesIn(url));
-          await settle(`http://127.0.0.1:${target.port}`);
+          await settle(targetBase);
+        }
+        if (run.warm) {
+          for (const path of run.warm()) await entriesIn(`${targetBase}${path}`);
+          await settle(run.reference ? base : targetBase);
         }
         log(`[${label}] ${run.name}${rounds > 1 ? `, round ${round} of ${rounds}` : ''} ...`);
-        const result = await loadOn(target.child.pid!, url, run.options);
+        // bounded: a round's worth of writes, and a second's more for the timer's drift
+        const writer = run.writer ? startWriter(targetBase, WRITES_PER_SECOND, Math.ceil((duration + 1) * WRITES_PER_SECOND)) : undefined;
+        const result = await loadOn(target.child.pid!, url, run.options).finally(async () => {
+          if (writer) for (const [name, count] of Object.entries(await writer.stop())) writes[name as keyof typeof writes] += count;
+        });
         results.set(run.name, [...(results.get(run.name) ?? []), result]);
         if (profiled) {
           await stop(profiled.child);
@@ -378,20 +661,32 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     const summary = new Map(runs.map((run) => [run.name, medianOf(results.get(run.name)!)]));
     for (const run of runs) {
       const result = summary.get(run.name)!;
-      // the week scenarios next to the reference's answer to the same requests
-      const baseline = run.name === 'week window, first page of 50' ? summary.get(REFERENCE) : run.name.startsWith('week window') ? summary.get(REFERENCE_RANDOM) : undefined;
+      const baseline = run.baseline === undefined ? undefined : summary.get(run.baseline);
       const ratio = run.reference ? 1 : baseline ? result.rps / baseline.rps : undefined;
       const entries = entriesOf.get(run.name);
-      const notes = [...(entries === undefined ? [] : [`${entries} entries a response`]), ...(result.spread ? [result.spread] : [])];
+      const pathsNote = run.pathsNote?.();
+      const writesNote = run.writer
+        ? `${writes.acknowledged} writes acknowledged in ${writes.seconds.toFixed(1)} s (${(writes.acknowledged / Math.max(writes.seconds, 0.001)).toFixed(1)}/s), ${writes.non2xx} non-2xx, ${writes.failed} failed, ${writes.skipped} ticks skipped with 4 writes unanswered`
+        : undefined;
+      const notes = [
+        ...(entries === undefined ? [] : [`${entries} entries a response`]),
+        ...[run.note, pathsNote, writesNote].filter((n): n is string => n !== undefined),
+        ...(result.spread ? [result.spread] : []),
+      ];
+      const alsoBaseline = run.alsoBaseline === undefined ? undefined : summary.get(run.alsoBaseline);
       rows.push({
         size: label,
         scenario: run.name,
         rps: result.rps,
         p50: result.p50,
         p99: result.p99,
-        errors: result.errors,
+        // the writer's refusals count with the reads' errors
+        errors: result.errors + (run.writer ? writes.non2xx + writes.failed : 0),
         ...(result.cpu === undefined ? {} : { cpu: result.cpu }),
         ...(ratio === undefined ? {} : { ratio }),
+        ...(run.baseline !== undefined && !runs.find((r) => r.name === run.baseline)?.reference ? { ratioOf: 'of read-only' } : {}),
+        ...(ratio !== undefined && run.target !== undefined ? { target: { text: `≥ ${pct(run.target)}`, met: ratio >= run.target } } : {}),
+        ...(alsoBaseline ? { alsoRatio: `${pct(result.rps / alsoBaseline.rps)} of the reference` } : {}),
         ...(entries === undefined ? {} : { entries }),
         ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
       });
@@ -463,10 +758,74 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     await stop(reference.child);
   }
 
+  // The same dataset through the API, beside the import command's figure: the real server on
+  // an empty database of its own, the file streamed as the body of one request. Its peak RSS
+  // is the server process's high-water mark, start-up included.
+  const importDb = join(dataDir, `annals-${label}-v${DATASET_VERSION}-api-import.db`);
+  const removeImportDb = () => {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${importDb}${suffix}`, { force: true });
+  };
+  removeImportDb();
+  log(`[${label}] importing through POST /v1/import ...`);
+  const bodyLimitMb = Math.max(1024, Math.ceil(statSync(file).size / 2 ** 20) + 1);
+  const apiImporter = await startServer(profileArgs(`${label} ${API_IMPORT}`), { ANNALS_DB: importDb, ANNALS_IMPORT_LIMIT_MB: String(bodyLimitMb) });
+  try {
+    await settle(`http://127.0.0.1:${apiImporter.port}`);
+    const started = Date.now();
+    const answer = await postFile(`http://127.0.0.1:${apiImporter.port}/v1/import`, file).catch((error: Error) => ({ status: 0, body: error.message }));
+    const seconds = (Date.now() - started) / 1000;
+    const peak = rssOf(apiImporter.child.pid!).peak;
+    const report = answer.status === 200 ? (JSON.parse(answer.body) as { created: number; updated: number; unchanged: number; refused: number }) : undefined;
+    const stored = report ? report.created + report.updated + report.unchanged : 0;
+    const perSecond = Math.round(stored / seconds);
+    rows.push({
+      size: label,
+      scenario: API_IMPORT,
+      rps: perSecond,
+      p50: 0,
+      p99: 0,
+      errors: report ? report.refused + (stored === records ? 0 : 1) : 1,
+      target: {
+        text: `≥ ${TARGETS.importRecordsPerSecond} records/s, peak RSS < ${TARGETS.importPeakRssMb} MB`,
+        met: report !== undefined && perSecond >= TARGETS.importRecordsPerSecond && peak < TARGETS.importPeakRssMb,
+      },
+      note: report
+        ? `${stored} of ${records} records stored in ${seconds.toFixed(1)} s, ${report.refused} refused; peak RSS of the server ${peak} MB`
+        : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
+    });
+  } finally {
+    await stop(apiImporter.child);
+    collectProfiles(`${label} ${API_IMPORT}`);
+    removeImportDb();
+  }
+
   // EXPLAIN QUERY PLAN of every statement each scenario's request runs, on the same database
   log(`[${label}] query plans ...`);
-  const explained = await explainRequests(dbPath, planRequests);
+  const explained = await explainRequests(dbPath, planRequests, { bootstrapKey: BENCH_KEY });
   for (const request of explained) plans.push(formatRequestPlans(label, request, shownPlans, request.name === FULL_EXPORT));
+  // the reference's statements, with the first values each of its scenarios asks
+  const windowOf = (path: string) => {
+    const query = new URLSearchParams(path.slice(path.indexOf('?') + 1));
+    const day = (name: string) => Math.floor(Date.parse(`${query.get(name)}T00:00:00Z`) / 86_400_000);
+    return { from: day('from'), to: day('to'), actor: query.get('actor') };
+  };
+  const week1 = windowOf(`/v1/timeline?from=${week.from}&to=${week.to}`);
+  const window1 = windowOf(windowsNeverTwice('/v1/timeline').next());
+  const actorWeek1 = windowOf(rotatingWeeks('/v1/timeline', popularKeys).next());
+  const referencePlans: RequestPlans[] = [
+    explainStatements(dbPath, `${REFERENCE}, and its different and rotating weeks`, [{ sql: OVERLAP_PAGE_SQL, params: windowParameters(week1.from, week1.to) }]),
+    explainStatements(dbPath, REFERENCE_WINDOWS, [{ sql: WITHIN_PAGE_SQL, params: windowParameters(window1.from, window1.to) }]),
+    explainStatements(dbPath, REFERENCE_ACTOR, [{ sql: ACTOR_PAGE_SQL, params: { ...windowParameters(actorWeek1.from, actorWeek1.to), actor: actorWeek1.actor } }]),
+  ];
+  for (const request of referencePlans) plans.push(formatRequestPlans(label, request, shownPlans));
+  // POST /v1/import as its scenario found the server, on an empty database: a sample of the file
+  const [imported] = await explainRequests(
+    importDb,
+    [{ name: API_IMPORT, url: '/v1/import', method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body: await importSample(file, 200) }],
+    { bootstrapKey: BENCH_KEY },
+  );
+  plans.push(formatRequestPlans(label, imported!, shownPlans));
+  removeImportDb();
   if (!args['keep-data'] && quick) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
 }
 
@@ -477,10 +836,17 @@ for (const { label, size } of sizes) await runSize(label, size, rows, plans);
 
 const machine = `${type()} ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
 const header = '| size | scenario | req/s | p50 ms | p99 ms | errors | ratio to reference | server CPU ms/req | note |\n|---|---|---:|---:|---:|---:|---:|---:|---|';
+/** The ratio, what it is of, the target beside it, and a second ratio: "84% of read-only (target ≥ 80%: met); 120% of the reference". */
+const ratioCell = (r: Row) => {
+  const ratio = r.ratio === undefined ? '' : `${Math.round(r.ratio * 100)}%${r.ratioOf ? ` ${r.ratioOf}` : ''}`;
+  const target = r.target ? verdict(r.target, r.size === TARGET_SIZE) : '';
+  const both = ratio && target ? `${ratio} (${target})` : ratio || target;
+  return r.alsoRatio ? `${both}; ${r.alsoRatio}` : both;
+};
 const table = [
   header,
   ...rows.map((r) =>
-    `| ${r.size} | ${r.scenario} | ${r.rps ? (r.rps < 10 ? r.rps.toFixed(1) : Math.round(r.rps)) : ''} | ${r.p50 || ''} | ${r.p99 || ''} | ${r.errors} | ${r.ratio === undefined ? '' : `${Math.round(r.ratio * 100)}%`} | ${r.cpu === undefined ? '' : r.cpu.toFixed(2)} | ${r.note ?? ''} |`,
+    `| ${r.size} | ${r.scenario} | ${r.rps ? (r.rps < 10 ? r.rps.toFixed(1) : Math.round(r.rps)) : ''} | ${r.p50 || ''} | ${r.p99 || ''} | ${r.errors} | ${ratioCell(r)} | ${r.cpu === undefined ? '' : r.cpu.toFixed(2)} | ${r.note ?? ''} |`,
   ),
 ].join('\n');
 // how each scenario's cost grows from the smaller dataset to the larger one

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { explainRequests, formatRequestPlans, fullScans } from '../bench/plans.js';
+import { explainRequests, explainStatements, formatRequestPlans, fullScans } from '../bench/plans.js';
 import { formatSummary, summarizeProfiles } from '../bench/profile.js';
 import { buildTestApp } from './helpers.js';
 
@@ -29,9 +29,30 @@ describe('npm run bench -- --quick', () => {
       'deep cursor (page 200)',
       'NDJSON export of a year',
       'full export (NDJSON)',
+      'reference, windows of 3-10 days, none asked twice',
+      'reference, the rotating week',
+      'reference, the rotating week + one of the 30 most linked actors (a join through entry_actors)',
+      'windows of 3-10 days, none asked twice (match=within, lang=en)',
+      'the rotating week (100 weeks in turn)',
+      'the rotating week + one of the 30 most linked actors',
+      'the rotating week under 5 writes/s (POST /v1/events)',
+      'import through POST /v1/import into an empty database (records/s)',
     ]) {
       expect(run.stdout).toContain(`| quick | ${scenario} |`);
     }
+    const row = (scenario: string) => run.stdout.split('\n').find((line) => line.startsWith(`| quick | ${scenario} |`))!.split('|').map((cell) => cell.trim());
+    // each new scenario's ratio beside the project's target (at 1M; the quick size only names it)
+    expect(row('windows of 3-10 days, none asked twice (match=within, lang=en)')[7]).toMatch(/^\d+% \(target at 1M ≥ 70%\)$/);
+    expect(row('the rotating week (100 weeks in turn)')[7]).toMatch(/^\d+% \(target at 1M ≥ 100%\)$/);
+    expect(row('the rotating week + one of the 30 most linked actors')[7]).toMatch(/^\d+% \(target at 1M ≥ 100%\)$/);
+    expect(row('the rotating week under 5 writes/s (POST /v1/events)')[7]).toMatch(/^\d+% of read-only \(target at 1M ≥ 80%\); \d+% of the reference$/);
+    // the writer wrote, and every write was acknowledged
+    expect(row('the rotating week under 5 writes/s (POST /v1/events)')[9]).toMatch(/^[1-9]\d* writes acknowledged in [\d.]+ s \([\d.]+\/s\), 0 non-2xx, 0 failed/);
+    // the whole dataset through the API into an empty database, and the server's peak RSS
+    const apiImport = row('import through POST /v1/import into an empty database (records/s)');
+    expect(Number(apiImport[3])).toBeGreaterThan(0);
+    expect(apiImport[7]).toBe('target at 1M ≥ 15000 records/s, peak RSS < 300 MB');
+    expect(apiImport[9]).toMatch(/^(\d+) of \1 records stored in [\d.]+ s, 0 refused; peak RSS of the server [1-9]\d* MB$/);
     // every scenario answered without errors
     const errorColumn = run.stdout
       .split('\n')
@@ -41,9 +62,31 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toContain('EXPLAIN QUERY PLAN');
     const plans = run.stdout.slice(run.stdout.indexOf('## EXPLAIN QUERY PLAN'));
     // every scenario's request, traced: its page query and the loaders of its entries
-    for (const scenario of ['week window, first page of 50', '+ actor', '+ place with children', 'day histogram over a year', 'q= text search', 'deep cursor (page 200)', 'NDJSON export of a year']) {
+    for (const scenario of [
+      'week window, first page of 50',
+      '+ actor',
+      '+ place with children',
+      'day histogram over a year',
+      'q= text search',
+      'deep cursor (page 200)',
+      'NDJSON export of a year',
+      'windows of 3-10 days, none asked twice (match=within, lang=en)',
+      'the rotating week (100 weeks in turn)',
+      'the rotating week + one of the 30 most linked actors',
+      "the rotating week under 5 writes/s (POST /v1/events): a write (its reads are the rotating week's)",
+      'reference: bare Fastify + 1 prepared statement, and its different and rotating weeks',
+      'reference, windows of 3-10 days, none asked twice',
+      'reference, the rotating week + one of the 30 most linked actors (a join through entry_actors)',
+      'import through POST /v1/import into an empty database (records/s)',
+    ]) {
       expect(plans).toContain(`[quick] ${scenario}\n`);
     }
+    // the write was traced (its heading above ends at once: it was answered 2xx, as the import's)
+    expect(plans).toContain('INSERT INTO entries (key, kind');
+    // the reference's actor query reads each window entry's links by the entry, not all the actor's links
+    const referenceActor = plans.slice(plans.indexOf('[quick] reference, the rotating week + one of the 30 most linked actors'));
+    expect(referenceActor).toContain('SEARCH a USING INDEX sqlite_autoindex_entry_actors_1 (entry_id=?)');
+    expect(referenceActor.slice(0, referenceActor.indexOf('\n[quick] import'))).not.toContain('entry_actors_actor_idx');
     expect(plans).toMatch(/SEARCH e USING COVERING INDEX entries_chrono_idx \(span_class=\? AND \(sort_start,sort_end\)>\(\?,\?\)\)/);
     expect(plans).toContain('SEARCH entry_actors USING INDEX sqlite_autoindex_entry_actors_1 (entry_id=?)');
     expect(plans).toContain('[quick] full export (NDJSON)  (reads every row, as a full export must)');
@@ -129,6 +172,42 @@ describe('bench/plans.ts (the query plans of npm run bench)', () => {
       db.close();
     } finally {
       await close();
+    }
+  });
+
+  it('explains a write sent with a key, and statements run outside the app (the reference)', async () => {
+    const seeded = await buildTestApp({ seed: true });
+    const { databasePath } = seeded;
+    await seeded.app.close();
+    try {
+      const key = 'bench-test-key-0123456789abcdef';
+      const [write] = await explainRequests(
+        databasePath,
+        [
+          {
+            name: 'write',
+            url: '/v1/events',
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ key: 'event:bench-plan-test', type: 'announcement', date: '2022-01-05', title: { en: 'A write' } }),
+          },
+        ],
+        { bootstrapKey: key },
+      );
+      expect(write!.status).toBe(201);
+      expect(write!.statements.some((s) => s.sql.startsWith('INSERT INTO entries'))).toBe(true);
+      // a 2xx other than 200 is not flagged as an answer of its own
+      expect(formatRequestPlans('t', write!, new Map())).toMatch(/^\[t\] write\n/);
+
+      const explained = explainStatements(databasePath, 'reference', [
+        { sql: 'SELECT id FROM entries WHERE span_class = 0 AND earliest BETWEEN @from AND @to', params: { from: 0, to: 100_000 } },
+        { sql: 'SELECT count(*) FROM entry_actors', params: {} },
+      ]);
+      expect(explained.statements[0]!.plan.join('\n')).toContain('SEARCH entries USING COVERING INDEX entries_chrono_idx');
+      expect(explained.statements[0]!.fullScans).toEqual([]);
+      expect(explained.statements[1]!.fullScans.length).toBe(1);
+    } finally {
+      await seeded.close();
     }
   });
 });

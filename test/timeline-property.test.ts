@@ -202,7 +202,11 @@ const eventArb = fc.record({
   type: fc.constantFrom(...EVENT_TYPES),
   date: dateArb,
   tags: fc.subarray(TAGS),
-  actors: fc.array(fc.record({ actor: fc.nat({ max: ACTORS - 1 }), role: fc.constantFrom(...ROLES) }), { maxLength: 3 }),
+  // an actor may take part in several roles, but each (actor, role) once: the API refuses a pair listed twice
+  actors: fc.uniqueArray(fc.record({ actor: fc.nat({ max: ACTORS - 1 }), role: fc.constantFrom(...ROLES) }), {
+    maxLength: 3,
+    selector: (link) => `${link.actor}\0${link.role}`,
+  }),
   places: fc.uniqueArray(fc.nat({ max: PLACES - 1 }), { maxLength: 2 }),
   words: fc.subarray(WORDS),
 });
