@@ -6,7 +6,10 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
-import { expectRoundTrip, exportText, importText } from './support/roundtrip.js';
+import { expectRoundTrip, exportText, importText, splitTrailer } from './support/roundtrip.js';
+
+/** An export's records, without the trailer (whose revision counts every write transaction, even one that stored nothing). */
+const exportedRecords = async (app: Parameters<typeof exportText>[0]) => splitTrailer(await exportText(app)).records;
 
 type Json = Record<string, any>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -265,9 +268,9 @@ describe('defect 24: references and offsets are checked the same way by the API 
       ],
       ['PATCH', '/v1/actors/actor:kz', { affiliations: [{ actor: 'actor:ots', role: 'member', date: '2022' }, { actor: 'actor:ots', role: 'member', date: '2022' }] }, '/affiliations/1'],
     ];
-    const before = await exportText(t.app);
+    const before = await exportedRecords(t.app);
     for (const [method, url, body, path] of cases) refused(await send(method as Method, url, body), 400, path);
-    expect(await exportText(t.app)).toBe(before);
+    expect(await exportedRecords(t.app)).toBe(before);
 
     // the same records through the import are refused too
     const kindOf = (url: string) => ({ events: 'event', statements: 'statement', actors: 'actor' })[url.split('/')[2] as 'events']!;
@@ -280,7 +283,7 @@ describe('defect 24: references and offsets are checked the same way by the API 
     );
     const report = await importLines(lines);
     expect(report.errors.map((e: Json) => e.line)).toEqual(cases.map((_, i) => i + 1));
-    expect(await exportText(t.app)).toBe(before);
+    expect(await exportedRecords(t.app)).toBe(before);
 
     // not duplicates: one actor in two roles, one source cited for two passages, the speaker also spoken about
     await create(

@@ -54,3 +54,13 @@ export function currentRevision(tx: Tx): string {
   ).get() as { value: string };
   return row.value;
 }
+
+/**
+ * The revision alone (the count of write transactions), for what names a state of this
+ * database's data rather than validates a cache: an export's trailer. Unlike
+ * {@link currentRevision} it stays the same across restarts while the data does.
+ */
+export function dataRevision(tx: Tx): string {
+  const row = prepared(tx, "SELECT value FROM settings WHERE name = 'revision'").get() as { value: string } | undefined;
+  return row?.value ?? '0';
+}

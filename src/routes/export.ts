@@ -13,7 +13,7 @@ import {
   exportPlanPage,
   exportTrailer,
 } from '../repositories/export.js';
-import { currentRevision } from '../repositories/settings.js';
+import { dataRevision } from '../repositories/settings.js';
 import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { problemResponses } from '../schemas/common.js';
@@ -30,7 +30,7 @@ const PAGE = 250;
  */
 export function exportStream(db: Db, query: RepoQuery | null): Readable {
   async function* generate() {
-    const revision = currentRevision(db);
+    const revision = dataRevision(db);
     const counts = emptyExportCounts();
     const plan = createExportPlan(db, query);
     try {
