@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const ACCEPT_REQUESTS = 20_000;
-const HEADS_PER_ENDPOINT = 1_000;
+const ACCEPT_REQUESTS = Number(process.env.LEAKS_ACCEPT_REQUESTS ?? 20_000);
+const HEADS_PER_ENDPOINT = Number(process.env.LEAKS_HEADS ?? 1_000);
 const CONCURRENCY = 16;
 const STREAMING = [
   '/v1/export',
