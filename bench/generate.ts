@@ -217,7 +217,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const size = {
     ...FULL_SIZE,
     ...Object.fromEntries(Object.entries(values).filter(([k, v]) => k !== 'out' && v !== undefined).map(([k, v]) => [k, Number(v)])),
-  } as DatasetSize;
+  };
   const out = values.out ?? `bench/data/dataset-${size.events}.ndjson`;
   const started = Date.now();
   const records = await generateDataset(size, out);

@@ -100,12 +100,12 @@ async function main() {
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', ANNALS_DB: databasePath, ANNALS_SEED: 'auto', ANNALS_RATE_LIMIT: '0', LOG_LEVEL: 'info' });
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`the server did not listen within 60 s: ${stderr.slice(-1000)}`)), 60_000);
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         out += chunk;
         const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
         if (match) {

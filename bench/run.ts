@@ -46,8 +46,8 @@ const { values: args } = parseArgs({
   },
 });
 
-const quick = args.quick!;
-const profiling = args.profile!;
+const quick = args.quick;
+const profiling = args.profile;
 /** Seconds of one round of a scenario. */
 const duration = Number(args.duration ?? (quick ? 1 : 5));
 /**
@@ -148,8 +148,8 @@ async function startProcess(command: string[], env: Record<string, string>, read
         resolve(Number(match[1]));
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}: ${output.slice(-2000)}`)));
   });
   return { child, port };
@@ -235,7 +235,7 @@ async function loadOn(pid: number, url: string, options: LoadOptions = {}, withC
 async function json(url: string) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
-  return response.json() as Promise<any>;
+  return response.json();
 }
 
 /**
@@ -508,7 +508,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let importLog = '';
-    importer.stderr!.on('data', (chunk: Buffer) => {
+    importer.stderr.on('data', (chunk: Buffer) => {
       importLog += chunk.toString();
       importLog = importLog.slice(-4000);
     });

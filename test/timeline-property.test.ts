@@ -892,7 +892,7 @@ const histogramCaseArb: fc.Arbitrary<HistogramCase> = fc
     const maxLength = { day: 35, week: 120, month: 900, year: 1500 }[interval];
     const end = start + (length % (maxLength + 1));
     // a day histogram of a year-precise window has 365 buckets: keep days and weeks at day precision
-    const cut = interval === 'day' || interval === 'week' ? 10 : { day: 10, month: 7, year: 4 }[precision]!;
+    const cut = interval === 'day' || interval === 'week' ? 10 : { day: 10, month: 7, year: 4 }[precision];
     const bothOpenAllowed = interval === 'month' || interval === 'year';
     return {
       interval,

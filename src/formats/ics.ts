@@ -23,6 +23,7 @@ export const escapeText = (text: string) =>
     .replace(/;/g, '\\;')
     .replace(/,/g, '\\,')
     .replace(/\r\n?|\n/g, '\\n')
+    // eslint-disable-next-line no-control-regex -- RFC 5545 TEXT may not hold control characters: they are what is removed
     .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
 
 /** Folds a content line at 75 octets, never inside a UTF-8 character (§3.1). */

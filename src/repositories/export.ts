@@ -2,7 +2,6 @@ import { asc, eq, inArray, sql } from 'drizzle-orm';
 import {
   actorAffiliations,
   actors,
-  citations,
   entries,
   places,
   sources,
@@ -132,7 +131,7 @@ function orderByDependencies(tx: Tx, t: ReturnType<typeof q>): void {
   // The whole chain counts, however deep: a depth cut short would order a record by id among
   // its ancestors. The writes keep chains free of cycles; the bound (no chain is longer than
   // the table) only ends the walk on a cycle stored before they did.
-  const longest = (table: 'places' | 'entries') => tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM ${sql.raw(table)}`)!.n;
+  const longest = (table: 'places' | 'entries') => tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM ${sql.raw(table)}`).n;
   tx.run(sql`UPDATE ${t} SET depth = (
       WITH RECURSIVE up(id, n) AS (
         SELECT parent_id, 1 FROM places WHERE id = ${t}.id AND parent_id IS NOT NULL

@@ -17,8 +17,8 @@ export function writeTransaction<T>(db: Db | Tx, work: (tx: Tx) => T): T {
   // inside another transaction this is a savepoint of it
   return (db as Db).transaction(
     (tx) => {
-      const result = work(tx as unknown as Tx);
-      bumpRevision(tx as unknown as Tx);
+      const result = work(tx);
+      bumpRevision(tx);
       return result;
     },
     { behavior: 'immediate' },

@@ -101,7 +101,7 @@ export async function exportRoutes(fastify: FastifyInstance) {
           const snapshot = openSnapshot(app.databasePath);
           const stream = exportStream(snapshot?.db ?? app.db, query);
           // however the stream ends; also before its first page, when its generator never ran
-          if (snapshot) stream.once('close', snapshot.close);
+          if (snapshot) stream.once('close', () => snapshot.close());
           return stream;
         },
         { timeoutMs: app.exportTimeoutMs, what: 'export' },

@@ -5,7 +5,7 @@ import { notFound } from '../errors.js';
 import { loadEntries } from '../repositories/entries.js';
 import { findId } from '../repositories/support.js';
 import { countedByDate, dateCounts, spanCounts } from '../repositories/histogram.js';
-import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+import { timelinePage, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
 import { isRelevancePosition, relevancePage } from '../repositories/search.js';
 import { badRequest } from '../errors.js';
 import { invalidCursor } from '../cursor.js';
@@ -63,7 +63,7 @@ export function timelineResponse(
     if (after !== undefined && !isRelevancePosition(after)) throw invalidCursor();
     page = relevancePage(app.db, { ...query, text: query.text }, after, limit);
   } else {
-    page = timelinePage(app.db, query, after as TimelinePosition | undefined, limit);
+    page = timelinePage(app.db, query, after, limit);
   }
   const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
   const link = linkNext(request, nextCursor);

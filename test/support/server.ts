@@ -96,8 +96,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       logs.push({ msg: text });
     }
   };
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     pending += chunk;
     let newline = pending.indexOf('\n');
     while (newline !== -1) {
@@ -107,13 +107,13 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     }
     notify();
   });
-  child.stdout!.on('end', () => {
+  child.stdout.on('end', () => {
     take(pending);
     pending = '';
     notify();
   });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
     stderr += chunk;
   });
 
