@@ -4,7 +4,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayNumber } from '../src/dates/edtf.js';
-import type { Tx } from '../src/repositories/support.js';
 import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/repositories/histogram.js';
 import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';
