@@ -90,15 +90,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const actorPage = db.prepare(ACTOR_PAGE_SQL);
 
   const app = Fastify({ logger: false });
-  app.get('/v1/timeline', async (request) => {
+  app.get('/v1/timeline', (request, reply) => {
     const { from, to, match, actor, lang } = request.query as { from: string; to: string; match?: string; actor?: string; lang?: string };
     const window = windowParameters(dayNumber(from), dayNumber(to));
     const rows = (
       actor !== undefined ? actorPage.all({ ...window, actor }) : match === 'within' ? withinPage.all(window) : overlapPage.all(window)
     ) as { title: string | null; text: string | null; sort_start?: number; sort_end?: number }[];
-    return {
+    return reply.send({
       data: rows.map(({ sort_start: _start, sort_end: _end, ...r }) => ({ ...r, title: pick(r.title, lang), text: pick(r.text, lang) })),
-    };
+    });
   });
   await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
   process.stdout.write(`listening ${(app.server.address() as { port: number }).port}\n`);

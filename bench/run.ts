@@ -232,10 +232,10 @@ async function loadOn(pid: number, url: string, options: LoadOptions = {}, withC
   return { ...result, cpu: total > 0 ? (cpu() - before) / total : undefined };
 }
 
-async function json(url: string) {
+async function json(url: string): Promise<{ page: { nextCursor: string | null } }> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
-  return response.json();
+  return (await response.json()) as { page: { nextCursor: string | null } };
 }
 
 /**

@@ -75,7 +75,16 @@ export const openapiDocumentBase = {
   },
 };
 
-type Json = Record<string, any>;
+/** The parts of an OpenAPI operation that `declareProtocolResponses` reads and writes. */
+interface Operation {
+  responses?: Record<string, OperationResponse>;
+  parameters?: Array<{ in: string; name: string }>;
+}
+interface OperationResponse {
+  description?: string;
+  headers?: Record<string, unknown>;
+  content?: unknown;
+}
 
 const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
 const rateLimitHeaders = {
@@ -93,14 +102,15 @@ const problemContent = { 'application/problem+json': { schema: { $ref: '#/compon
  * marker of a write that takes an `Idempotency-Key`.
  */
 export function declareProtocolResponses<T extends { paths?: unknown }>(document: T): T {
-  const paths = (document.paths ?? {}) as Record<string, Record<string, Json>>;
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Operation>>;
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item)) {
       if (!['get', 'post', 'patch', 'delete', 'put'].includes(method) || !op.responses) continue;
-      const responses = op.responses as Record<string, Json>;
-      const parameters = (op.parameters ?? []) as Json[];
+      const responses = op.responses;
+      const parameters = op.parameters ?? [];
       const addHeaders = (status: string, headers: Record<string, unknown>) => {
-        if (responses[status]) responses[status].headers = { ...responses[status].headers, ...headers };
+        const response = responses[status];
+        if (response) response.headers = { ...response.headers, ...headers };
       };
       for (const status of Object.keys(responses).filter((s) => /^2/.test(s))) {
         addHeaders(status, rateLimitHeaders);

@@ -134,7 +134,9 @@ describe('bench/plans.ts (the query plans of npm run bench)', () => {
   });
 
   it('explains every statement a request runs, on the real app, and leaves statements as they were', async () => {
-    const { app, databasePath, close } = await buildTestApp({ seed: true });
+    const built = await buildTestApp({ seed: true });
+    const { app, databasePath } = built;
+    const close = () => built.close();
     await app.close();
     try {
       const [page, exported, missing] = await explainRequests(databasePath, [

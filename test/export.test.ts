@@ -132,7 +132,7 @@ async function importText(t: TestApp, text: string): Promise<Json> {
     payload: text,
   });
   expect(res.statusCode).toBe(200);
-  return res.json() as Json;
+  return res.json<Json>();
 }
 
 /** Imports into a fresh empty app and checks that every line was stored. */
@@ -153,7 +153,7 @@ async function selectedKeys(t: TestApp, query: string): Promise<string[]> {
       url: `/v1/timeline?${query}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
     });
     expect(res.statusCode).toBe(200);
-    const body = res.json() as Json;
+    const body = res.json<Json>();
     keys.push(...body.data.map((e: Json) => e.key));
     cursor = body.page.nextCursor;
   } while (cursor);

@@ -242,7 +242,7 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.body.charCodeAt(0)).not.toBe(0xfeff);
-    rows = parseCsv(res.body) as string[][];
+    rows = parseCsv(res.body, {});
     entries = await allEntries('');
   });
   const rowOf = (key: string) => {
@@ -293,7 +293,7 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
 
   it('keeps Arabic text intact with lang=ar', async () => {
     const res = await get('/v1/timeline?format=csv&lang=ar');
-    const arRows = parseCsv(res.body, { columns: true }) as Record<string, string>[];
+    const arRows = parseCsv<Record<string, string>>(res.body, { columns: true });
     const arEntries = await allEntries('lang=ar');
     expect(arRows).toHaveLength(arEntries.length);
     arEntries.forEach((entry, i) => {
@@ -317,7 +317,7 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
     const res = await get('/v1/timeline?format=csv&bom=true');
     expect([...res.rawPayload.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     expect(res.body.startsWith('\uFEFFkind,id,key,')).toBe(true);
-    const withBom = parseCsv(res.body, { bom: true }) as string[][];
+    const withBom = parseCsv(res.body, { bom: true });
     expect(withBom[0]).toEqual(CSV_COLUMNS);
     expect(withBom).toEqual(rows);
   });
@@ -608,7 +608,7 @@ describe('format negotiation', () => {
   it('Accept: text/csv gives CSV', async () => {
     const res = await get('/v1/timeline', { accept: 'text/csv' });
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect((parseCsv(res.body) as string[][])[0]).toEqual(CSV_COLUMNS);
+    expect(parseCsv(res.body, {})[0]).toEqual(CSV_COLUMNS);
     const curated = await get(`/v1/timelines/${CURATED}`, { accept: 'text/csv' });
     expect(curated.headers['content-type']).toBe('text/csv; charset=utf-8');
     const actor = await get('/v1/actors/actor:amreyev/timeline', { accept: 'text/csv' });

@@ -276,7 +276,7 @@ function arbitraryOf(schema: Json, name = '', depth = 0): fc.Arbitrary<unknown> 
     const component = refName(schema.$ref);
     const base = arbitraryOf(components[component], name, depth + 1);
     if (component === 'RefInput' && REF_FIELDS[name]) {
-      return fc.oneof({ arbitrary: REF_FIELDS[name]!, weight: 6 }, { arbitrary: base, weight: 1 });
+      return fc.oneof({ arbitrary: REF_FIELDS[name], weight: 6 }, { arbitrary: base, weight: 1 });
     }
     const hint = COMPONENT_HINTS[component];
     return hint ? fc.oneof({ arbitrary: hint, weight: 4 }, { arbitrary: base, weight: 1 }) : base;
@@ -660,8 +660,8 @@ function sentText(c: Case): string {
   return `${c.url}\n${url}\n${payload}\n${JSON.stringify(payload)}`;
 }
 
-function checkResponse(operation: Operation, c: Case, res: LightMyRequestResponse, tally: Tally): void {
-  const where = `${operation.id}: ${describeCase(c)} -> ${res.statusCode} ${res.headers['content-type'] ?? ''} ${clip(res.body, 500)}`;
+function checkResponse(operation: Operation, c: Case, res: LightMyRequestResponse): void {
+  const where = `${operation.id}: ${describeCase(c)} -> ${res.statusCode} ${String(res.headers['content-type'] ?? '')} ${clip(res.body, 500)}`;
   const status = res.statusCode;
   expect(status, `5xx: ${where}`).toBeLessThan(500);
 
@@ -684,7 +684,7 @@ function checkResponse(operation: Operation, c: Case, res: LightMyRequestRespons
 
   if (status >= 400) {
     expect(media, `an error that is not a problem: ${where}`).toBe('application/problem+json');
-    const problem = JSON.parse(res.body) as Json;
+    const problem = JSON.parse(res.body);
     expect(problem.status, where).toBe(status);
     for (const member of ['type', 'title', 'detail']) {
       expect(typeof problem[member] === 'string' && problem[member].length > 0, `problem without ${member}: ${where}`).toBe(true);
@@ -755,7 +755,7 @@ describe(`fuzz every operation of /openapi.json (${operations.length} operations
             const res = await send(t.app, c);
             tally.statuses.set(res.statusCode, (tally.statuses.get(res.statusCode) ?? 0) + 1);
             if (DEBUG && c.labels[0] === 'valid' && res.statusCode >= 400) console.log(`${operation.id}: ${describeCase(c)} -> ${res.statusCode} ${clip(res.body, 300)}`);
-            checkResponse(operation, c, res, tally);
+            checkResponse(operation, c, res);
           }),
           { seed: SEED + index, numRuns: PER_OPERATION, endOnFailure: true },
         );
@@ -938,7 +938,7 @@ describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each
       try {
         await fc.assert(
           fc.asyncProperty(histogramQueryArb, async (query) => {
-            const params = new URLSearchParams(query as Record<string, string>);
+            const params = new URLSearchParams(query);
             const url = `/v1/timeline/histogram?${params}`;
             await new Promise((resolve) => setImmediate(resolve));
             const res = await t.app.inject({ url });
@@ -949,7 +949,7 @@ describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each
             const valid = from?.ok !== false && to?.ok !== false && !(from?.ok && to?.ok && from.day > to.day);
             if (res.statusCode !== 200) {
               expect(res.headers['content-type'], where).toMatch(/^application\/problem\+json/);
-              const problem = res.json() as Json;
+              const problem = res.json<Json>();
               expect(problem.status, where).toBe(res.statusCode);
               expect(res.statusCode, where).toBe(400);
               // a valid window is refused only for the number of its buckets
@@ -957,7 +957,7 @@ describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each
               return;
             }
             expect(valid, `a 200 for an invalid window: ${where}`).toBe(true);
-            expect(histogramFaults(query as Record<string, string>, res.json() as Histogram, t.entries), where).toEqual([]);
+            expect(histogramFaults(query as Record<string, string>, res.json<Histogram>(), t.entries), where).toEqual([]);
           }),
           { seed: SEED + 1000 + index, numRuns: HISTOGRAM_RUNS, endOnFailure: true },
         );
@@ -1101,7 +1101,7 @@ describe('fuzz the Accept header of negotiated reads', () => {
           fc.asyncProperty(header, async ({ text, ranges }) => {
             await new Promise((resolve) => setImmediate(resolve));
             const res = await t.app.inject({ url, headers: { accept: text } });
-            const where = `Accept: ${clip(text, 400)} -> ${res.statusCode} ${res.headers['content-type'] ?? ''} ${clip(res.body, 200)}`;
+            const where = `Accept: ${clip(text, 400)} -> ${res.statusCode} ${String(res.headers['content-type'] ?? '')} ${clip(res.body, 200)}`;
             expect(res.statusCode, where).toBeLessThan(500);
             const weights = offers.map((o) => weight(ranges, o));
             const best = Math.max(...weights);
@@ -1254,7 +1254,7 @@ describe('Object.prototype names in every string field and as language map keys'
           labels: [`proto:${name}`],
         });
         expect(res.statusCode, `${name}: ${clip(res.body, 500)}`).toBe(200);
-        const report = res.json() as Json;
+        const report = res.json<Json>();
         expect(report.lines, name).toBe(lines.length);
         expect(report.created, `${name}: some lines are stored: ${JSON.stringify(report.errors.slice(0, 5))}`).toBeGreaterThan(0);
         // every line has exactly one outcome: stored (created, updated, unchanged) or refused
@@ -1303,7 +1303,7 @@ describe('Object.prototype names in every string field and as language map keys'
             payload: JSON.stringify(record),
             labels: [`proto:${name}`],
           };
-          checkResponse(operation, c, await send(t.app, c), { cases: 0, statuses: new Map() });
+          checkResponse(operation, c, await send(t.app, c));
         }
         for (const url of [
           `/v1/timeline?format=${name}`,
@@ -1326,7 +1326,7 @@ describe('Object.prototype names in every string field and as language map keys'
           const c: Case = { method: 'GET', url: encodeURI(url), headers: {}, labels: [`proto:${name}`] };
           const res = await send(t.app, c);
           expect(res.statusCode, `${url}: ${clip(res.body)}`).toBeLessThan(500);
-          checkResponse(operation, c, res, { cases: 0, statuses: new Map() });
+          checkResponse(operation, c, res);
         }
         const accept: Case = { method: 'GET', url: '/v1/timeline', headers: { accept: name, 'accept-language': name }, labels: [`proto:${name}`] };
         expect((await send(t.app, accept)).statusCode, `Accept: ${name}`).toBeLessThan(500);

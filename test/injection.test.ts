@@ -136,7 +136,6 @@ function checkAnswer(res: LightMyRequestResponse, where: string, sent: string): 
 /* ------------------------------------------------------------------------------------------ */
 
 let t: TestApp;
-let doc: Json;
 
 /** Row count of every table (FTS shadow tables included) and the settings (the data revision). */
 function snapshot(): Record<string, unknown> {
@@ -154,7 +153,7 @@ function snapshot(): Record<string, unknown> {
 let before: Record<string, unknown>;
 
 const served = await buildTestApp({ memory: true });
-doc = (await served.app.inject({ url: '/openapi.json' })).json();
+const doc: Json = (await served.app.inject({ url: '/openapi.json' })).json();
 await served.close();
 
 interface Op {

@@ -10,7 +10,7 @@ const methods = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 describe('OpenAPI document', () => {
   let t: TestApp;
-  let served: any;
+  let served: Json;
   beforeAll(async () => {
     t = await buildTestApp({ memory: true });
     const res = await t.app.inject({ url: '/openapi.json' });
@@ -34,7 +34,7 @@ describe('OpenAPI document', () => {
 
   it('names, tags, summarises and documents every status of every operation, a 4xx among them', () => {
     const operationIds = new Set<string>();
-    for (const [path, item] of Object.entries<any>(served.paths)) {
+    for (const [path, item] of Object.entries<Json>(served.paths)) {
       for (const method of methods) {
         const op = item[method];
         if (!op) continue;

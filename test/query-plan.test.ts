@@ -5,7 +5,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, dayNumber } from '../src/dates/edtf.js';
-import type { Tx } from '../src/repositories/support.js';
 import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/repositories/histogram.js';
 import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';

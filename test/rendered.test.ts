@@ -40,7 +40,7 @@ describe('rendered entries cache', () => {
       const res = await t.app.inject(next);
       expect(res.statusCode, res.body).toBe(200);
       bodies.push(res.body);
-      const cursor = (res.json() as Json).page.nextCursor as string | null;
+      const cursor = res.json<Json>().page.nextCursor as string | null;
       next = cursor === null ? null : `${url}&cursor=${encodeURIComponent(cursor)}`;
     }
     return bodies;
@@ -63,7 +63,7 @@ describe('rendered entries cache', () => {
   it('is valid JSON with the content type of every other answer', async () => {
     const res = await cached.app.inject('/v1/timeline?from=2022-01&to=2022-01&limit=2');
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    const body = res.json() as Json;
+    const body = res.json<Json>();
     expect(body.data).toHaveLength(2);
     expect(body.page).toEqual({ nextCursor: expect.any(String), limit: 2 });
     const empty = await cached.app.inject('/v1/timeline?from=1800&to=1800');
@@ -72,8 +72,8 @@ describe('rendered entries cache', () => {
 
   it('shows an edit of a record an entry names (an actor) on the next page, in every language', async () => {
     const url = '/v1/timeline?actor=actor:amreyev&kind=statement&limit=1';
-    const before = (await cached.app.inject(url)).json() as Json;
-    const beforeAr = (await cached.app.inject(`${url}&lang=ar`)).json() as Json;
+    const before = (await cached.app.inject(url)).json<Json>();
+    const beforeAr = (await cached.app.inject(`${url}&lang=ar`)).json<Json>();
     expect(before.data[0].speaker.name.en).not.toBe('Renamed');
 
     const patched = await cached.app.inject({
@@ -84,8 +84,8 @@ describe('rendered entries cache', () => {
     });
     expect(patched.statusCode, patched.body).toBe(200);
 
-    const after = (await cached.app.inject(url)).json() as Json;
-    const afterAr = (await cached.app.inject(`${url}&lang=ar`)).json() as Json;
+    const after = (await cached.app.inject(url)).json<Json>();
+    const afterAr = (await cached.app.inject(`${url}&lang=ar`)).json<Json>();
     expect(after.data[0].speaker.name).toEqual({ en: 'Renamed', ar: 'اسم جديد' });
     expect(afterAr.data[0].speaker.name).toEqual({ ar: 'اسم جديد' });
     expect(beforeAr.data[0].speaker.name.ar).not.toBe('اسم جديد');
@@ -93,7 +93,7 @@ describe('rendered entries cache', () => {
 
   it('shows an edited entry, and drops a deleted one, on the next page', async () => {
     const url = '/v1/timeline?kind=event&from=2022-01&to=2022-01';
-    const before = (await cached.app.inject(url)).json() as Json;
+    const before = (await cached.app.inject(url)).json<Json>();
     const [first, second] = before.data as Json[];
     const edited = await cached.app.inject({
       method: 'PATCH',
@@ -102,7 +102,7 @@ describe('rendered entries cache', () => {
       payload: { title: { en: 'A new title' } },
     });
     expect(edited.statusCode, edited.body).toBe(200);
-    const afterEdit = (await cached.app.inject(url)).json() as Json;
+    const afterEdit = (await cached.app.inject(url)).json<Json>();
     expect(afterEdit.data.find((e: Json) => e.key === first!.key).title).toEqual({ en: 'A new title' });
 
     const created = await cached.app.inject({
@@ -112,12 +112,12 @@ describe('rendered entries cache', () => {
       payload: { key: 'event:cache-probe', type: 'meeting', date: '2022-01-20', title: { en: 'Probe' } },
     });
     expect(created.statusCode, created.body).toBe(201);
-    const withNew = (await cached.app.inject(url)).json() as Json;
+    const withNew = (await cached.app.inject(url)).json<Json>();
     expect(withNew.data.map((e: Json) => e.key)).toContain('event:cache-probe');
 
     const removed = await cached.app.inject({ method: 'DELETE', url: '/v1/events/event:cache-probe', headers: AUTH });
     expect(removed.statusCode, removed.body).toBe(204);
-    const afterDelete = (await cached.app.inject(url)).json() as Json;
+    const afterDelete = (await cached.app.inject(url)).json<Json>();
     expect(afterDelete.data.map((e: Json) => e.key)).not.toContain('event:cache-probe');
     expect(afterDelete.data.map((e: Json) => e.key)).toContain(second!.key);
   });

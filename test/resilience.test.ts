@@ -814,7 +814,7 @@ describe('backup under write load', () => {
         const copied = openForCheck(path.join(dir, 'copy.db'), true);
         try {
           const count = copied.prepare('SELECT count(*) FROM places').pluck().get();
-          console.log(`[backup snapshot] ${pages} pages copied while another connection wrote ${writes} times; the copy holds ${count} places, ${before} before the copy`);
+          console.log(`[backup snapshot] ${pages} pages copied while another connection wrote ${String(writes)} times; the copy holds ${String(count)} places, ${String(before)} before the copy`);
           expect(integrity).toBe('ok');
           expect(writes, 'writes during the copy').toBeGreaterThan(0);
           expect(count, 'the copy is the database as of its start').toBe(before);

@@ -273,7 +273,7 @@ describe('defect 24: references and offsets are checked the same way by the API 
     expect(await exportedRecords(t.app)).toBe(before);
 
     // the same records through the import are refused too
-    const kindOf = (url: string) => ({ events: 'event', statements: 'statement', actors: 'actor' })[url.split('/')[2] as 'events']!;
+    const kindOf = (url: string) => ({ events: 'event', statements: 'statement', actors: 'actor' })[url.split('/')[2] as 'events'];
     const lines = cases.map(([method, url, body], i) =>
       method === 'POST'
         ? { kind: kindOf(url), key: `${kindOf(url)}:dup-${i}`, ...body }

@@ -166,7 +166,7 @@ describe('the histogram at the calendar edges (years 0000 and 9999)', () => {
       do {
         const res = await edges.app.inject({ url: `/v1/timeline?limit=1&${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
         expect(res.statusCode, `${query}: ${res.body}`).toBe(200);
-        const page = res.json() as { data: { key: string }[]; page: { nextCursor: string | null } };
+        const page: { data: { key: string }[]; page: { nextCursor: string | null } } = res.json();
         seen.push(...page.data.map((e) => e.key));
         cursor = page.page.nextCursor;
       } while (cursor !== null);
@@ -294,7 +294,7 @@ describe('sort=relevance pages while others write', () => {
           break;
         }
         expect(res.statusCode, res.body).toBe(200);
-        const body = res.json() as Page;
+        const body = res.json<Page>();
         keys.push(...body.data.map((e) => e.key));
         cursor = body.page.nextCursor;
       } while (cursor !== null);
@@ -345,7 +345,7 @@ describe('sort=relevance pages while others write', () => {
   });
 
   it('a cursor whose pages no longer rank first answers 410 cursor-expired (a returned entry deleted)', async () => {
-    const first = (await page(null, 10)).json() as Page;
+    const first = (await page(null, 10)).json<Page>();
     const del = await t.app.inject({ method: 'DELETE', url: `/v1/events/${first.data[0]!.key}`, headers: AUTH });
     expect(del.statusCode).toBe(204);
     const res = await page(first.page.nextCursor, 10);
@@ -357,7 +357,7 @@ describe('sort=relevance pages while others write', () => {
   });
 
   it('an edit that moves an entry not yet returned above the cursor answers 410 rather than skipping it', async () => {
-    const first = (await page(null, 10)).json() as Page;
+    const first = (await page(null, 10)).json<Page>();
     const keys = new Set(first.data.map((e) => e.key));
     const unseen = all.find((key) => !keys.has(key) && Number(key.split('-')[1]) % 3 !== 0)!;
     const edit = await t.app.inject({
@@ -370,7 +370,7 @@ describe('sort=relevance pages while others write', () => {
     const res = await page(first.page.nextCursor, 10);
     expect(res.statusCode, res.body).toBe(410);
     // started again, the edited entry comes first
-    expect(((await page(null, 1)).json() as Page).data[0]!.key).toBe(unseen);
+    expect((await page(null, 1)).json<Page>().data[0]!.key).toBe(unseen);
   });
 
   it('a cursor still continues exactly when nothing was written', async () => {

@@ -715,7 +715,7 @@ describe('CSV cells that spreadsheets would run', () => {
     }
     const res = await t.app.inject({ url: '/v1/timeline?format=csv' });
     expect(res.statusCode).toBe(200);
-    const rows = parseCsv(res.body, { relax_quotes: false }) as string[][];
+    const rows = parseCsv(res.body, { relax_quotes: false });
     expect(rows[0]).toEqual([...CSV_COLUMNS]);
     const column = (name: string) => CSV_COLUMNS.indexOf(name as (typeof CSV_COLUMNS)[number]);
     const byKey = new Map(rows.slice(1).map((r) => [r[column('key')]!, r]));

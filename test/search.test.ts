@@ -59,7 +59,7 @@ async function get(query: Record<string, string | string[]>) {
 async function search(query: Record<string, string | string[]>): Promise<Entry[]> {
   const res = await get({ limit: '500', ...query });
   expect(res.statusCode, res.body).toBe(200);
-  const body = res.json() as Page;
+  const body = res.json<Page>();
   expect(body.page.nextCursor).toBeNull();
   return body.data;
 }
@@ -171,7 +171,7 @@ describe('sort=relevance', () => {
     do {
       const res = await get({ q: 'كازاخستان', sort: 'relevance', limit: '4', ...(cursor ? { cursor } : {}) });
       expect(res.statusCode, res.body).toBe(200);
-      const body = res.json() as Page;
+      const body = res.json<Page>();
       expect(body.data.length).toBeLessThanOrEqual(4);
       seen.push(...body.data.map((e) => e.key));
       cursor = body.page.nextCursor;
@@ -185,7 +185,7 @@ describe('sort=relevance', () => {
   });
 
   it('a relevance cursor does not fit the chronological order, and vice versa', async () => {
-    const relevance = (await get({ q: 'كازاخستان', sort: 'relevance', limit: '2' })).json() as Page;
+    const relevance = (await get({ q: 'كازاخستان', sort: 'relevance', limit: '2' })).json<Page>();
     const res = await get({ q: 'كازاخستان', limit: '2', cursor: relevance.page.nextCursor! });
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);

@@ -60,7 +60,7 @@ describe('the seeded app', () => {
   const get = async (url: string) => {
     const res = await t.app.inject({ url });
     expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
-    return res.json() as Json;
+    return res.json<Json>();
   };
   const keysOf = (body: Json) => (body.data as Json[]).map((e) => e.key);
 

@@ -477,7 +477,7 @@ async function walk(
     if (cursor !== null) page.push(['cursor', cursor]);
     const res = await app.inject({ url: url(path, page) });
     if (res.statusCode !== 200) throw new Error(`${url(path, page)}: ${res.statusCode} ${res.body}`);
-    const body = res.json() as { data: WalkedEntry[]; page: { nextCursor: string | null; limit: number } };
+    const body = res.json<{ data: WalkedEntry[]; page: { nextCursor: string | null; limit: number } }>();
     expect(body.page.limit).toBe(limit);
     expect(body.data.length).toBeLessThanOrEqual(limit);
     entries.push(...body.data);
@@ -677,7 +677,7 @@ describe('cursors stay correct while entries are inserted and deleted between pa
         fc.record({
           events: fc.array(fc.nat({ max: POOL.length - 1 }), { minLength: 3, maxLength: 18 }),
           statements: fc.array(fc.nat({ max: POOL.length - 1 }), { maxLength: 5 }),
-          order: fc.constantFrom('asc', 'desc') as fc.Arbitrary<'asc' | 'desc'>,
+          order: fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
           limit: fc.integer({ min: 1, max: 3 }),
           window: fc.constantFrom<[string | undefined, string | undefined, 'overlaps' | 'within']>(
             [undefined, undefined, 'overlaps'],
@@ -883,7 +883,7 @@ const histogramCaseArb: fc.Arbitrary<HistogramCase> = fc
     length: fc.nat(),
     precision: fc.constantFrom('day', 'day', 'month', 'year'),
     open: fc.constantFrom('none', 'none', 'from', 'to', 'both'),
-    match: fc.constantFrom(undefined, undefined, 'overlaps', 'within') as fc.Arbitrary<'overlaps' | 'within' | undefined>,
+    match: fc.constantFrom<'overlaps' | 'within' | undefined>(undefined, undefined, 'overlaps', 'within'),
     kind: sometimes(fc.subarray(['event', 'statement'] as ('event' | 'statement')[], { minLength: 1 })),
     tag: sometimes(fc.subarray(TAGS, { minLength: 1, maxLength: 2 }), 3),
     place: sometimes(fc.uniqueArray(fc.nat({ max: PLACES - 1 }), { minLength: 1, maxLength: 2 }), 3),
@@ -1003,7 +1003,7 @@ describe('histogram property: buckets agree with the timeline', () => {
             const res = await app.inject({ url: url('/v1/timeline/histogram', params) });
             const where = url('/v1/timeline/histogram', params);
             expect(res.statusCode, `${where}: ${res.body}`).toBe(200);
-            const body = res.json() as { interval: Interval; from: string | null; to: string | null; buckets: Bucket[] };
+            const body = res.json<{ interval: Interval; from: string | null; to: string | null; buckets: Bucket[] }>();
             expect(body.interval).toBe(h.interval);
             const match = h.match ?? 'overlaps';
             const { from, to } = window(h);

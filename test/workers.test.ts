@@ -83,7 +83,7 @@ describe('ANNALS_WORKERS=2', () => {
       delete env.NODE_OPTIONS;
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const [code] = (await once(child, 'exit')) as [number | null];
       clearTimeout(timer);

@@ -217,7 +217,7 @@ class Writer {
     const collection = kind === 'entry' ? (this.model.keys.event.includes(key) ? 'events' : 'statements') : COLLECTION[kind];
     const res = await this.app.inject({ url: `/v1/${collection}/${encodeURIComponent(key)}` });
     if (res.statusCode !== 200) return undefined;
-    const id = (res.json() as Json).id as number;
+    const id = res.json<Json>().id as number;
     this.ids.set(key, id);
     return id;
   }
@@ -302,7 +302,7 @@ class Writer {
   private async create(kind: Kind, body: Json) {
     const res = await this.send('POST', `/v1/${COLLECTION[kind]}`, { key: this.freshKey(kind), ...body });
     if (res.statusCode !== 201) return;
-    const created = res.json() as Json;
+    const created = res.json<Json>();
     this.model.keys[kind].push(created.key);
     if (kind === 'source') this.model.texts.set(created.key, created.text);
     if (kind === 'timeline') this.model.slugs.set(created.key, created.slug);
@@ -318,7 +318,7 @@ class Writer {
       ...body,
     });
     if (res.statusCode !== 200) return;
-    const patched = res.json() as Json;
+    const patched = res.json<Json>();
     if (patched.key !== key) {
       rename(this.model, kind, key, patched.key);
       this.ids.delete(key);

@@ -105,7 +105,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   sqlite.pragma('foreign_keys = ON');
   // 64 MiB of page cache (the default is 2 MiB): indexes of a large timeline stay in memory
   sqlite.pragma(`cache_size = -${Math.max(0, Math.trunc(options.cacheKib ?? 65536))}`);
-  return drizzle({ client: sqlite, schema }) as Db;
+  return drizzle({ client: sqlite, schema });
 }
 
 /** A read-only connection holding one read transaction: every read through it sees the same data. */
@@ -159,7 +159,7 @@ export function openPrivateConnection(db: Db, path: string): Db {
   if (path !== ':memory:' && path !== '') return openDatabase(path, { cacheKib: 8192 });
   const copy = new Database(db.$client.serialize());
   copy.pragma('foreign_keys = ON');
-  return drizzle({ client: copy, schema }) as Db;
+  return drizzle({ client: copy, schema });
 }
 
 let openSnapshots = 0;

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnySQLiteColumn,
   check,
   index,
   integer,
@@ -52,7 +53,7 @@ export const places = sqliteTable(
     type: text('type').notNull(),
     name: text('name', { mode: 'json' }).$type<LanguageMap>().notNull(),
     countryCode: text('country_code'),
-    parentId: integer('parent_id').references((): any => places.id, { onDelete: 'restrict' }),
+    parentId: integer('parent_id').references((): AnySQLiteColumn => places.id, { onDelete: 'restrict' }),
     lat: real('lat'),
     lon: real('lon'),
     ...timestamps,
@@ -135,8 +136,8 @@ export const entries = sqliteTable(
     text: text('text', { mode: 'json' }).$type<LanguageMap>(),
     originalLang: text('original_lang'),
     speakerId: integer('speaker_id').references(() => actors.id, { onDelete: 'restrict' }),
-    contextId: integer('context_id').references((): any => entries.id, { onDelete: 'restrict' }),
-    parentId: integer('parent_id').references((): any => entries.id, { onDelete: 'restrict' }),
+    contextId: integer('context_id').references((): AnySQLiteColumn => entries.id, { onDelete: 'restrict' }),
+    parentId: integer('parent_id').references((): AnySQLiteColumn => entries.id, { onDelete: 'restrict' }),
     ...timestamps,
   },
   (t) => [

@@ -549,7 +549,7 @@ export async function importNdjson(
       },
       options.lockWaitMs,
     );
-    dryRunTx = db as unknown as Tx;
+    dryRunTx = db;
     try {
       await run();
     } catch (error) {

@@ -14,7 +14,12 @@ export const invalidText = (pointer: string, message: string) =>
  * decoded as text, either would be stored as U+FFFD, not as what was sent.
  */
 export function installJsonParsers(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // typed as either a callback or a promise parser; fastify's default is the callback one
+  const parseJson = app.getDefaultJsonParser('error', 'error') as (
+    request: never,
+    body: string,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => void;
   const parser = (request: unknown, body: Buffer, done: (error: Error | null, value?: unknown) => void) => {
     const bad = firstInvalidUtf8(body);
     if (bad !== -1) {

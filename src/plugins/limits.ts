@@ -124,7 +124,7 @@ export async function installRateLimits(app: FastifyInstance, perMinute: number)
       constructor() {
         super(stores);
       }
-    } as never,
+    },
     errorResponseBuilder: (_request, context) => tooMany(context.ttl, `more than ${context.max} requests a minute`),
   });
   const failures = app.createRateLimit({

@@ -56,7 +56,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     // retry, never a 500 (and never SQLite's own message)
     if (isBusyError(error)) {
       request.log.warn({ err: error }, 'database busy');
-      error = databaseBusy() as unknown as FastifyError;
+      error = databaseBusy();
     }
     if (error instanceof ProblemError && error.status === 404) {
       try {

@@ -19,7 +19,8 @@ export function securityHeaders(options: HelmetOptions): Record<string, string> 
     removeHeader() {},
   };
   helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
-    if (error) throw error;
+    // helmet passes an Error (a CSP directive it cannot build); its type says unknown
+    if (error) throw error instanceof Error ? error : new Error('helmet could not build the security headers', { cause: error });
   });
   return headers;
 }

@@ -40,8 +40,9 @@ export function installStreaming(app: FastifyInstance): void {
   } satisfies OpenStreams);
   // By now the server has closed and every connection with it; what is left was streaming to
   // `inject` or to nobody, and must not outlive the database connections it reads.
-  app.addHook('onClose', async () => {
+  app.addHook('onClose', (_instance, done) => {
     for (const stream of open) stream.destroy(new Error('the server closed before the stream ended'));
+    done();
   });
 }
 

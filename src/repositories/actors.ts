@@ -126,7 +126,7 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
           affiliations.map((a, position) => {
             const bounds = a.date === null ? null : dayBounds(parseEdtf(a.date));
             return {
-              actorId: actorId!,
+              actorId: actorId,
               position,
               otherActorId: a.actorId,
               role: a.role,

@@ -172,7 +172,7 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
     ];
     // a parent already stored closes no cycle (a re-import of the same event checks nothing)
     const moved = write.parentId !== null && id !== null && storedParent(tx, 'entries', id) !== write.parentId;
-    const chain = moved ? parentChain(tx, 'entries', write.parentId!, id!) : null;
+    const chain = moved ? parentChain(tx, 'entries', write.parentId!, id) : null;
     if (chain !== null) {
       const message =
         chain.length === 1

@@ -45,7 +45,7 @@ export interface RecordKindSpec<Input, Write extends { key: string }, Dto> {
   referrers(tx: Tx, id: number): string[];
 }
 
-export type AnySpec = RecordKindSpec<any, { key: string }, any>;
+export type AnySpec = RecordKindSpec<unknown, { key: string }, unknown>;
 
 /**
  * The keys on the parent chain from `from` up to `to`, both included, or null when `to` is
@@ -92,9 +92,9 @@ export function describeChain(keys: string[]): string {
   return shown.join(' → ');
 }
 
-export function getRecord<Dto>(db: Db | Tx, spec: RecordKindSpec<any, any, Dto>, ref: string, lang?: string): Dto {
-  const id = findId(db as Tx, spec.table, ref, spec.entryKind);
-  const dto = id === null ? undefined : spec.load(db as Tx, [id], lang)[0];
+export function getRecord<Dto>(db: Db | Tx, spec: RecordKindSpec<unknown, { key: string }, Dto>, ref: string, lang?: string): Dto {
+  const id = findId(db, spec.table, ref, spec.entryKind);
+  const dto = id === null ? undefined : spec.load(db, [id], lang)[0];
   if (dto === undefined) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
   return dto;
 }
@@ -227,7 +227,7 @@ export function prepareUpsert<Input extends { key: string }, Write extends { key
 /** The writing half of `upsertByKey`. */
 export function storeUpsert<Write extends { key: string }>(
   tx: Tx,
-  spec: RecordKindSpec<any, Write, unknown>,
+  spec: RecordKindSpec<unknown, Write, unknown>,
   prepared: { existing: number | null; write: Write },
   timestamp: string,
 ): { outcome: 'created' | 'updated'; id: number } {

@@ -113,12 +113,12 @@ export function ensureSearchIndex(db: Db): boolean {
           .all()
           .map((r) => r.id);
         if (ids.length === 0) break;
-        indexEntries(tx as unknown as Tx, ids);
+        indexEntries(tx, ids);
         after = ids[ids.length - 1]!;
       }
       // the documents changed, and with them what searches find and how they rank: answers
       // and cursors taken before must not be taken for current
-      bumpRevision(tx as unknown as Tx);
+      bumpRevision(tx);
       tx.insert(settings)
         .values({ name, value: SEARCH_INDEX_VERSION })
         .onConflictDoUpdate({ target: settings.name, set: { value: SEARCH_INDEX_VERSION } })

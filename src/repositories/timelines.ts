@@ -75,7 +75,7 @@ export const timelineSpec: RecordKindSpec<z.infer<typeof TimelineInput>, Timelin
     }
     if (entryIds.length > 0) {
       tx.insert(timelineEntries)
-        .values(entryIds.map((entryId, position) => ({ timelineId: timelineId!, position, entryId })))
+        .values(entryIds.map((entryId, position) => ({ timelineId: timelineId, position, entryId })))
         .run();
     }
     return timelineId;

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
@@ -147,11 +147,11 @@ export function crudRoutes(options: CrudOptions) {
           response: options.getOne
             ? { 200: options.getOne.response, ...problemResponses(...options.getOne.statuses) }
             : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404) },
-        } as FastifySchema,
+        },
       },
       async (request, reply) => {
         const query = request.query as Record<string, unknown> & { lang?: string };
-        const { id } = request.params as { id: string };
+        const { id } = request.params;
         return options.getOne ? options.getOne.handle(request, reply, id, query) : getRecord(app.db, spec, id, query.lang);
       },
     );

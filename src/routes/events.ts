@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { eventSpec } from '../repositories/entries.js';
-import { timelinePage, type TimelinePosition } from '../repositories/timeline.js';
+import { timelinePage } from '../repositories/timeline.js';
 import { Event, EventInput, EventList, EventPatch } from '../schemas/entries.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../timeline.js';
@@ -19,6 +19,6 @@ export const eventRoutes = crudRoutes({
   list: EventList,
   filters: z.object({ ...filters, order: z.enum(['asc', 'desc']).default('asc') }),
   page: (db, params, after, limit) =>
-    timelinePage(db, { ...resolveTimelineQuery(db, params), kinds: ['event'] }, after as TimelinePosition | undefined, limit),
+    timelinePage(db, { ...resolveTimelineQuery(db, params), kinds: ['event'] }, after, limit),
   example: 'event:kz-protests-2022-01-02',
 });

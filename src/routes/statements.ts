@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { statementSpec } from '../repositories/entries.js';
-import { timelinePage, type TimelinePosition } from '../repositories/timeline.js';
+import { timelinePage } from '../repositories/timeline.js';
 import { Statement, StatementInput, StatementList, StatementPatch } from '../schemas/entries.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../timeline.js';
@@ -22,7 +22,7 @@ export const statementRoutes = crudRoutes({
     timelinePage(
       db,
       { ...resolveTimelineQuery(db, params), kinds: ['statement'] },
-      after as TimelinePosition | undefined,
+      after,
       limit,
     ),
   example: 'stmt:amreyev-quote-motherland-of-all-turks',

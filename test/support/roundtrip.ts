@@ -20,7 +20,7 @@ export async function importText(app: FastifyInstance, text: string): Promise<Js
     payload: text,
   });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as Json;
+  return res.json<Json>();
 }
 
 /**
