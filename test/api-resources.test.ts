@@ -5,7 +5,7 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AUTH, buildTestApp, type TestApp } from './helpers.js';
+import { AUTH, buildTestApp, type TestApp, expectProblem } from './helpers.js';
 
 let t: TestApp;
 
@@ -158,13 +158,6 @@ async function counts() {
   return out;
 }
 
-function expectProblem(res: LightMyRequestResponse, status: number): Json {
-  expect(res.statusCode, res.body).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = res.json();
-  expect(body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
-  return body;
-}
 
 describe('create and read', () => {
   const cases: { collection: string; body: Json; prefix: string }[] = [

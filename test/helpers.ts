@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { AppConfig } from '../src/config.js';
 
@@ -43,3 +44,29 @@ export async function buildTestApp(
 
 /** Interchange NDJSON from records. */
 export const ndjson = (records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+
+/** A parsed JSON body, as `inject().json()` returns it. */
+type Json = any;
+
+/**
+ * An RFC 9457 problem answer with `status` (an inject response, or a real HTTP one given as its
+ * status, headers and body): its type, title and detail, returned parsed.
+ */
+export function expectProblem(res: { statusCode: number; headers: Json; body: string }, status: number, where = ''): Json {
+  expect(res.statusCode, `${where} ${res.body.slice(0, 300)}`).toBe(status);
+  expect(String(res.headers['content-type']), where).toMatch(/^application\/problem\+json/);
+  const body = JSON.parse(res.body);
+  expect(body.status, where).toBe(status);
+  for (const member of ['type', 'title', 'detail']) expect(typeof body[member], `${where} ${member}`).toBe('string');
+  return body;
+}
+
+/** Each record kind's collection under /v1. */
+export const COLLECTION = {
+  source: 'sources',
+  place: 'places',
+  actor: 'actors',
+  event: 'events',
+  statement: 'statements',
+  timeline: 'timelines',
+} as const;

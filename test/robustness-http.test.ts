@@ -23,7 +23,7 @@ import { parseAccept } from '../src/formats/negotiate.js';
 import { ifNoneMatchList } from '../src/plugins/caching.js';
 import { BoundedCounters, RATE_LIMIT_ENTRIES, clientAddress } from '../src/plugins/limits.js';
 import { createApiKey, knownApiKey, revokeApiKey, slowVerificationCount } from '../src/repositories/apiKeys.js';
-import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
 
 type Json = Record<string, any>;
 
@@ -37,14 +37,6 @@ async function app(options: Parameters<typeof buildTestApp>[0] = {}): Promise<Te
   return t;
 }
 
-function expectProblem(res: { statusCode: number; headers: Json; body: string }, status: number, where = ''): Json {
-  expect(res.statusCode, `${where} ${res.body.slice(0, 300)}`).toBe(status);
-  expect(String(res.headers['content-type']), where).toMatch(/^application\/problem\+json/);
-  const body = JSON.parse(res.body);
-  expect(body.status, where).toBe(status);
-  for (const member of ['type', 'title', 'detail']) expect(typeof body[member], `${where} ${member}`).toBe('string');
-  return body;
-}
 
 const event = (key: string, title: string, extra: Json = {}) => ({ key, type: 'protest', date: '2022-01-03', title: { en: title }, ...extra });
 

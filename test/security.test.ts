@@ -8,22 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE_LIMIT } from '../src/plugins/limits.js';
 import { createApiKey, revokeApiKey } from '../src/repositories/apiKeys.js';
-import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
 
 type Json = Record<string, any>;
 
-function expectProblem(res: LightMyRequestResponse | { statusCode: number; headers: Json; body: string }, status: number, where = ''): Json {
-  expect(res.statusCode, `${where} ${res.body.slice(0, 300)}`).toBe(status);
-  expect(String(res.headers['content-type']), where).toMatch(/^application\/problem\+json/);
-  const body = JSON.parse(res.body);
-  expect(body.status, where).toBe(status);
-  for (const member of ['type', 'title', 'detail']) expect(typeof body[member], `${where} ${member}`).toBe('string');
-  return body;
-}
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { AUTH, buildTestApp } from './helpers.js';
+import { AUTH, buildTestApp, COLLECTION } from './helpers.js';
 import { expectRoundTrip, exportText, splitTrailer } from './support/roundtrip.js';
 
 const SEED_ENV = process.env.WRITE_ROUNDTRIP_SEED;
@@ -25,14 +25,6 @@ console.log(`write-roundtrip property: fast-check seed ${SEED} (override with WR
 type Json = Record<string, any>;
 const KINDS = ['source', 'place', 'actor', 'event', 'statement', 'timeline'] as const;
 type Kind = (typeof KINDS)[number];
-const COLLECTION: Record<Kind, string> = {
-  source: 'sources',
-  place: 'places',
-  actor: 'actors',
-  event: 'events',
-  statement: 'statements',
-  timeline: 'timelines',
-};
 const PREFIX: Record<Kind, string> = { source: 'src', place: 'place', actor: 'actor', event: 'event', statement: 'stmt', timeline: 'timeline' };
 
 /* ------------------------------------------------------------------------------------------ */
