@@ -42,6 +42,7 @@ import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugin
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
 import { installStreaming } from './plugins/streaming.js';
+import { OPTIMIZE_INTERVAL_MS, STATISTICS_AFTER_IMPORT_RECORDS, refreshPlannerStatistics } from './repositories/statistics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,6 +58,17 @@ declare module 'fastify' {
     boundedStructures(): Record<string, { size: number; limit: number }>;
     /** Longest an export may stream (AppConfig.exportTimeoutMs). */
     exportTimeoutMs: number;
+    /** Records an API import must store to refresh the planner's statistics (AppConfig.statisticsAfterImportRecords). */
+    statisticsAfterImportRecords: number;
+  }
+}
+
+/** Statistics are a help to the planner, never worth failing a request or a shutdown for. */
+function optimizeQuietly(app: FastifyInstance, db: Db): void {
+  try {
+    refreshPlannerStatistics(db.$client);
+  } catch (error) {
+    app.log.warn({ err: error }, 'PRAGMA optimize failed');
   }
 }
 
@@ -121,6 +133,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.decorate('databasePath', config.databasePath);
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
   app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
+  app.decorate('statisticsAfterImportRecords', config.statisticsAfterImportRecords ?? STATISTICS_AFTER_IMPORT_RECORDS);
   // a client has this long to send its headers: slow-header clients do not hold sockets
   app.server.headersTimeout = 30_000;
   app.decorate('cursors', new CursorCodec(cursorSecret(db)));
@@ -133,7 +146,12 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
     parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },
   }));
+  // the planner's statistics, at intervals and before the connection closes (SQLite's advice)
+  const optimizeIntervalMs = config.optimizeIntervalMs ?? OPTIMIZE_INTERVAL_MS;
+  const optimizeTimer = optimizeIntervalMs > 0 ? setInterval(() => optimizeQuietly(app, db), optimizeIntervalMs).unref() : null;
   app.addHook('onClose', async () => {
+    if (optimizeTimer) clearInterval(optimizeTimer);
+    optimizeQuietly(app, db);
     db.$client.close();
   });
   // after the database's hook: onClose hooks run last first, so streams go before it

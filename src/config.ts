@@ -59,6 +59,13 @@ export interface AppConfig {
    * hold one for ever. Past it the export is aborted (the client sees a broken response).
    */
   exportTimeoutMs?: number;
+  /**
+   * An import through the API that stores at least this many records refreshes the planner's
+   * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/repositories/statistics.ts).
+   */
+  statisticsAfterImportRecords?: number;
+  /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never (it still does on close). */
+  optimizeIntervalMs?: number;
 }
 
 export interface ServerConfig extends AppConfig {

@@ -22,6 +22,7 @@ import {
   type IdempotencyRequest,
 } from '../repositories/idempotency.js';
 import { writeTransaction } from '../repositories/support.js';
+import { refreshPlannerStatistics } from '../repositories/statistics.js';
 import type { ImportReport as ImportReportValue } from '../import/ndjson.js';
 import { ImportProblem, ImportQuery, ImportReport } from '../schemas/import.js';
 
@@ -187,10 +188,13 @@ export async function importRoutes(fastify: FastifyInstance) {
           report = await importNdjson(app.db, chunks(), options);
         } catch (error) {
           stopLease();
+          // what it committed before it stopped (a 413 of a chunked body, a 503) is stored all the same
+          if (error instanceof ImportInterrupted) refreshStatisticsAfter(request, error.report);
           if (idempotency) await releaseKey(idempotency);
           throw importProblem(request, error, limit);
         }
         stopLease();
+        refreshStatisticsAfter(request, report);
         if (idempotency) {
           const done = { ...idempotency, bodyHash: hash.digest('hex') };
           await keyWrite((tx) => completeIdempotencyKey(tx, done, 200, JSON.stringify(report)));
@@ -203,6 +207,20 @@ export async function importRoutes(fastify: FastifyInstance) {
       }
     },
   );
+
+  /**
+   * After an import that stored many records, the tables it filled get the statistics the
+   * planner needs, as the database is analysed once it was built. A small one does not pay
+   * for it: the periodic `PRAGMA optimize` (src/app.ts) sees to the slow growth.
+   */
+  const refreshStatisticsAfter = (request: FastifyRequest, report: ImportReportValue) => {
+    if (report.created + report.updated < app.statisticsAfterImportRecords) return;
+    try {
+      refreshPlannerStatistics(app.db.$client, { everyTable: true });
+    } catch (error) {
+      request.log.warn({ err: error }, 'could not refresh the planner statistics after an import');
+    }
+  };
 
   /** Frees the key of a failed import; a failure to do so leaves it to run out its lease. */
   const releaseKey = async (idempotency: IdempotencyRequest) => {
