@@ -218,11 +218,13 @@ function windowCountSql(q: TimelineQuery, after: TimelinePosition | undefined, c
   return sql`SELECT count(*) AS n FROM (SELECT 1 FROM (${sql.join(branches, sql` UNION ALL `)}) LIMIT ${cap})`;
 }
 
-/** How many links the actor or place filter has, counted up to `cap`, down its index. */
+/** How many links the actor or place filter has (at least), counted up to `cap`, down its index. */
 function linkCountSql(q: TimelineQuery, driver: 'actors' | 'places', cap: number): SQL {
   const links =
     driver === 'actors'
-      ? sql`SELECT 1 FROM entry_actors a WHERE a.actor_id IN (${list(q.actors ?? [])}) AND ${linkRole(q)}`
+      ? // without a role, `about` links are counted too: skipping them is not a range of the
+        // index, and a popular subject's would all be read before the first of its others
+        sql`SELECT 1 FROM entry_actors a WHERE a.actor_id IN (${list(q.actors ?? [])})${q.role === undefined ? sql`` : sql` AND a.role = ${q.role}`}`
       : sql`SELECT 1 FROM entry_places p WHERE p.place_id IN (${placeSubtreeSql(q.places ?? [])})`;
   return sql`SELECT count(*) AS n FROM (${links} LIMIT ${cap})`;
 }
