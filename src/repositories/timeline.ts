@@ -54,8 +54,24 @@ const limitSql = (limit: number) => sql.raw(String(Math.max(0, Math.trunc(limit)
  */
 const list = (values: readonly (string | number)[]) => sql`SELECT value FROM json_each(${JSON.stringify([...new Set(values)])})`;
 
-/** Filters that do not depend on the date index: shared by every span-class branch. */
-export function filterConditions(q: TimelineQuery): SQL[] {
+/**
+ * What a page is read from: the window's range scans of `entries_chrono_idx` (one per span
+ * class), or the links of the actor filter or of the place filter, when those are fewer than
+ * the window's entries and are sorted instead. The order, and so every cursor, is the same.
+ */
+export type TimelineDriver = 'window' | 'actors' | 'places';
+
+/** The role condition of the actor filter on its links, `entry_actors a`. */
+const linkRole = (q: TimelineQuery): SQL => (q.role === undefined ? sql`a.role <> 'about'` : sql`a.role = ${q.role}`);
+
+/** An event's actors never take a statement's roles: any other role is an event's alone. */
+const eventRole = (q: TimelineQuery) => q.role !== undefined && q.role !== 'speaker' && q.role !== 'about';
+
+/**
+ * Filters that do not depend on the date index: shared by every span-class branch. With a
+ * driver other than the window, that filter is the set of entry ids the page starts from.
+ */
+export function filterConditions(q: TimelineQuery, driver: TimelineDriver = 'window'): SQL[] {
   const where: SQL[] = [];
   if (q.kinds?.length) where.push(sql`e.kind IN (${list(q.kinds)})`);
   if (q.types?.length) where.push(sql`e.type IN (${list(q.types)})`);
@@ -63,24 +79,27 @@ export function filterConditions(q: TimelineQuery): SQL[] {
     where.push(sql`EXISTS (SELECT 1 FROM entry_tags t WHERE t.entry_id = e.id AND t.tag IN (${list(q.tags)}))`);
   }
   if (q.actors?.length) {
-    const role =
-      q.role === undefined
-        ? sql`a.role <> 'about'`
-        : q.role === 'speaker' || q.role === 'about'
-          ? sql`a.role = ${q.role}`
-          : sql`a.role = ${q.role} AND e.kind = 'event'`;
-    where.push(
-      // `+a.actor_id` keeps SQLite from probing the actor index (which, for a popular actor,
-      // walks all of that actor's rows for every candidate entry): each candidate from the
-      // window looks up its own few roles by primary key instead.
-      sql`EXISTS (SELECT 1 FROM entry_actors a WHERE a.entry_id = e.id AND +a.actor_id IN (${list(q.actors)}) AND ${role})`,
-    );
+    if (driver === 'actors') {
+      // the entry's kind is checked on the entry, so that the subquery is not correlated and
+      // is read once, down entry_actors_actor_idx
+      where.push(sql`e.id IN (SELECT a.entry_id FROM entry_actors a WHERE a.actor_id IN (${list(q.actors)}) AND ${linkRole(q)})`);
+      if (eventRole(q)) where.push(sql`e.kind = 'event'`);
+    } else {
+      where.push(
+        // `+a.actor_id` keeps SQLite from probing the actor index (which, for a popular actor,
+        // walks all of that actor's rows for every candidate entry): each candidate from the
+        // window looks up its own few roles by primary key instead.
+        sql`EXISTS (SELECT 1 FROM entry_actors a WHERE a.entry_id = e.id AND +a.actor_id IN (${list(q.actors)}) AND ${linkRole(q)}${eventRole(q) ? sql` AND e.kind = 'event'` : sql``})`,
+      );
+    }
   }
   if (q.places) {
     where.push(
-      q.places.length
-        ? sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND +p.place_id IN (${placeSubtreeSql(q.places)}))`
-        : sql`0`,
+      !q.places.length
+        ? sql`0`
+        : driver === 'places'
+          ? sql`e.id IN (SELECT p.entry_id FROM entry_places p WHERE p.place_id IN (${placeSubtreeSql(q.places)}))`
+          : sql`EXISTS (SELECT 1 FROM entry_places p WHERE p.entry_id = e.id AND +p.place_id IN (${placeSubtreeSql(q.places)}))`,
     );
   }
   return where;
@@ -150,23 +169,88 @@ function branch(q: TimelineQuery, spanClass: number, after: TimelinePosition | u
 }
 
 /** The SQL of one timeline page (exposed for EXPLAIN QUERY PLAN tests and the benchmark). */
-export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | undefined, limit: number): SQL {
+export function timelinePageSql(
+  q: TimelineQuery,
+  after: TimelinePosition | undefined,
+  limit: number,
+  driver: TimelineDriver = 'window',
+): SQL {
   const dir = q.order === 'asc' ? sql`ASC` : sql`DESC`;
-  if (q.text !== undefined) {
+  const drivenBy = q.text !== undefined ? 'text' : applicableDriver(q, driver);
+  if (drivenBy !== 'window') {
     // A text search starts from the index's matches (usually far fewer than the window's
-    // entries) and sorts them, instead of scanning the window.
+    // entries) and sorts them, instead of scanning the window; so do a few actors' or places'
+    // links. NOT INDEXED leaves SQLite only the rowid lookups of those ids.
     const where = [
-      sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`,
+      ...(q.text !== undefined ? [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`] : []),
       ...windowConditions(q),
       ...afterCondition(q.order, after),
-      ...filterConditions(q),
+      ...filterConditions(q, drivenBy === 'text' ? 'window' : drivenBy),
     ];
-    return sql`SELECT e.id, e.sort_start AS sortStart, e.sort_end AS sortEnd FROM entries e WHERE ${sql.join(where, sql` AND `)}
+    return sql`SELECT e.id, e.sort_start AS sortStart, e.sort_end AS sortEnd FROM entries e${drivenBy === 'text' ? sql`` : sql` NOT INDEXED`}
+      WHERE ${sql.join(where, sql` AND `)}
       ORDER BY e.sort_start ${dir}, e.sort_end ${dir}, e.id ${dir} LIMIT ${limitSql(limit)}`;
   }
   const branches = SPAN_CLASS_MAX_DAYS.map((_, spanClass) => branch(q, spanClass, after, limit));
   return sql`${sql.join(branches, sql` UNION ALL `)}
     ORDER BY sortStart ${dir}, sortEnd ${dir}, id ${dir} LIMIT ${limitSql(limit)}`;
+}
+
+/** The driver asked for, or the window when the query has no such filter to start from. */
+function applicableDriver(q: TimelineQuery, driver: TimelineDriver): TimelineDriver {
+  if (driver === 'actors' && q.actors?.length) return 'actors';
+  if (driver === 'places' && q.places?.length) return 'places';
+  return 'window';
+}
+
+/**
+ * Links beyond this many are not counted: past it the filter is not selective enough for its
+ * links to be read and sorted whole, where the window's scan stops at a full page.
+ */
+export const DRIVER_LINK_LIMIT = 1000;
+
+/** How many entries the window (after the cursor) holds, counted up to `cap`, on the chrono index alone. */
+function windowCountSql(q: TimelineQuery, after: TimelinePosition | undefined, cap: number): SQL {
+  const branches = SPAN_CLASS_MAX_DAYS.map((maxSpan, spanClass) => {
+    const where = [sql`e.span_class = ${spanClass}`, ...positionBounds(q, maxSpan), ...windowConditions(q), ...afterCondition(q.order, after)];
+    return sql`SELECT 1 FROM entries e INDEXED BY entries_chrono_idx WHERE ${sql.join(where, sql` AND `)}`;
+  });
+  return sql`SELECT count(*) AS n FROM (SELECT 1 FROM (${sql.join(branches, sql` UNION ALL `)}) LIMIT ${cap})`;
+}
+
+/** How many links the actor or place filter has (at least), counted up to `cap`, down its index. */
+function linkCountSql(q: TimelineQuery, driver: 'actors' | 'places', cap: number): SQL {
+  const links =
+    driver === 'actors'
+      ? // without a role, `about` links are counted too: skipping them is not a range of the
+        // index, and a popular subject's would all be read before the first of its others
+        sql`SELECT 1 FROM entry_actors a WHERE a.actor_id IN (${list(q.actors ?? [])})${q.role === undefined ? sql`` : sql` AND a.role = ${q.role}`}`
+      : sql`SELECT 1 FROM entry_places p WHERE p.place_id IN (${placeSubtreeSql(q.places ?? [])})`;
+  return sql`SELECT count(*) AS n FROM (${links} LIMIT ${cap})`;
+}
+
+const countOf = (tx: Tx, query: SQL) => allRows<{ n: number }>(tx, query)[0]?.n ?? 0;
+
+/**
+ * The driver of a page, from counts that stop early: the actor or place filter with the fewest
+ * links, if they are fewer than DRIVER_LINK_LIMIT and than the window's entries; else the window.
+ * The links are counted first, so that a filter too wide to drive costs at most that many
+ * index entries, and the window only up to the links' count.
+ */
+export function chooseDriver(tx: Tx, q: TimelineQuery, after: TimelinePosition | undefined): TimelineDriver {
+  if (q.text !== undefined) return 'window';
+  let best: TimelineDriver = 'window';
+  let fewest = DRIVER_LINK_LIMIT;
+  for (const candidate of ['actors', 'places'] as const) {
+    if (applicableDriver(q, candidate) !== candidate) continue;
+    const links = countOf(tx, linkCountSql(q, candidate, fewest));
+    if (links < fewest) {
+      best = candidate;
+      fewest = links;
+    }
+  }
+  if (best === 'window') return best;
+  return countOf(tx, windowCountSql(q, after, fewest + 1)) > fewest ? best : 'window';
 }
 
 type PageRow = { id: number; sortStart: number; sortEnd: number };
@@ -208,12 +292,14 @@ export function timelinePage(
   q: TimelineQuery,
   afterCursor: unknown,
   limit: number,
+  options: { driver?: TimelineDriver } = {},
 ): { ids: number[]; next: TimelinePosition | null } {
   const after = checkedPosition<TimelinePosition>(afterCursor, 3);
-  const bounds = q.text === undefined ? classLowerBounds(q, after) : undefined;
+  const driver = applicableDriver(q, options.driver ?? chooseDriver(tx, q, after));
+  const bounds = q.text === undefined && driver === 'window' ? classLowerBounds(q, after) : undefined;
   const rows = bounds
     ? pageByClass(tx, q, after, limit + 1, bounds)
-    : allRows<PageRow>(tx, timelinePageSql(q, after, limit + 1));
+    : allRows<PageRow>(tx, timelinePageSql(q, after, limit + 1, driver));
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
