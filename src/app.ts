@@ -146,12 +146,13 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
     parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },
   }));
-  // the planner's statistics, at intervals and before the connection closes (SQLite's advice)
+  // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
+  // close: a short-lived app on a small database (a test, a benchmark phase) would leave
+  // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
   const optimizeIntervalMs = config.optimizeIntervalMs ?? OPTIMIZE_INTERVAL_MS;
   const optimizeTimer = optimizeIntervalMs > 0 ? setInterval(() => optimizeQuietly(app, db), optimizeIntervalMs).unref() : null;
   app.addHook('onClose', async () => {
     if (optimizeTimer) clearInterval(optimizeTimer);
-    optimizeQuietly(app, db);
     db.$client.close();
   });
   // after the database's hook: onClose hooks run last first, so streams go before it

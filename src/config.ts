@@ -64,7 +64,7 @@ export interface AppConfig {
    * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/repositories/statistics.ts).
    */
   statisticsAfterImportRecords?: number;
-  /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never (it still does on close). */
+  /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never. */
   optimizeIntervalMs?: number;
 }
 

@@ -133,19 +133,6 @@ describe('planner statistics after an import through the API', () => {
 });
 
 describe('PRAGMA optimize on the serving connection', () => {
-  it('runs when the app closes', async () => {
-    t = await buildTestApp({ config: { optimizeIntervalMs: 0 } });
-    const file = t.databasePath;
-    await importOk(t, dataset(200));
-    // queries that use the tables, as served requests do
-    expect((await t.app.inject({ method: 'GET', url: '/v1/timeline?limit=5' })).statusCode).toBe(200);
-    expect(analysedTables(file)).toEqual([]);
-    await t.app.close();
-    expect(analysedTables(file)).toContain('entries');
-    await t.close();
-    t = undefined;
-  });
-
   it('runs at intervals', async () => {
     t = await buildTestApp({ config: { optimizeIntervalMs: 100 } });
     await importOk(t, dataset(200));
