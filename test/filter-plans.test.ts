@@ -15,19 +15,9 @@ import {
   type TimelinePosition,
   type TimelineQuery,
 } from '../src/repositories/timeline.js';
+import { prng } from '../bench/generate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 
-/** mulberry32, so that the data and the queries are the same on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIRST_DAY = dayNumber('1995-01-01');
 const DAYS = 30 * 365;

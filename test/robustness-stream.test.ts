@@ -3,20 +3,17 @@
 // whole subtree as parameters (500, or a 200 cut short), a shutdown without a deadline, an
 // export a client could not tell was complete, instants ordered by the calendar day of their
 // offset instead of their moment. Real sockets where what the client sees is the point.
-import { readdirSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chronoPosition, parseEdtf } from '../src/dates/edtf.js';
 import { openSnapshotCount } from '../src/db/client.js';
-import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
-import * as schema from '../src/db/schema.js';
+import { runMigrations } from '../src/db/migrate.js';
 import { dayBounds, spanClass } from '../src/repositories/support.js';
 import { filterScope } from '../src/routes/crud.js';
+import { databaseBefore } from './support/migrations.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { SERVER_AUTH, sleep, startServer, stopAllServers } from './support/server.js';
 
@@ -606,16 +603,8 @@ describe('migration 0005 on a populated database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'annals-0005-'));
     try {
       // the migrations before 0005, entries written as the code before it wrote them, then the rest
-      const earlier = join(dir, 'migrations');
-      mkdirSync(join(earlier, 'meta'), { recursive: true });
-      const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const before = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag.startsWith('0005_')));
-      expect(before).toHaveLength(5);
-      writeFileSync(join(earlier, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: before }));
-      for (const { tag } of before) copyFileSync(join(migrationsFolder, `${tag}.sql`), join(earlier, `${tag}.sql`));
-      const client = new Database(join(dir, 'annals.db'));
-      const db = drizzle({ client, schema });
-      migrate(db, { migrationsFolder: earlier });
+      const { client, db, applied } = databaseBefore(dir, '0005_');
+      expect(applied).toBe(5);
       const insert = client.prepare(
         `INSERT INTO entries (key, kind, type, date, precision, earliest, latest, span_class, created_at, updated_at)
          VALUES (?, 'event', 'protest', ?, ?, ?, ?, ?, '', '')`,

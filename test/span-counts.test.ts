@@ -1,19 +1,16 @@
 // entry_span_counts (the histogram's per-date counts) must equal a GROUP BY of `entries` after
 // any sequence of writes, and after the migration that creates it on a populated database.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../bench/generate.js';
-import { migrationsFolder, runMigrations } from '../src/db/migrate.js';
-import * as schema from '../src/db/schema.js';
+import { runMigrations } from '../src/db/migrate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { databaseBefore } from './support/migrations.js';
 import { dayNumber } from '../src/dates/edtf.js';
 
-type Client = Database.Database;
+type Client = ReturnType<typeof databaseBefore>['client'];
 
 // both count tables: entry_span_counts and entry_date_counts (migration 0004)
 const counted = (client: Client) => ({
@@ -139,15 +136,7 @@ describe('migrations 0003 and 0004 on a populated database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'annals-span-counts-'));
     try {
       // the migrations before 0003, then entries written without the triggers, then the rest
-      const earlier = join(dir, 'migrations');
-      mkdirSync(join(earlier, 'meta'), { recursive: true });
-      const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const before = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === '0003_span_counts'));
-      writeFileSync(join(earlier, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries: before }));
-      for (const { tag } of before) copyFileSync(join(migrationsFolder, `${tag}.sql`), join(earlier, `${tag}.sql`));
-      const client = new Database(join(dir, 'annals.db'));
-      const db = drizzle({ client, schema });
-      migrate(db, { migrationsFolder: earlier });
+      const { client, db } = databaseBefore(dir, '0003_span_counts');
       const insert = client.prepare(
         `INSERT INTO entries (key, kind, type, date, precision, earliest, latest, span_class, created_at, updated_at)
          VALUES (?, ?, 'protest', 'x', 'day', ?, ?, ?, '', '')`,
