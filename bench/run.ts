@@ -548,7 +548,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       if (!body.page.nextCursor) break;
       cursorUrl = `${base}/v1/timeline?from=2005&limit=50&cursor=${encodeURIComponent(body.page.nextCursor)}`;
     }
-    // Annals keeps rendered entries between requests (src/rendered.ts): a repeated request is
+    // Annals keeps rendered entries between requests (src/storage/rendered.ts): a repeated request is
     // served from memory, so the same scenario over a different week each time shows the
     // cost of rendering, next to the reference asked for the same weeks
     const randomWeeks = (path: string) => {
@@ -618,7 +618,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       { name: WINDOWS, url: first, options: { paths: annalsWindows.next }, pathsNote: annalsWindows.note, baseline: REFERENCE_WINDOWS, target: TARGETS.windows },
       { name: ROTATING, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, baseline: REFERENCE_ROTATING, target: TARGETS.rotating },
       { name: ROTATING_ACTOR, url: first, options: { paths: rotatingWeeks('/v1/timeline', popularKeys).next }, warm: weeksWithActorsOnce, baseline: REFERENCE_ACTOR, target: TARGETS.actor, note: popularNote },
-      // last of a round: every write empties the rendered-entry cache (src/rendered.ts), which
+      // last of a round: every write empties the rendered-entry cache (src/storage/rendered.ts), which
       // the runs after it would otherwise find emptied
       { name: ROTATING_WRITES, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, writer: true, baseline: ROTATING, target: TARGETS.underWrites, alsoBaseline: REFERENCE_ROTATING },
     ];

@@ -4,7 +4,7 @@
  * and checks the copy with PRAGMA integrity_check.
  */
 import { existsSync } from 'node:fs';
-import { backupDatabase } from '../src/db/backup.js';
+import { backupDatabase } from '../src/storage/sqlite/backup.js';
 import { fail, openConfiguredDatabase } from './cli.js';
 
 const target = process.argv[2];

@@ -1,7 +1,7 @@
 import { ConfigError, readServerConfig } from '../src/config.js';
-import { openDatabase, type Db } from '../src/db/client.js';
-import { runMigrations } from '../src/db/migrate.js';
-import { ensureSearchIndex } from '../src/repositories/search.js';
+import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
+import { runMigrations } from '../src/storage/sqlite/migrate.js';
+import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
 
 /** Opens the configured database (ANNALS_DB) for a command-line tool, migrated. */
 export function openConfiguredDatabase(): Db {

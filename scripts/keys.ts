@@ -4,7 +4,7 @@
  * npm run keys -- revoke ID
  */
 import { parseArgs } from 'node:util';
-import { SCOPES, createApiKey, listApiKeys, revokeApiKey, upgradeApiKeys, type Scope } from '../src/repositories/apiKeys.js';
+import { SCOPES, createApiKey, listApiKeys, revokeApiKey, upgradeApiKeys, type Scope } from '../src/storage/sqlite/apiKeys.js';
 import { fail, openConfiguredDatabase } from './cli.js';
 
 const { values, positionals } = parseArgs({

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { buildApp } from '../src/app.js';
-import { openapiText } from '../src/openapi.js';
+import { openapiText } from '../src/plugins/openapi.js';
 
 export const openapiPath = new URL('../openapi/openapi.json', import.meta.url);
 

@@ -1,5 +1,5 @@
 /** npm run seed: loads the shipped dataset (data/seed) into ANNALS_DB; running it again changes nothing. */
-import { loadSeed } from '../src/seed.js';
+import { loadSeed } from '../src/storage/sqlite/seed.js';
 import { openConfiguredDatabase } from './cli.js';
 
 const db = openConfiguredDatabase();

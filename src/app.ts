@@ -10,19 +10,19 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppConfig } from './config.js';
-import { openDatabase, type Db } from './db/client.js';
-import { runMigrations } from './db/migrate.js';
-import { CursorCodec } from './cursor.js';
+import { openDatabase, type Db } from './storage/sqlite/client.js';
+import { runMigrations } from './storage/sqlite/migrate.js';
+import { CursorCodec } from './storage/cursor.js';
 import { installCaching } from './plugins/caching.js';
 import { installRateLimits } from './plugins/limits.js';
 import { installProblemHandlers, sendProblem } from './plugins/problems.js';
-import { ensureApiKey, upgradeApiKeys, verifiedSecretCount, VERIFIED_LIMIT } from './repositories/apiKeys.js';
-import { ensureSearchIndex } from './repositories/search.js';
-import { cursorSecret, renewLineage } from './repositories/settings.js';
+import { ensureApiKey, upgradeApiKeys, verifiedSecretCount, VERIFIED_LIMIT } from './storage/sqlite/apiKeys.js';
+import { ensureSearchIndex } from './storage/sqlite/search.js';
+import { cursorSecret, renewLineage } from './storage/sqlite/settings.js';
 import { clientErrorHandler, installConnectionRules } from './plugins/connections.js';
-import { MAX_STATEMENTS, preparedStatementCount } from './db/statements.js';
+import { MAX_STATEMENTS, preparedStatementCount } from './storage/sqlite/statements.js';
 import { RUN_CACHE_LIMIT, runCacheSize } from './search/text.js';
-import { PARSED_DATES_LIMIT, parsedDateCount } from './repositories/support.js';
+import { PARSED_DATES_LIMIT, parsedDateCount } from './storage/sqlite/support.js';
 import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
@@ -35,14 +35,14 @@ import { statementRoutes } from './routes/statements.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { timelinesRoutes } from './routes/timelines.js';
 import { StreamBody } from './schemas/common.js';
-import { loadSeedIfEmpty } from './seed.js';
-import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './openapi.js';
-import { RenderedEntries } from './rendered.js';
+import { loadSeedIfEmpty } from './storage/sqlite/seed.js';
+import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './plugins/openapi.js';
+import { RenderedEntries } from './storage/rendered.js';
 import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
 import { installStreaming } from './plugins/streaming.js';
-import { OPTIMIZE_INTERVAL_MS, STATISTICS_AFTER_IMPORT_RECORDS, refreshPlannerStatistics } from './repositories/statistics.js';
+import { OPTIMIZE_INTERVAL_MS, STATISTICS_AFTER_IMPORT_RECORDS, refreshPlannerStatistics } from './storage/sqlite/statistics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -49,7 +49,7 @@ export interface AppConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** Largest import body, in bytes. */
   importLimitBytes?: number;
-  /** Memory for rendered timeline entries (src/rendered.ts), in bytes; 0 turns the cache off. */
+  /** Memory for rendered timeline entries (src/storage/rendered.ts), in bytes; 0 turns the cache off. */
   entryCacheBytes?: number;
   /** A request body that stops arriving for this long (between chunks) is cut with a 408; 0 never. */
   bodyIdleTimeoutMs?: number;
@@ -61,7 +61,7 @@ export interface AppConfig {
   exportTimeoutMs?: number;
   /**
    * An import through the API that stores at least this many records refreshes the planner's
-   * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/repositories/statistics.ts).
+   * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/storage/sqlite/statistics.ts).
    */
   statisticsAfterImportRecords?: number;
   /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never. */

@@ -14,7 +14,7 @@ import {
   type TimelineDriver,
   type TimelinePosition,
   type TimelineQuery,
-} from '../src/repositories/timeline.js';
+} from '../src/storage/sqlite/timeline.js';
 import { prng } from '../bench/generate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/client.js';
+import type { Db } from '../src/storage/sqlite/client.js';
 import { importNdjson } from '../src/import/ndjson.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
@@ -708,8 +708,8 @@ describe('import CLI', () => {
 
 describe('bulk load (the CLI on an empty database)', () => {
   it('stores the same rows, search index and report as batch by batch', async () => {
-    const { openDatabase } = await import('../src/db/client.js');
-    const { runMigrations } = await import('../src/db/migrate.js');
+    const { openDatabase } = await import('../src/storage/sqlite/client.js');
+    const { runMigrations } = await import('../src/storage/sqlite/migrate.js');
     const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
     try {
       // the seed, refused lines, a record that comes before the keys it refers to, and an
@@ -728,7 +728,7 @@ describe('bulk load (the CLI on an empty database)', () => {
           bulkLoad ? { parsed: parseFileInWorker(source, { batchLines: 3 }) } : Readable.from([Buffer.from(input)]),
           { bulkLoad, batchSize: 7 },
         );
-        // a bulk load runs with a rollback journal and puts the WAL back (src/db/bulk.ts)
+        // a bulk load runs with a rollback journal and puts the WAL back (src/storage/sqlite/bulk.ts)
         expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
         db.$client.close();
         return { file, report };
@@ -778,8 +778,8 @@ describe('bulk load (the CLI on an empty database)', () => {
 
   /** A fresh, migrated database file in a directory of its own, removed after `work`. */
   async function inMigratedDatabase(work: (dir: string, file: string, db: Db) => Promise<void>) {
-    const { openDatabase } = await import('../src/db/client.js');
-    const { runMigrations } = await import('../src/db/migrate.js');
+    const { openDatabase } = await import('../src/storage/sqlite/client.js');
+    const { runMigrations } = await import('../src/storage/sqlite/migrate.js');
     const dir = mkdtempSync(path.join(tmpdir(), 'annals-bulk-'));
     try {
       const file = path.join(dir, 'annals.db');
@@ -851,7 +851,7 @@ describe('bulk load (the CLI on an empty database)', () => {
 
   it('keeps a server started during the load from opening the database, and says why', async () => {
     await inMigratedDatabase(async (_dir, file, db) => {
-      const { beginBulkLoad } = await import('../src/db/bulk.js');
+      const { beginBulkLoad } = await import('../src/storage/sqlite/bulk.js');
       const load = beginBulkLoad(db.$client, ['entries']);
       try {
         expect(db.$client.pragma('journal_mode', { simple: true })).toBe('delete');
@@ -872,7 +872,7 @@ describe('bulk load (the CLI on an empty database)', () => {
 
   it('ends the load even when a reader opened meanwhile keeps it from putting the WAL back', async () => {
     await inMigratedDatabase(async (_dir, file, db) => {
-      const { beginBulkLoad } = await import('../src/db/bulk.js');
+      const { beginBulkLoad } = await import('../src/storage/sqlite/bulk.js');
       const load = beginBulkLoad(db.$client, ['entries']);
       const reader = new Database(file, { readonly: true });
       try {
@@ -886,7 +886,7 @@ describe('bulk load (the CLI on an empty database)', () => {
       }
       // the next connection to open it puts the WAL back, as every one does
       db.$client.close();
-      const { openDatabase } = await import('../src/db/client.js');
+      const { openDatabase } = await import('../src/storage/sqlite/client.js');
       const reopened = openDatabase(file);
       expect(reopened.$client.pragma('journal_mode', { simple: true })).toBe('wal');
       reopened.$client.close();
@@ -900,11 +900,11 @@ describe('bulk load (the CLI on an empty database)', () => {
       // Killed once the input is read and stored, before the load's transaction commits. A
       // page cache of 8 pages makes the load write to the database file before the kill, so
       // what is checked is the rollback of the hot journal it leaves (the load runs with a
-      // rollback journal, src/db/bulk.ts), not only a transaction that never reached the file.
+      // rollback journal, src/storage/sqlite/bulk.ts), not only a transaction that never reached the file.
       const script = path.join(dir, 'kill.mts');
       writeFileSync(
         script,
-        `import { openDatabase } from ${JSON.stringify(path.join(repo, 'src/db/client.ts'))};
+        `import { openDatabase } from ${JSON.stringify(path.join(repo, 'src/storage/sqlite/client.ts'))};
 import { importNdjson } from ${JSON.stringify(path.join(repo, 'src/import/ndjson.ts'))};
 const db = openDatabase(process.env.ANNALS_DB!);
 db.$client.pragma('cache_size = 8');
@@ -924,7 +924,7 @@ await importNdjson(db, input(), { bulkLoad: true, batchSize: 7 });
       expect(run.signal, run.stderr).toBe('SIGKILL');
       expect(existsSync(`${file}-journal`)).toBe(true);
       // as the server or the next import opens it: the hot journal is rolled back
-      const { openDatabase } = await import('../src/db/client.js');
+      const { openDatabase } = await import('../src/storage/sqlite/client.js');
       const reopened = openDatabase(file);
       expect(reopened.$client.pragma('journal_mode', { simple: true })).toBe('wal');
       reopened.$client.close();

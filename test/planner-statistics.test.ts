@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dayNumber } from '../src/dates/edtf.js';
-import { timelinePageSql } from '../src/repositories/timeline.js';
+import { timelinePageSql } from '../src/storage/sqlite/timeline.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
@@ -61,7 +61,7 @@ function analysedTables(file: string): string[] {
   }
 }
 
-/** The threshold's default (STATISTICS_AFTER_IMPORT_RECORDS in src/repositories/statistics.ts). */
+/** The threshold's default (STATISTICS_AFTER_IMPORT_RECORDS in src/storage/sqlite/statistics.ts). */
 const STATISTICS_AFTER_IMPORT_RECORDS = 10_000;
 
 /** The sqlite_stat1 row count of an index (its first number): the rows ANALYZE saw. */
@@ -145,7 +145,7 @@ describe('PRAGMA optimize on the serving connection', () => {
   });
 
   it('is skipped, not waited for, while another connection holds the write lock', async () => {
-    const { refreshPlannerStatistics } = await import('../src/repositories/statistics.js');
+    const { refreshPlannerStatistics } = await import('../src/storage/sqlite/statistics.js');
     t = await buildTestApp({ config: { optimizeIntervalMs: 0 } });
     await importOk(t, dataset(200));
     const other = new Database(t.databasePath);

@@ -5,8 +5,8 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, dayNumber } from '../src/dates/edtf.js';
-import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/repositories/histogram.js';
-import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/repositories/timeline.js';
+import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/storage/sqlite/histogram.js';
+import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/storage/sqlite/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';
 
 let t: TestApp;

@@ -1,4 +1,4 @@
-// Rendered timeline entries are cached per data revision (src/rendered.ts): pages served from
+// Rendered timeline entries are cached per data revision (src/storage/rendered.ts): pages served from
 // the cache must be the bytes a fresh rendering gives, and no write may leave a stale entry.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, type TestApp } from './helpers.js';

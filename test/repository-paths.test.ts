@@ -29,7 +29,7 @@ const inside = (target: string) => target === repo || target.startsWith(`${repo}
 describe('paths the repository reads', () => {
   it('finds the files it checks', () => {
     expect(files).toContain('test/seed-data.test.ts');
-    expect(files).toContain('src/seed.ts');
+    expect(files).toContain('src/storage/sqlite/seed.ts');
     expect(files).toContain('scripts/seed-offsets.mjs');
   });
 

@@ -17,9 +17,9 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { backupDatabase } from '../src/db/backup.js';
-import { openDatabase } from '../src/db/client.js';
-import { runMigrations } from '../src/db/migrate.js';
+import { backupDatabase } from '../src/storage/sqlite/backup.js';
+import { openDatabase } from '../src/storage/sqlite/client.js';
+import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import {
   REPO,
   SERVER_AUTH,

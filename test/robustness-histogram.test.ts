@@ -3,8 +3,8 @@
 // pages while others write, which must neither skip nor repeat a match, and must end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWindowBound } from '../src/dates/window.js';
-import { currentRevision } from '../src/repositories/settings.js';
-import { ensureSearchIndex } from '../src/repositories/search.js';
+import { currentRevision } from '../src/storage/sqlite/settings.js';
+import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { bucketFaults, weekday, type Bucket, type Histogram } from './support/histogram.js';
 

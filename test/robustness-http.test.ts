@@ -16,13 +16,13 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { openDatabase } from '../src/db/client.js';
-import { backupDatabase } from '../src/db/backup.js';
+import { openDatabase } from '../src/storage/sqlite/client.js';
+import { backupDatabase } from '../src/storage/sqlite/backup.js';
 import { CSV_COLUMNS, neutraliseCell } from '../src/formats/csv.js';
 import { parseAccept } from '../src/formats/negotiate.js';
 import { ifNoneMatchList } from '../src/plugins/caching.js';
 import { BoundedCounters, RATE_LIMIT_ENTRIES, clientAddress } from '../src/plugins/limits.js';
-import { createApiKey, knownApiKey, revokeApiKey, slowVerificationCount } from '../src/repositories/apiKeys.js';
+import { createApiKey, knownApiKey, revokeApiKey, slowVerificationCount } from '../src/storage/sqlite/apiKeys.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
 
 type Json = Record<string, any>;

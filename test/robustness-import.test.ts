@@ -277,7 +277,7 @@ describe('an Idempotency-Key reserved by a request whose server died', () => {
   });
 
   it('is taken over once its lease has run out or its process is gone, and not while it is held', async () => {
-    const idem = (await import('../src/repositories/idempotency.js')) as Json;
+    const idem = (await import('../src/storage/sqlite/idempotency.js')) as Json;
     const app = await fresh();
     const db = app.app.db;
     const apiKeyId = db.$client.prepare('SELECT id FROM api_keys LIMIT 1').pluck().get() as number;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE_LIMIT } from '../src/plugins/limits.js';
-import { createApiKey, revokeApiKey } from '../src/repositories/apiKeys.js';
+import { createApiKey, revokeApiKey } from '../src/storage/sqlite/apiKeys.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
 
 type Json = Record<string, any>;

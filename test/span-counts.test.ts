@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../bench/generate.js';
-import { runMigrations } from '../src/db/migrate.js';
+import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { databaseBefore } from './support/migrations.js';
 import { dayNumber } from '../src/dates/edtf.js';

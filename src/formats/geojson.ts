@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { EntryDto } from '../repositories/entries.js';
+import type { EntryDto } from '../storage/sqlite/entries.js';
 import { headline } from './text.js';
 
 export const GEOJSON_DESCRIPTION =

@@ -1,4 +1,4 @@
-import { ProblemError } from '../errors.js';
+import { ProblemError } from '../schemas/problems.js';
 
 /** Output formats of timeline reads, by `format=` name, with their media types. */
 export const FORMATS = {

@@ -1,4 +1,4 @@
-import { firstInvalidUtf8 } from '../unicode.js';
+import { firstInvalidUtf8 } from './unicode.js';
 
 export interface Line {
   /** 1-based line number. */

@@ -1,16 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import { whenWriteLockFree, type Db } from '../db/client.js';
-import { ProblemError } from '../errors.js';
-import { actorSpec } from '../repositories/actors.js';
-import { eventSpec, statementSpec } from '../repositories/entries.js';
-import { placeSpec } from '../repositories/places.js';
-import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type UpsertOutcome } from '../repositories/records.js';
-import { sourceSpec } from '../repositories/sources.js';
-import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../repositories/support.js';
-import { timelineSpec } from '../repositories/timelines.js';
+import { whenWriteLockFree, type Db } from '../storage/sqlite/client.js';
+import { ProblemError } from '../schemas/problems.js';
+import { actorSpec } from '../storage/sqlite/actors.js';
+import { eventSpec, statementSpec } from '../storage/sqlite/entries.js';
+import { placeSpec } from '../storage/sqlite/places.js';
+import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type UpsertOutcome } from '../storage/sqlite/records.js';
+import { sourceSpec } from '../storage/sqlite/sources.js';
+import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../storage/sqlite/support.js';
+import { timelineSpec } from '../storage/sqlite/timelines.js';
 import { END_KIND, RECORD_KINDS, isRecordKind, parseLines, type EndDeclaration, type ParsedLine, type ParsedRecord, type RefusedLine } from './parse.js';
-import { beginBulkLoad } from '../db/bulk.js';
-import { bumpRevision } from '../repositories/settings.js';
+import { beginBulkLoad } from '../storage/sqlite/bulk.js';
+import { bumpRevision } from '../storage/sqlite/settings.js';
 
 export type { ParsedLine, RefusedLine } from './parse.js';
 
@@ -72,7 +72,7 @@ export interface ImportOptions {
    * For loading an empty database from a connection the caller has to itself: the whole
    * import is one transaction (a failure leaves the database empty), inside which the
    * secondary indexes of the tables it fills are built once at the end and foreign keys are
-   * checked once (see src/db/bulk.ts). The stored records and the report are the same.
+   * checked once (see src/storage/sqlite/bulk.ts). The stored records and the report are the same.
    */
   bulkLoad?: boolean;
   /** Longest accepted line in bytes. */

@@ -1,12 +1,12 @@
 import type { z } from 'zod';
-import type { RecordKind } from '../repositories/support.js';
+import type { RecordKind } from '../storage/sqlite/support.js';
 import { ActorInput } from '../schemas/actors.js';
 import { EventInput, StatementInput } from '../schemas/entries.js';
 import { EndLine } from '../schemas/import.js';
 import { PlaceInput } from '../schemas/places.js';
 import { SourceInput } from '../schemas/sources.js';
 import { TimelineInput } from '../schemas/timelines.js';
-import { describeInvalidUtf8, findLoneSurrogate, mayHoldLoneSurrogate } from '../unicode.js';
+import { describeInvalidUtf8, findLoneSurrogate, mayHoldLoneSurrogate } from './unicode.js';
 import { splitLines } from './lines.js';
 
 // Apart from ndjson.ts so that the parsing worker (parse-worker.ts) loads the schemas only,

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { forbidden, unauthorized } from '../errors.js';
-import { knownApiKey, verifySecret, type ApiKeyInfo, type Scope } from '../repositories/apiKeys.js';
+import { forbidden, unauthorized } from '../schemas/problems.js';
+import { knownApiKey, verifySecret, type ApiKeyInfo, type Scope } from '../storage/sqlite/apiKeys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { currentRevision } from '../repositories/settings.js';
+import { currentRevision } from '../storage/sqlite/settings.js';
 
 /** Paths whose answers depend on the code only, not the data: cacheable for a while. */
 const STATIC_PREFIXES = ['/openapi.json', '/docs', '/problems/'];
@@ -9,7 +9,7 @@ const UNCACHED_PREFIXES = ['/healthz', '/readyz'];
 
 /**
  * Whether a read of this path carries an ETag of the data (and so is answered 304 to a
- * matching If-None-Match): what the OpenAPI document declares (src/openapi.ts) follows this.
+ * matching If-None-Match): what the OpenAPI document declares (src/plugins/openapi.ts) follows this.
  */
 export const hasDataEtag = (url: string) =>
   !STATIC_PREFIXES.some((prefix) => url.startsWith(prefix)) && !UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix));
@@ -17,7 +17,7 @@ export const hasDataEtag = (url: string) =>
 /**
  * ETags and Cache-Control for reads. A read's ETag is derived from the data version (the
  * database's lineage and its revision, bumped by every write transaction: see
- * src/repositories/settings.ts) and what selects the representation (URL, Accept), so it
+ * src/storage/sqlite/settings.ts) and what selects the representation (URL, Accept), so it
  * changes whenever the data under it may have, and a matching If-None-Match is answered
  * 304 before any query runs. Data reads are `no-cache` (revalidate every time, cheaply);
  * writes are `no-store`.

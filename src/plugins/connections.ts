@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_BASE, ProblemError, type ProblemCode } from '../errors.js';
+import { PROBLEM_BASE, ProblemError, type ProblemCode } from '../schemas/problems.js';
 import { PROBLEM_CONTENT_TYPE, sendProblem } from './problems.js';
 
 /** How long a refused client may go on sending its body after the answer before its socket closes. */

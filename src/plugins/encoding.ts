@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ProblemError } from '../errors.js';
-import { describeInvalidUtf8, findLoneSurrogate, firstInvalidUtf8, mayHoldLoneSurrogate } from '../unicode.js';
+import { ProblemError } from '../schemas/problems.js';
+import { describeInvalidUtf8, findLoneSurrogate, firstInvalidUtf8, mayHoldLoneSurrogate } from '../import/unicode.js';
 
 /** A body with text that cannot be stored as it was sent: the field, and why. */
 export const invalidText = (pointer: string, message: string) =>

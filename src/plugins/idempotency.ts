@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { isBusyError, whenWriteLockFree, type Db } from '../db/client.js';
-import { badRequest } from '../errors.js';
-import { RENEW_LEASE_MS, THIS_PROCESS, renewIdempotencyLease, type IdempotencyRequest } from '../repositories/idempotency.js';
+import { isBusyError, whenWriteLockFree, type Db } from '../storage/sqlite/client.js';
+import { badRequest } from '../schemas/problems.js';
+import { RENEW_LEASE_MS, THIS_PROCESS, renewIdempotencyLease, type IdempotencyRequest } from '../storage/sqlite/idempotency.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAY_HEADER = 'idempotent-replayed';

@@ -1,8 +1,8 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ProblemError } from '../errors.js';
-import { knownApiKey } from '../repositories/apiKeys.js';
+import { ProblemError } from '../schemas/problems.js';
+import { knownApiKey } from '../storage/sqlite/apiKeys.js';
 
 /** Failed authentications and 404s a client may cause per minute before it is refused. */
 export const FAILURE_LIMIT = 60;

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { isBusyError } from '../db/client.js';
-import { ProblemError, databaseBusy, problemType, type FieldError, type ProblemCode } from '../errors.js';
+import { isBusyError } from '../storage/sqlite/client.js';
+import { ProblemError, databaseBusy, problemType, type FieldError, type ProblemCode } from '../schemas/problems.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

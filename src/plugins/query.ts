@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { z } from 'zod';
-import { ProblemError } from '../errors.js';
+import { ProblemError } from '../schemas/problems.js';
 
 /**
  * The query parameters a route's schema names, or null when its schema is not one whose

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorSpec, listActorIds } from '../repositories/actors.js';
+import { actorSpec, listActorIds } from '../storage/sqlite/actors.js';
 import { Actor, ActorInput, ActorList, ActorPatch, actorTypes } from '../schemas/actors.js';
 import { repeated } from '../schemas/common.js';
 import { crudRoutes, idPage } from './crud.js';

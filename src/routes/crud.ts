@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../db/client.js';
+import type { Db } from '../storage/sqlite/client.js';
 import { parseWindowBound } from '../dates/window.js';
 import { bearerSecurity, publicSecurity, requireScope } from '../plugins/auth.js';
-import { claimIdempotencyKey, completeIdempotencyKey } from '../repositories/idempotency.js';
-import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../repositories/records.js';
-import { writeTransaction } from '../repositories/support.js';
+import { claimIdempotencyKey, completeIdempotencyKey } from '../storage/sqlite/idempotency.js';
+import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../storage/sqlite/records.js';
+import { writeTransaction } from '../storage/sqlite/support.js';
 import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
 import {
   CursorParam,

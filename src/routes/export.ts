@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { openSnapshot, type Db } from '../db/client.js';
+import { openSnapshot, type Db } from '../storage/sqlite/client.js';
 import { requireAcceptable } from '../formats/negotiate.js';
 import { sendStreamed } from '../plugins/streaming.js';
 import {
@@ -12,13 +12,13 @@ import {
   exportLines,
   exportPlanPage,
   exportTrailer,
-} from '../repositories/export.js';
-import { dataRevision } from '../repositories/settings.js';
-import type { TimelineQuery as RepoQuery } from '../repositories/timeline.js';
+} from '../storage/sqlite/export.js';
+import { dataRevision } from '../storage/sqlite/settings.js';
+import type { TimelineQuery as RepoQuery } from '../storage/sqlite/timeline.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { problemResponses } from '../schemas/common.js';
 import { timelineFilters } from '../schemas/timeline.js';
-import { resolveTimelineQuery } from '../timeline.js';
+import { resolveTimelineQuery } from '../storage/timeline-query.js';
 
 const PAGE = 250;
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { committedMigrations, migrationsApplied } from '../db/migrate.js';
-import { ProblemError } from '../errors.js';
+import { committedMigrations, migrationsApplied } from '../storage/sqlite/migrate.js';
+import { ProblemError } from '../schemas/problems.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { jsonResponse, problemResponses } from '../schemas/common.js';
 

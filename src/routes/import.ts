@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { holdWriteLockElsewhere, isBusyError, openPrivateConnection, whenWriteLockFree } from '../db/client.js';
-import { ProblemError, databaseBusy } from '../errors.js';
+import { holdWriteLockElsewhere, isBusyError, openPrivateConnection, whenWriteLockFree } from '../storage/sqlite/client.js';
+import { ProblemError, databaseBusy } from '../schemas/problems.js';
 import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { bodyChunk } from '../plugins/connections.js';
@@ -20,9 +20,9 @@ import {
   mismatch,
   releaseIdempotencyKey,
   type IdempotencyRequest,
-} from '../repositories/idempotency.js';
-import { writeTransaction } from '../repositories/support.js';
-import { refreshPlannerStatistics } from '../repositories/statistics.js';
+} from '../storage/sqlite/idempotency.js';
+import { writeTransaction } from '../storage/sqlite/support.js';
+import { refreshPlannerStatistics } from '../storage/sqlite/statistics.js';
 import type { ImportReport as ImportReportValue } from '../import/ndjson.js';
 import { ImportProblem, ImportQuery, ImportReport } from '../schemas/import.js';
 

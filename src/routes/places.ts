@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { validationFailed } from '../errors.js';
-import { findId } from '../repositories/support.js';
-import { listPlaceIds, placeSpec } from '../repositories/places.js';
+import { validationFailed } from '../schemas/problems.js';
+import { findId } from '../storage/sqlite/support.js';
+import { listPlaceIds, placeSpec } from '../storage/sqlite/places.js';
 import { repeated } from '../schemas/common.js';
 import { Place, PlaceInput, PlaceList, PlacePatch } from '../schemas/places.js';
 import { crudRoutes, idPage } from './crud.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PROBLEM_CODES, PROBLEM_TYPES, notFound, problemType, type ProblemCode } from '../errors.js';
+import { PROBLEM_CODES, PROBLEM_TYPES, notFound, problemType, type ProblemCode } from '../schemas/problems.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { problemResponses } from '../schemas/common.js';
 

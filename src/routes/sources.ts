@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { listSourceIds, sourceSpec } from '../repositories/sources.js';
+import { listSourceIds, sourceSpec } from '../storage/sqlite/sources.js';
 import { repeated } from '../schemas/common.js';
 import { Source, SourceInput, SourceList, SourcePatch } from '../schemas/sources.js';
 import { crudRoutes, idPage } from './crud.js';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { statementSpec } from '../repositories/entries.js';
-import { timelinePage } from '../repositories/timeline.js';
+import { statementSpec } from '../storage/sqlite/entries.js';
+import { timelinePage } from '../storage/sqlite/timeline.js';
 import { Statement, StatementInput, StatementList, StatementPatch } from '../schemas/entries.js';
 import { timelineFilters } from '../schemas/timeline.js';
-import { resolveTimelineQuery } from '../timeline.js';
+import { resolveTimelineQuery } from '../storage/timeline-query.js';
 import { crudRoutes } from './crud.js';
 
 const { kind: _kind, tag: _tag, ...filters } = timelineFilters;

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { notFound } from '../errors.js';
-import { loadEntries } from '../repositories/entries.js';
-import { findId } from '../repositories/support.js';
-import { countedByDate, dateCounts, spanCounts } from '../repositories/histogram.js';
-import { timelinePage, type TimelineQuery as RepoQuery } from '../repositories/timeline.js';
-import { isRelevancePosition, relevancePage } from '../repositories/search.js';
-import { badRequest } from '../errors.js';
-import { invalidCursor } from '../cursor.js';
+import { notFound } from '../schemas/problems.js';
+import { loadEntries } from '../storage/sqlite/entries.js';
+import { findId } from '../storage/sqlite/support.js';
+import { countedByDate, dateCounts, spanCounts } from '../storage/sqlite/histogram.js';
+import { timelinePage, type TimelineQuery as RepoQuery } from '../storage/sqlite/timeline.js';
+import { isRelevancePosition, relevancePage } from '../storage/sqlite/search.js';
+import { badRequest } from '../schemas/problems.js';
+import { invalidCursor } from '../storage/cursor.js';
 import {
   LONGEST_BUCKET_DAYS,
   MAX_BUCKETS,
@@ -19,17 +19,17 @@ import {
   histogram,
   histogramFromDateCounts,
   histogramRange,
-} from '../histogram.js';
+} from '../dates/histogram.js';
 import { dayToIso } from '../dates/edtf.js';
 import { highlightFields, queryTerms } from '../search/highlight.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { IdOrKeyParam, jsonResponse, problemResponses } from '../schemas/common.js';
 import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
-import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../timeline.js';
+import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../storage/timeline-query.js';
 import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
-import { placeCoordinates } from '../repositories/places.js';
+import { placeCoordinates } from '../storage/sqlite/places.js';
 import { filterScope, linkNext } from './crud.js';
-import { jsonWithArray } from '../rendered.js';
+import { jsonWithArray } from '../storage/rendered.js';
 import { sendStreamed } from '../plugins/streaming.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
@@ -56,7 +56,7 @@ export function timelineResponse(
   const limit = params.limit ?? 50;
   const after = params.cursor === undefined ? undefined : app.cursors.decode<unknown>(scope, params.cursor);
   const highlight = params.highlight === 'true' && params.q !== undefined;
-  // read before the page's queries, in the same synchronous section: see src/rendered.ts
+  // read before the page's queries, in the same synchronous section: see src/storage/rendered.ts
   if (!highlight) app.renderedEntries.revision(app.db);
   let page: { ids: number[]; next: unknown };
   if (params.sort === 'relevance' && query.text !== undefined) {

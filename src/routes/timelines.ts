@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { loadEntries } from '../repositories/entries.js';
-import { getRecord } from '../repositories/records.js';
-import { listTimelineIds, timelineEntryIds, timelineSpec } from '../repositories/timelines.js';
+import { loadEntries } from '../storage/sqlite/entries.js';
+import { getRecord } from '../storage/sqlite/records.js';
+import { listTimelineIds, timelineEntryIds, timelineSpec } from '../storage/sqlite/timelines.js';
 import {
   CuratedTimeline,
   CuratedTimelineList,
@@ -11,9 +11,9 @@ import {
 } from '../schemas/timelines.js';
 import { chooseFormat, contentType, formatParams, formattedResponse, renderStream, type Format } from '../formats/index.js';
 import { oneLanguage } from '../formats/text.js';
-import { placeCoordinates } from '../repositories/places.js';
+import { placeCoordinates } from '../storage/sqlite/places.js';
 import { LangParam } from '../schemas/common.js';
-import { entriesByIds } from '../timeline.js';
+import { entriesByIds } from '../storage/timeline-query.js';
 import { crudRoutes, idPage } from './crud.js';
 import { sendStreamed } from '../plugins/streaming.js';
 

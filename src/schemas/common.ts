@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { tryParseEdtf } from '../dates/edtf.js';
-import { PROBLEM_CODES, problemType } from '../errors.js';
+import { PROBLEM_CODES, problemType } from './problems.js';
 
 /** BCP 47 language tag, as used for the keys of language maps. */
 export const languageTag = z

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { migrationsFolder } from '../../src/db/migrate.js';
-import * as schema from '../../src/db/schema.js';
+import { migrationsFolder } from '../../src/storage/sqlite/migrate.js';
+import * as schema from '../../src/storage/sqlite/schema.js';
 
 /**
  * Opens `dir/annals.db` migrated by every committed migration before the one whose tag starts

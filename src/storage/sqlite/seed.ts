@@ -2,11 +2,11 @@ import { createReadStream, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { count } from 'drizzle-orm';
-import type { Db } from './db/client.js';
-import { entries, sources } from './db/schema.js';
-import { importNdjson, type ImportReport } from './import/ndjson.js';
+import type { Db } from './client.js';
+import { entries, sources } from './schema.js';
+import { importNdjson, type ImportReport } from '../../import/ndjson.js';
 
-export const seedFolder = fileURLToPath(new URL('../data/seed', import.meta.url));
+export const seedFolder = fileURLToPath(new URL('../../../data/seed', import.meta.url));
 
 /** The shipped dataset's files, in name order. */
 export function seedFiles(folder = seedFolder): string[] {

@@ -124,7 +124,7 @@ export function beginBulkLoad(
  * meanwhile since waiting would not help.
  * - Into a rollback journal for a load: refused, the load runs in the WAL.
  * - Back to WAL after it: refused, the switch is left to the next connection that opens the
- *   database, as each one does (src/db/client.ts). The load has committed or rolled back by
+ *   database, as each one does (src/storage/sqlite/client.ts). The load has committed or rolled back by
  *   then, and must not be reported as failed for it.
  */
 function switchJournal(client: Database.Database, mode: 'delete' | 'wal'): boolean {

@@ -1,4 +1,4 @@
-import { MAX_DAY, MIN_DAY, OPEN_END_DAY, OPEN_START_DAY, dayNumber, dayToIso } from './dates/edtf.js';
+import { MAX_DAY, MIN_DAY, OPEN_END_DAY, OPEN_START_DAY, dayNumber, dayToIso } from './edtf.js';
 
 export type Interval = 'day' | 'week' | 'month' | 'year';
 
@@ -161,7 +161,7 @@ export function histogram(
 export const LONGEST_BUCKET_DAYS: Record<Interval, number> = { day: 1, week: 7, month: 31, year: 366 };
 
 /**
- * Buckets from start and end counts per day (see dateCounts in src/repositories/histogram.ts):
+ * Buckets from start and end counts per day (see dateCounts in src/storage/sqlite/histogram.ts):
  * the same buckets as {@link histogram}. The entries overlapping a bucket are those that
  * start by its last day less those that end before its first; the ones inside it come from
  * the short spans, and the rest are imprecise.

@@ -1,8 +1,8 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { entries, settings, type LanguageMap } from '../db/schema.js';
-import { normalizeForIndex } from '../search/text.js';
-import { allRows, prepared } from '../db/statements.js';
+import type { Db } from './client.js';
+import { entries, settings, type LanguageMap } from './schema.js';
+import { normalizeForIndex } from '../../search/text.js';
+import { allRows, prepared } from './statements.js';
 import { cursorExpired } from '../cursor.js';
 import { bumpRevision, currentRevision } from './settings.js';
 import { writeCacheOf, type Tx } from './support.js';
@@ -139,7 +139,7 @@ export function ensureSearchIndex(db: Db): boolean {
  * tells): then the next page starts after them, else the cursor has expired.
  */
 export type RelevancePosition = [
-  /** The data revision the page was read at (src/repositories/settings.ts). */
+  /** The data revision the page was read at (src/storage/sqlite/settings.ts). */
   revision: string,
   /** The highest entry id when the first page was read: entries created since are not part of these pages. */
   maxId: number,

@@ -1,6 +1,6 @@
-import type { Db } from './db/client.js';
-import { loadEntries } from './repositories/entries.js';
-import { currentRevision } from './repositories/settings.js';
+import type { Db } from './sqlite/client.js';
+import { loadEntries } from './sqlite/entries.js';
+import { currentRevision } from './sqlite/settings.js';
 
 /**
  * Entries rendered as UTF-8 JSON, kept per (entry, language) for one data revision.

@@ -1,4 +1,4 @@
-import type { LanguageMap } from '../db/schema.js';
+import type { LanguageMap } from './schema.js';
 import { dateValue, parseJson, pickLanguage, rowsIn, type Tx } from './support.js';
 
 /**

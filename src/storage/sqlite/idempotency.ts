@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { and, eq, lt, sql } from 'drizzle-orm';
-import { idempotencyKeys } from '../db/schema.js';
-import { ProblemError } from '../errors.js';
+import { idempotencyKeys } from './schema.js';
+import { ProblemError } from '../../schemas/problems.js';
 import type { Tx } from './support.js';
 
 /** How long a first response is kept for replay. */

@@ -1,8 +1,8 @@
 import { createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { and, asc, eq, isNull, like, not } from 'drizzle-orm';
-import { clientOf } from '../db/statements.js';
-import { apiKeys } from '../db/schema.js';
-import { ProblemError } from '../errors.js';
+import { clientOf } from './statements.js';
+import { apiKeys } from './schema.js';
+import { ProblemError } from '../../schemas/problems.js';
 import { now, type Tx } from './support.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { PROBLEM_CODES, PROBLEM_TYPES, problemType } from './errors.js';
-import { hasDataEtag } from './plugins/caching.js';
+import { PROBLEM_CODES, PROBLEM_TYPES, problemType } from '../schemas/problems.js';
+import { hasDataEtag } from './caching.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The parts of the OpenAPI document that do not come from the routes. */
 export const openapiDocumentBase = {

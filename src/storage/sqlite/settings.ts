@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { prepared } from '../db/statements.js';
-import { settings } from '../db/schema.js';
+import { prepared } from './statements.js';
+import { settings } from './schema.js';
 import type { Tx } from './support.js';
 
 /**

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, gt, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { actors, places, sources, timelines, type LanguageMap } from '../db/schema.js';
-import { OPEN_END_DAY, OPEN_START_DAY, chronoPosition, dayNumber, parseEdtf, type ParsedDate } from '../dates/edtf.js';
-import { validationFailed, type FieldError } from '../errors.js';
+import type { Db } from './client.js';
+import { actors, places, sources, timelines, type LanguageMap } from './schema.js';
+import { OPEN_END_DAY, OPEN_START_DAY, chronoPosition, dayNumber, parseEdtf, type ParsedDate } from '../../dates/edtf.js';
+import { validationFailed, type FieldError } from '../../schemas/problems.js';
 import { bumpRevision } from './settings.js';
-import { prepared, preparedRaw } from '../db/statements.js';
+import { prepared, preparedRaw } from './statements.js';
 
 /** A transaction or the database: repositories accept either. */
 export type Tx = Pick<Db, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'all' | 'get' | 'run' | 'transaction'>;

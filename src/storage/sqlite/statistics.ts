@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isBusyError } from '../db/client.js';
+import { isBusyError } from './client.js';
 
 /**
  * The statistics the query planner reads (`sqlite_stat1`), kept up to date with

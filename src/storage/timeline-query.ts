@@ -1,13 +1,13 @@
 import type { z } from 'zod';
-import type { Db } from './db/client.js';
-import { parseWindowBound } from './dates/window.js';
-import { validationFailed, type FieldError } from './errors.js';
-import { findId } from './repositories/support.js';
-import { buildMatchQuery } from './search/text.js';
-import { loadEntries, type EntryDto } from './repositories/entries.js';
-import { relevanceIds } from './repositories/search.js';
-import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from './repositories/timeline.js';
-import type { TimelineQuery } from './schemas/timeline.js';
+import type { Db } from './sqlite/client.js';
+import { parseWindowBound } from '../dates/window.js';
+import { validationFailed, type FieldError } from '../schemas/problems.js';
+import { findId } from './sqlite/support.js';
+import { buildMatchQuery } from '../search/text.js';
+import { loadEntries, type EntryDto } from './sqlite/entries.js';
+import { relevanceIds } from './sqlite/search.js';
+import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from './sqlite/timeline.js';
+import type { TimelineQuery } from '../schemas/timeline.js';
 
 export type TimelineParams = z.infer<typeof TimelineQuery>;
 

@@ -1,11 +1,11 @@
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import { entries, entryPlaces, places, type LanguageMap } from '../db/schema.js';
-import type { PlaceInput } from '../schemas/places.js';
+import { entries, entryPlaces, places, type LanguageMap } from './schema.js';
+import type { PlaceInput } from '../../schemas/places.js';
 import { placeRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
-import { prepared } from '../db/statements.js';
+import { prepared } from './statements.js';
 import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 
 export interface PlaceWrite {

@@ -7,13 +7,13 @@ import {
   timelineEntries,
   timelines,
   type LanguageMap,
-} from '../db/schema.js';
-import type { FieldError } from '../errors.js';
-import type { Event, EventInput, Statement, StatementInput } from '../schemas/entries.js';
+} from './schema.js';
+import type { FieldError } from '../../schemas/problems.js';
+import type { Event, EventInput, Statement, StatementInput } from '../../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { writeEntryDocument } from './search.js';
-import { prepared } from '../db/statements.js';
+import { prepared } from './statements.js';
 import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { allRows, allTuples } from '../db/statements.js';
+import { allRows, allTuples } from './statements.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 import { filterConditions, positionBounds, windowConditions, type TimelineQuery } from './timeline.js';
 

@@ -1,7 +1,7 @@
 import { asc, count, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
-import { timelineEntries, timelines, type LanguageMap } from '../db/schema.js';
-import type { TimelineInput } from '../schemas/timelines.js';
+import { timelineEntries, timelines, type LanguageMap } from './schema.js';
+import type { TimelineInput } from '../../schemas/timelines.js';
 import type { RecordKindSpec } from './records.js';
 import { groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { invalidCursor } from '../cursor.js';
-import { DAY_MS, MAX_OFFSET_MS } from '../dates/edtf.js';
-import { allRows } from '../db/statements.js';
+import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
+import { allRows } from './statements.js';
 import { placeSubtreeSql } from './places.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 

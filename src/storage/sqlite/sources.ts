@@ -1,13 +1,13 @@
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import { citations, entries, sources, type LanguageMap } from '../db/schema.js';
-import { conflict } from '../errors.js';
-import type { SourceInput } from '../schemas/sources.js';
+import { citations, entries, sources, type LanguageMap } from './schema.js';
+import { conflict } from '../../schemas/problems.js';
+import type { SourceInput } from '../../schemas/sources.js';
 import { citationProblem, citedText } from './entries.js';
 import type { RecordKindSpec } from './records.js';
 import { dateValue, dayBounds, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
-import { parseEdtf } from '../dates/edtf.js';
-import { prepared } from '../db/statements.js';
+import { parseEdtf } from '../../dates/edtf.js';
+import { prepared } from './statements.js';
 
 export interface SourceWrite {
   key: string;

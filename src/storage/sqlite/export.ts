@@ -7,7 +7,7 @@ import {
   sources,
   timelineEntries,
   timelines,
-} from '../db/schema.js';
+} from './schema.js';
 import { groupBy, selectIn, tuplesIn, type Tx } from './support.js';
 import { timelinePage, type TimelinePosition, type TimelineQuery } from './timeline.js';
 

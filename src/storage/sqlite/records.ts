@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { actors, entries, places, sources, timelines } from '../db/schema.js';
-import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../errors.js';
+import type { Db } from './client.js';
+import { actors, entries, places, sources, timelines } from './schema.js';
+import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import {
   RefResolver,
   assertKeyFree,

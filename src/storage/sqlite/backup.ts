@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { renewLineage } from '../repositories/settings.js';
+import { renewLineage } from './settings.js';
 import { openDatabase, type Db } from './client.js';
 
 /**
@@ -13,7 +13,7 @@ import { openDatabase, type Db } from './client.js';
  * since the previous step: under steady writes a large database then takes many times as long
  * to copy, or never finishes.
  *
- * The copy gets a lineage of its own (src/repositories/settings.ts): once restored, it counts
+ * The copy gets a lineage of its own (src/storage/sqlite/settings.ts): once restored, it counts
  * revisions again from where it was copied, and its ETags must not be the live database's.
  */
 export async function backupDatabase(db: Db, path: string): Promise<{ pages: number; integrity: string }> {

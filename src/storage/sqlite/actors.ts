@@ -1,13 +1,13 @@
 import { asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import { actorAffiliations, actors, entries, entryActors, type LanguageMap } from '../db/schema.js';
-import { parseEdtf } from '../dates/edtf.js';
-import type { FieldError } from '../errors.js';
-import type { ActorInput } from '../schemas/actors.js';
+import { actorAffiliations, actors, entries, entryActors, type LanguageMap } from './schema.js';
+import { parseEdtf } from '../../dates/edtf.js';
+import type { FieldError } from '../../schemas/problems.js';
+import type { ActorInput } from '../../schemas/actors.js';
 import { actorRefs } from './refs.js';
 import { describeChain, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
-import { prepared } from '../db/statements.js';
+import { prepared } from './statements.js';
 import { dateValue, dayBounds, groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 
 export interface ActorWrite {

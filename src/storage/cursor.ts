@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ProblemError, badRequest } from './errors.js';
+import { ProblemError, badRequest } from '../schemas/problems.js';
 
 /** The answer to a cursor that is not one this query issued (or that an older version did). */
 export const invalidCursor = () =>
