@@ -10,19 +10,16 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppConfig } from './config.js';
-import { openDatabase, type Db } from './storage/sqlite/client.js';
-import { runMigrations } from './storage/sqlite/migrate.js';
 import { CursorCodec } from './storage/cursor.js';
+import { openStorage, type Storage } from './storage/index.js';
+import { STATISTICS_AFTER_IMPORT_RECORDS } from './storage/port.js';
+import { SqliteStorage } from './storage/sqlite/index.js';
+import type { Db } from './storage/sqlite/client.js';
 import { installCaching } from './plugins/caching.js';
 import { installRateLimits } from './plugins/limits.js';
 import { installProblemHandlers, sendProblem } from './plugins/problems.js';
-import { ensureApiKey, upgradeApiKeys, verifiedSecretCount, VERIFIED_LIMIT } from './storage/sqlite/apiKeys.js';
-import { ensureSearchIndex } from './storage/sqlite/search.js';
-import { cursorSecret, renewLineage } from './storage/sqlite/settings.js';
 import { clientErrorHandler, installConnectionRules } from './plugins/connections.js';
-import { MAX_STATEMENTS, preparedStatementCount } from './storage/sqlite/statements.js';
 import { RUN_CACHE_LIMIT, runCacheSize } from './search/text.js';
-import { PARSED_DATES_LIMIT, parsedDateCount } from './storage/sqlite/support.js';
 import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
@@ -35,22 +32,21 @@ import { statementRoutes } from './routes/statements.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { timelinesRoutes } from './routes/timelines.js';
 import { StreamBody } from './schemas/common.js';
-import { loadSeedIfEmpty } from './storage/sqlite/seed.js';
 import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './plugins/openapi.js';
-import { RenderedEntries } from './storage/rendered.js';
 import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
 import { installStreaming } from './plugins/streaming.js';
-import { OPTIMIZE_INTERVAL_MS, STATISTICS_AFTER_IMPORT_RECORDS, refreshPlannerStatistics } from './storage/sqlite/statistics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The storage port (src/storage/port.ts): every read and write of the data goes through it. */
+    storage: Storage;
+    /** @deprecated transitional: the SQLite engine's connection, for the import route until it goes through the port. */
     db: Db;
-    cursors: CursorCodec;
-    renderedEntries: RenderedEntries;
-    /** The database file (or `:memory:`), for connections of their own such as export snapshots. */
+    /** The database file (or `:memory:`), transitional like `db`. */
     databasePath: string;
+    cursors: CursorCodec;
     /**
      * Every structure in this process that requests can fill, with its size and bound (entries,
      * or bytes for rendered entries): none grows past its bound whatever clients send.
@@ -63,43 +59,17 @@ declare module 'fastify' {
   }
 }
 
-/** Statistics are a help to the planner, never worth failing a request or a shutdown for. */
-function optimizeQuietly(app: FastifyInstance, db: Db): void {
-  try {
-    refreshPlannerStatistics(db.$client);
-  } catch (error) {
-    app.log.warn({ err: error }, 'PRAGMA optimize failed');
-  }
-}
-
 /** Default of AppConfig.exportTimeoutMs: 15 minutes, like the longest upload. */
 export const EXPORT_TIMEOUT_MS = 15 * 60_000;
 
 export const BODY_LIMIT = 1024 * 1024;
 
 /**
- * Opens the database and brings it up to date: migrations, the search index, the seed in an
- * empty one, the bootstrap key. Every step does nothing when already done, so several
- * processes may each call it once the first has (see ANNALS_WORKERS in src/server.ts).
- */
-export async function prepareDatabase(config: AppConfig): Promise<Db> {
-  const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
-  runMigrations(db);
-  ensureSearchIndex(db);
-  // revisions may repeat from here on (a restored file): ETags name a new lineage
-  renewLineage(db);
-  if (config.seedWhenEmpty) await loadSeedIfEmpty(db);
-  db.transaction((tx) => upgradeApiKeys(tx), { behavior: 'immediate' });
-  if (config.bootstrapKey) ensureApiKey(db, 'bootstrap', config.bootstrapKey);
-  return db;
-}
-
-/**
  * Builds the application from a config object: opens and migrates the database, loads the
  * seed into an empty one, registers every plugin and route in order. It never listens.
  */
 export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
-  const db = await prepareDatabase(config);
+  const storage = await openStorage(config);
 
   const app = Fastify({
     logger: {
@@ -129,31 +99,24 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     },
   }).withTypeProvider<ZodTypeProvider>();
 
-  app.decorate('db', db);
-  app.decorate('databasePath', config.databasePath);
+  app.decorate('storage', storage);
+  if (storage instanceof SqliteStorage) {
+    app.decorate('db', storage.db);
+    app.decorate('databasePath', storage.path);
+  }
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
   app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
   app.decorate('statisticsAfterImportRecords', config.statisticsAfterImportRecords ?? STATISTICS_AFTER_IMPORT_RECORDS);
   // a client has this long to send its headers: slow-header clients do not hold sockets
   app.server.headersTimeout = 30_000;
-  app.decorate('cursors', new CursorCodec(cursorSecret(db)));
-  app.decorate('renderedEntries', new RenderedEntries(config.entryCacheBytes ?? 64 * 1024 * 1024));
+  app.decorate('cursors', new CursorCodec(await storage.cursorSecret()));
   app.decorate('boundedStructures', () => ({
-    renderedEntryBytes: { size: app.renderedEntries.bytes, limit: app.renderedEntries.maxBytes },
-    preparedStatements: { size: preparedStatementCount(db), limit: MAX_STATEMENTS },
-    verifiedSecrets: { size: verifiedSecretCount(db), limit: VERIFIED_LIMIT },
+    ...storage.boundedStructures(),
     rateLimitClients: app.rateLimitEntries(),
     searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
-    parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },
   }));
-  // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
-  // close: a short-lived app on a small database (a test, a benchmark phase) would leave
-  // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
-  const optimizeIntervalMs = config.optimizeIntervalMs ?? OPTIMIZE_INTERVAL_MS;
-  const optimizeTimer = optimizeIntervalMs > 0 ? setInterval(() => optimizeQuietly(app, db), optimizeIntervalMs).unref() : null;
   app.addHook('onClose', async () => {
-    if (optimizeTimer) clearInterval(optimizeTimer);
-    db.$client.close();
+    await storage.close();
   });
   // after the database's hook: onClose hooks run last first, so streams go before it
   installStreaming(app);

@@ -61,7 +61,7 @@ export interface AppConfig {
   exportTimeoutMs?: number;
   /**
    * An import through the API that stores at least this many records refreshes the planner's
-   * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/storage/sqlite/statistics.ts).
+   * statistics when it ends (default STATISTICS_AFTER_IMPORT_RECORDS, src/storage/port.ts).
    */
   statisticsAfterImportRecords?: number;
   /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never. */

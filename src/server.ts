@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { buildApp, prepareDatabase } from './app.js';
+import { buildApp } from './app.js';
+import { openStorage } from './storage/index.js';
 import { ConfigError, readServerConfig, type ServerConfig } from './config.js';
 
 /** How long a shutdown may still take once the connections in flight have been closed. */
@@ -71,7 +72,7 @@ async function serve(config: ServerConfig) {
  * dies, and on SIGTERM or SIGINT passes the signal on and exits when they all have.
  */
 async function supervise(config: ServerConfig) {
-  (await prepareDatabase(config)).$client.close();
+  await (await openStorage(config)).close();
 
   let closing = false;
   const listened = new Set<number>();

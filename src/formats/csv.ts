@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { Readable } from 'node:stream';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 import { bodyText, oneLanguage } from './text.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 import { headline } from './text.js';
 
 export const GEOJSON_DESCRIPTION =
@@ -8,7 +8,7 @@ export const GEOJSON_DESCRIPTION =
   'Properties carry the kind, key, type, date bounds and headline.';
 
 /** Coordinates `[lon, lat]` per place id (the place's own, or its nearest ancestor's). */
-export type CoordinateLookup = (placeIds: number[]) => Map<number, [number, number]>;
+export type CoordinateLookup = (placeIds: number[]) => Promise<Map<number, [number, number]>>;
 
 function feature(entry: EntryDto, coordinates: Map<number, [number, number]>, lang: string | undefined) {
   const places = entry.kind === 'event' ? entry.places : entry.about.places;
@@ -50,7 +50,7 @@ export function geojsonStream(
     let first = true;
     for await (const page of pages) {
       const placeIds = page.flatMap((e) => (e.kind === 'event' ? e.places : e.about.places).map((p) => p.id));
-      const coordinates = options.coordinates(placeIds);
+      const coordinates = await options.coordinates(placeIds);
       const parts: string[] = [];
       for (const entry of page) {
         const f = feature(entry, coordinates, options.lang);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { MAX_DAY, dayNumber, dayToIso } from '../dates/edtf.js';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 import { bodyText, displayDate, headline, oneLanguage } from './text.js';
 
 /**

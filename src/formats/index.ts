@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 import { EntryList } from '../schemas/entries.js';
 import { GeoJsonFeatureCollection, TimelineJs } from '../schemas/formats.js';
 import { CSV_DESCRIPTION, csvStream } from './csv.js';

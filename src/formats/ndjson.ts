@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 
 export const NDJSON_DESCRIPTION = 'One timeline entry (as in the JSON `data` array) a line, every page, streamed.';
 

@@ -1,6 +1,6 @@
-import type { LanguageMap } from '../storage/sqlite/schema.js';
-import type { EntryDto } from '../storage/sqlite/entries.js';
-import { pickLanguage } from '../storage/sqlite/support.js';
+import type { LanguageMap } from '../storage/language.js';
+import type { EntryDto } from '../storage/types.js';
+import { pickLanguage } from '../storage/language.js';
 
 /** One language of a map for formats that carry a single text: `lang`, else English, else the original. */
 export function oneLanguage(map: LanguageMap | null | undefined, lang: string | undefined, original?: string | null): string {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { EntryDto } from '../storage/sqlite/entries.js';
+import type { EntryDto } from '../storage/types.js';
 import { bodyText, displayDate, headline } from './text.js';
 
 export const TIMELINEJS_DESCRIPTION =

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { RecordKind } from '../storage/sqlite/support.js';
+import type { RecordKind } from '../storage/types.js';
 import { ActorInput } from '../schemas/actors.js';
 import { EventInput, StatementInput } from '../schemas/entries.js';
 import { EndLine } from '../schemas/import.js';

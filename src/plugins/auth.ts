@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { forbidden, unauthorized } from '../schemas/problems.js';
-import { knownApiKey, verifySecret, type ApiKeyInfo, type Scope } from '../storage/sqlite/apiKeys.js';
+import type { ApiKeyInfo, Scope } from '../storage/types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,15 +24,15 @@ export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
       await request.server.countFailure(request);
       throw unauthorized('the Authorization header must be "Bearer <key>"');
     }
-    const db = request.server.db;
-    let key = knownApiKey(db, match[1]!);
+    const storage = request.server.storage;
+    let key = await storage.knownApiKey(match[1]!);
     let counted = false;
     if (key === undefined) {
       // a secret this process has not verified costs a slow hash: it is counted against the
       // client's budget of failed authentications before the work, not after
       await request.server.countFailure(request);
       counted = true;
-      key = await verifySecret(db, match[1]!);
+      key = await storage.verifySecret(match[1]!);
     }
     if (!key) {
       if (!counted) await request.server.countFailure(request);

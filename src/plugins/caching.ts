@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { currentRevision } from '../storage/sqlite/settings.js';
 
 /** Paths whose answers depend on the code only, not the data: cacheable for a while. */
 const STATIC_PREFIXES = ['/openapi.json', '/docs', '/problems/'];
@@ -38,7 +37,7 @@ export function installCaching(app: FastifyInstance): void {
       return;
     }
     const tag = `W/"${createHash('sha256')
-      .update(`${currentRevision(app.db)}\0${url}\0${request.headers.accept ?? ''}`)
+      .update(`${await app.storage.currentRevision()}\0${url}\0${request.headers.accept ?? ''}`)
       .digest('base64url')
       .slice(0, 27)}"`;
     reply.header('cache-control', 'public, no-cache');

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { isBusyError, whenWriteLockFree, type Db } from '../storage/sqlite/client.js';
 import { badRequest } from '../schemas/problems.js';
-import { RENEW_LEASE_MS, THIS_PROCESS, renewIdempotencyLease, type IdempotencyRequest } from '../storage/sqlite/idempotency.js';
+import { THIS_PROCESS, type IdempotencyRequest } from '../storage/types.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAY_HEADER = 'idempotent-replayed';
@@ -33,26 +32,3 @@ export function idempotencyRequest(request: FastifyRequest, bodyHash: string | n
   };
 }
 
-/**
- * Renews the lease of a claimed key for as long as its request runs (a streamed import), so
- * that the key stays reserved while it does and is free again soon after its process dies.
- * Returns the stop. A renewal that finds the write lock taken is skipped: the next one comes
- * well before the lease runs out.
- */
-export function holdIdempotencyLease(db: Db, request: IdempotencyRequest, log: FastifyRequest['log']): () => void {
-  const renew = () => {
-    whenWriteLockFree(
-      db.$client,
-      (locked) => {
-        renewIdempotencyLease(db, request);
-        locked();
-      },
-      0,
-    ).catch((error: unknown) => {
-      if (!isBusyError(error) && db.$client.open) log.warn({ err: error }, 'could not renew the lease of an idempotency key');
-    });
-  };
-  const timer = setInterval(renew, RENEW_LEASE_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-}

@@ -2,7 +2,6 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemError } from '../schemas/problems.js';
-import { knownApiKey } from '../storage/sqlite/apiKeys.js';
 
 /** Failed authentications and 404s a client may cause per minute before it is refused. */
 export const FAILURE_LIMIT = 60;
@@ -33,10 +32,10 @@ export function clientAddress(ip: string): string {
  * token must not buy a fresh budget with every request. Only keys known without the slow hash
  * count here (the route's own check verifies the rest, and remembers them).
  */
-function clientKey(request: FastifyRequest): string {
+async function clientKey(request: FastifyRequest): Promise<string> {
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)/i.exec(header) : null;
-  const key = match ? knownApiKey(request.server.db, match[1]!) : null;
+  const key = match ? await request.server.storage.knownApiKey(match[1]!) : null;
   return key ? `key:${key.id}` : `ip:${clientAddress(request.ip)}`;
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { isBusyError } from '../storage/sqlite/client.js';
+import { isBusyError } from '../storage/errors.js';
 import { ProblemError, databaseBusy, problemType, type FieldError, type ProblemCode } from '../schemas/problems.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';

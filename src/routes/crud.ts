@@ -1,12 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../storage/sqlite/client.js';
 import { parseWindowBound } from '../dates/window.js';
 import { bearerSecurity, publicSecurity, requireScope } from '../plugins/auth.js';
-import { claimIdempotencyKey, completeIdempotencyKey } from '../storage/sqlite/idempotency.js';
-import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from '../storage/sqlite/records.js';
-import { writeTransaction } from '../storage/sqlite/support.js';
+import { invalidCursor } from '../storage/cursor.js';
+import type { Storage } from '../storage/port.js';
+import type { IdPage, RecordInput, RecordKind, RecordPatch } from '../storage/types.js';
 import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
 import {
   CursorParam,
@@ -18,26 +17,20 @@ import {
   problemResponses,
 } from '../schemas/common.js';
 
-/** A page of record ids and where the next one starts (null on the last page). */
-export interface IdPage {
-  ids: number[];
-  next: unknown;
-}
-
-export interface CrudOptions {
+export interface CrudOptions<K extends RecordKind, Filters extends z.ZodObject> {
+  kind: K;
   /** Singular and plural names, as in operation ids: `Source`, `Sources`. */
   name: string;
   plural: string;
   tag: string;
-  spec: AnySpec;
-  input: z.ZodType;
-  patch: z.ZodType;
+  input: z.ZodType<RecordInput<K>>;
+  patch: z.ZodType<RecordPatch<K>>;
   output: z.ZodType;
   list: z.ZodType;
   /** Filters of the list operation (the factory adds limit, cursor and lang). */
-  filters: z.ZodObject;
+  filters: Filters;
   /** One page of ids for the filters, after the decoded cursor position. */
-  page(db: Db, filters: Record<string, unknown>, after: unknown, limit: number): IdPage;
+  page(storage: Storage, filters: z.output<Filters>, after: unknown, limit: number): Promise<IdPage>;
   /** A sample path id for the documentation. */
   example: string;
   /** Replaces the single-record read: its query, its 200 response and its handler. */
@@ -47,8 +40,15 @@ export interface CrudOptions {
     query: z.ZodObject;
     response: unknown;
     statuses: number[];
-    handle(request: FastifyRequest, reply: FastifyReply, ref: string, query: Record<string, unknown>): unknown;
+    handle(request: FastifyRequest, reply: FastifyReply, ref: string, query: Record<string, unknown>): Promise<unknown>;
   };
+}
+
+/** The position of an id-ordered list's cursor: an id, which the cursor's signature vouches for. */
+export function recordAfter(after: unknown): number | undefined {
+  if (after === undefined) return undefined;
+  if (typeof after !== 'number' || !Number.isSafeInteger(after)) throw invalidCursor();
+  return after;
 }
 
 /** A page from `limit + 1` ids in id order: the extra one only tells that there is more. */
@@ -83,21 +83,27 @@ function windowOrder(query: Record<string, unknown>, ctx: z.RefinementCtx) {
   }
 }
 
+/**
+ * Fastify types a validated body as `[T] extends [undefined] ? unknown : T` (UndefinedToUnknown
+ * in fastify/types/type-provider.d.ts), which TypeScript cannot reduce while the record kind is
+ * a type parameter. Every kind's input is an object schema, never undefined, so it is T.
+ */
+const validatedBody = <T>(body: [T] extends [undefined] ? unknown : T): T => body as T;
+
 /** `CuratedTimelines` -> `curated timelines`. */
 const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
 /** `CuratedTimeline` -> `a curated timeline`, `Event` -> `an event`. */
 const aNoun = (name: string) => `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${words(name)}`;
 
 /** List, get, create, patch and delete for one resource, registered under its prefix. */
-export function crudRoutes(options: CrudOptions) {
-  const { name, plural, tag, spec } = options;
+export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(options: CrudOptions<K, Filters>): FastifyPluginAsyncZod {
+  const { kind, name, plural, tag } = options;
   const params = z.object({ id: IdOrKeyParam.meta({ example: options.example }) });
   const listQuery = options.filters
     .extend({ limit: LimitParam, cursor: CursorParam, lang: LangParam })
     .superRefine(windowOrder);
 
-  return async function routes(fastify: FastifyInstance) {
-    const app = fastify.withTypeProvider<ZodTypeProvider>();
+  return async function routes(app) {
     // checked on request, before the body is read or validated: without a key, a write is a 401
     // whatever its body, and the server never parses a large body for an anonymous client
     const write = requireScope('write');
@@ -123,11 +129,11 @@ export function crudRoutes(options: CrudOptions) {
         };
         const scope = filterScope(`${tag}`, filters);
         const after = cursor === undefined ? undefined : app.cursors.decode(scope, cursor);
-        const page = options.page(app.db, filters, after, limit);
+        const page = await options.page(app.storage, filters as z.output<Filters>, after, limit);
         const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
         const link = linkNext(request, nextCursor);
         if (link) reply.header('link', link);
-        return { data: spec.load(app.db, page.ids, lang), page: { nextCursor, limit } };
+        return { data: await app.storage.loadRecords(kind, page.ids, lang), page: { nextCursor, limit } };
       },
     );
 
@@ -152,7 +158,7 @@ export function crudRoutes(options: CrudOptions) {
       async (request, reply) => {
         const query = request.query as Record<string, unknown> & { lang?: string };
         const { id } = request.params;
-        return options.getOne ? options.getOne.handle(request, reply, id, query) : getRecord(app.db, spec, id, query.lang);
+        return options.getOne ? options.getOne.handle(request, reply, id, query) : app.storage.getRecord(kind, id, query.lang);
       },
     );
 
@@ -179,16 +185,10 @@ export function crudRoutes(options: CrudOptions) {
       },
       async (request, reply) => {
         const idempotency = idempotencyRequest(request, hashBody(request.body));
-        const result = writeTransaction(app.db, (tx) => {
-          const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
-          if (claim.kind === 'replay') return { replayed: true, body: JSON.parse(claim.response) as { id: number } };
-          const created = createRecord(tx, spec, request.body as never) as { id: number };
-          if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
-          return { replayed: false, body: created };
-        });
+        const result = await app.storage.createRecord(kind, validatedBody<RecordInput<K>>(request.body), idempotency);
         if (result.replayed) reply.header(REPLAY_HEADER, 'true');
-        reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${result.body.id}`);
-        return result.body;
+        reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${result.record.id}`);
+        return result.record;
       },
     );
 
@@ -211,7 +211,7 @@ export function crudRoutes(options: CrudOptions) {
           },
         },
       },
-      async (request) => patchRecord(app.db, spec, request.params.id, request.body as never),
+      async (request) => app.storage.patchRecord(kind, request.params.id, validatedBody<RecordPatch<K>>(request.body)),
     );
 
     app.delete(
@@ -232,7 +232,7 @@ export function crudRoutes(options: CrudOptions) {
         },
       },
       async (request, reply) => {
-        deleteRecord(app.db, spec, request.params.id);
+        await app.storage.deleteRecord(kind, request.params.id);
         return reply.code(204).send(null);
       },
     );

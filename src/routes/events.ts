@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { eventSpec } from '../storage/sqlite/entries.js';
-import { timelinePage } from '../storage/sqlite/timeline.js';
 import { Event, EventInput, EventList, EventPatch } from '../schemas/entries.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../storage/timeline-query.js';
@@ -12,13 +10,13 @@ export const eventRoutes = crudRoutes({
   name: 'Event',
   plural: 'Events',
   tag: 'Events',
-  spec: eventSpec,
+  kind: 'event',
   input: EventInput,
   patch: EventPatch,
   output: Event,
   list: EventList,
   filters: z.object({ ...filters, order: z.enum(['asc', 'desc']).default('asc') }),
-  page: (db, params, after, limit) =>
-    timelinePage(db, { ...resolveTimelineQuery(db, params), kinds: ['event'] }, after, limit),
+  page: async (storage, params, after, limit) =>
+    storage.timelinePage({ ...(await resolveTimelineQuery(storage, params)), kinds: ['event'] }, after, limit),
   example: 'event:kz-protests-2022-01-02',
 });

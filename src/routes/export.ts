@@ -1,60 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { openSnapshot, type Db } from '../storage/sqlite/client.js';
 import { requireAcceptable } from '../formats/negotiate.js';
 import { sendStreamed } from '../plugins/streaming.js';
-import {
-  createExportPlan,
-  dropExportPlan,
-  emptyExportCounts,
-  exportLines,
-  exportPlanPage,
-  exportTrailer,
-} from '../storage/sqlite/export.js';
-import { dataRevision } from '../storage/sqlite/settings.js';
-import type { TimelineQuery as RepoQuery } from '../storage/sqlite/timeline.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { problemResponses } from '../schemas/common.js';
 import { timelineFilters } from '../schemas/timeline.js';
 import { resolveTimelineQuery } from '../storage/timeline-query.js';
-
-const PAGE = 250;
-
-/**
- * Interchange NDJSON of the plan, a page at a time, and the trailer line last; the plan is
- * dropped when the stream ends or is abandoned. `db` is a snapshot of the file when there is
- * one, so an export is consistent even while others write, and its trailer's revision is the
- * one it read.
- */
-export function exportStream(db: Db, query: RepoQuery | null): Readable {
-  async function* generate() {
-    const revision = dataRevision(db);
-    const counts = emptyExportCounts();
-    const plan = createExportPlan(db, query);
-    try {
-      let after: [number, number, number] | undefined;
-      for (;;) {
-        const page = exportPlanPage(db, plan, after, PAGE);
-        if (page === null) break;
-        const { text, records } = exportLines(db, page.kind, page.ids);
-        counts[page.kind] += records;
-        // As bytes: a page is some 250 KB of two-byte string once flattened, a large object
-        // that Readable.from's loop held on to while the next page was built; every scavenge
-        // then promoted one, and only mark-compacts freed them. A Buffer's bytes are outside
-        // the heap, and the flat string is dead before the next page begins.
-        yield Buffer.from(text);
-        after = page.last;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      yield Buffer.from(exportTrailer(counts, revision));
-    } finally {
-      dropExportPlan(db, plan);
-    }
-  }
-  return Readable.from(generate(), { objectMode: false });
-}
 
 const ExportQuery = z.object(timelineFilters);
 const EXPORT_OFFER = { mediaType: 'application/x-ndjson', params: { charset: 'utf-8' } };
@@ -92,18 +44,12 @@ export async function exportRoutes(fastify: FastifyInstance) {
     async (request, reply) => {
       requireAcceptable(request.headers.accept, EXPORT_OFFER);
       const filtered = Object.entries(request.query).some(([name, value]) => name !== 'match' && value !== undefined);
-      const query = filtered ? resolveTimelineQuery(app.db, request.query) : null;
+      const query = filtered ? await resolveTimelineQuery(app.storage, request.query) : null;
       reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="annals-export.ndjson"');
       return sendStreamed(
         request,
         reply,
-        () => {
-          const snapshot = openSnapshot(app.databasePath);
-          const stream = exportStream(snapshot?.db ?? app.db, query);
-          // however the stream ends; also before its first page, when its generator never ran
-          if (snapshot) stream.once('close', () => snapshot.close());
-          return stream;
-        },
+        () => app.storage.exportStream(query),
         { timeoutMs: app.exportTimeoutMs, what: 'export' },
       );
     },

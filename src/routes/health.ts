@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { committedMigrations, migrationsApplied } from '../storage/sqlite/migrate.js';
 import { ProblemError } from '../schemas/problems.js';
 import { publicSecurity } from '../plugins/auth.js';
 import { jsonResponse, problemResponses } from '../schemas/common.js';
@@ -17,7 +16,6 @@ const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
 export async function healthRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const expectedMigrations = committedMigrations();
 
   app.get(
     '/healthz',
@@ -55,7 +53,7 @@ export async function healthRoutes(fastify: FastifyInstance) {
     async () => {
       let ready = false;
       try {
-        ready = migrationsApplied(app.db, expectedMigrations);
+        ready = await app.storage.ready();
       } catch {
         ready = false;
       }

@@ -7,22 +7,15 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { holdWriteLockElsewhere, isBusyError, openPrivateConnection, whenWriteLockFree } from '../storage/sqlite/client.js';
-import { ProblemError, databaseBusy } from '../schemas/problems.js';
+import { holdWriteLockElsewhere, openPrivateConnection } from '../storage/sqlite/client.js';
+import { isBusyError } from '../storage/errors.js';
+import { ProblemError, databaseBusy, idempotencyKeyReused } from '../schemas/problems.js';
 import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { bodyChunk } from '../plugins/connections.js';
 import { IdempotencyHeaders, StreamBody, jsonResponse, problemResponses } from '../schemas/common.js';
-import { REPLAY_HEADER, holdIdempotencyLease, idempotencyRequest } from '../plugins/idempotency.js';
-import {
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  mismatch,
-  releaseIdempotencyKey,
-  type IdempotencyRequest,
-} from '../storage/sqlite/idempotency.js';
-import { writeTransaction } from '../storage/sqlite/support.js';
-import { refreshPlannerStatistics } from '../storage/sqlite/statistics.js';
+import { REPLAY_HEADER, idempotencyRequest } from '../plugins/idempotency.js';
+import type { IdempotencyRequest } from '../storage/types.js';
 import type { ImportReport as ImportReportValue } from '../import/ndjson.js';
 import { ImportProblem, ImportQuery, ImportReport } from '../schemas/import.js';
 
@@ -54,15 +47,6 @@ export async function importRoutes(fastify: FastifyInstance) {
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > app.importLimitBytes) throw bodyTooLarge(app.importLimitBytes);
   };
-
-  /** A write of the idempotency key, waiting (without holding the event loop) for a lock held elsewhere. */
-  const keyWrite = <T>(work: (tx: Parameters<typeof claimIdempotencyKey>[0]) => T) =>
-    whenWriteLockFree(app.db.$client, (locked) =>
-      writeTransaction(app.db, (tx) => {
-        locked();
-        return work(tx);
-      }),
-    );
 
   /**
    * A dry run: the body is first read whole into a temporary file, so that the write lock
@@ -174,30 +158,32 @@ export async function importRoutes(fastify: FastifyInstance) {
           }
         }
         if (idempotency) {
-          const claim = await keyWrite((tx) => claimIdempotencyKey(tx, idempotency));
+          const claim = await app.storage.claimIdempotencyKey(idempotency);
           if (claim.kind === 'replay') {
             for await (const _ of chunks());
-            if (hash.digest('hex') !== claim.bodyHash) throw mismatch();
+            if (hash.digest('hex') !== claim.bodyHash) throw idempotencyKeyReused();
             reply.header(REPLAY_HEADER, 'true');
             return JSON.parse(claim.response) as ImportReportValue;
           }
         }
-        const stopLease = idempotency ? holdIdempotencyLease(app.db, idempotency, request.log) : () => {};
+        const stopLease = idempotency
+          ? app.storage.holdIdempotencyLease(idempotency, (error) => request.log.warn({ err: error }, 'could not renew the lease of an idempotency key'))
+          : () => {};
         let report: ImportReportValue;
         try {
           report = await importNdjson(app.db, chunks(), options);
         } catch (error) {
           stopLease();
           // what it committed before it stopped (a 413 of a chunked body, a 503) is stored all the same
-          if (error instanceof ImportInterrupted) refreshStatisticsAfter(request, error.report);
+          if (error instanceof ImportInterrupted) await refreshStatisticsAfter(request, error.report);
           if (idempotency) await releaseKey(idempotency);
           throw importProblem(request, error, limit);
         }
         stopLease();
-        refreshStatisticsAfter(request, report);
+        await refreshStatisticsAfter(request, report);
         if (idempotency) {
           const done = { ...idempotency, bodyHash: hash.digest('hex') };
-          await keyWrite((tx) => completeIdempotencyKey(tx, done, 200, JSON.stringify(report)));
+          await app.storage.completeIdempotencyKey(done, 200, JSON.stringify(report));
         }
         return report;
       } finally {
@@ -213,10 +199,10 @@ export async function importRoutes(fastify: FastifyInstance) {
    * planner needs, as the database is analysed once it was built. A small one does not pay
    * for it: the periodic `PRAGMA optimize` (src/app.ts) sees to the slow growth.
    */
-  const refreshStatisticsAfter = (request: FastifyRequest, report: ImportReportValue) => {
+  const refreshStatisticsAfter = async (request: FastifyRequest, report: ImportReportValue) => {
     if (report.created + report.updated < app.statisticsAfterImportRecords) return;
     try {
-      refreshPlannerStatistics(app.db.$client, { everyTable: true });
+      await app.storage.refreshStatistics({ everyTable: true });
     } catch (error) {
       request.log.warn({ err: error }, 'could not refresh the planner statistics after an import');
     }
@@ -225,7 +211,7 @@ export async function importRoutes(fastify: FastifyInstance) {
   /** Frees the key of a failed import; a failure to do so leaves it to run out its lease. */
   const releaseKey = async (idempotency: IdempotencyRequest) => {
     try {
-      await keyWrite((tx) => releaseIdempotencyKey(tx, idempotency));
+      await app.storage.releaseIdempotencyKey(idempotency);
     } catch (error) {
       app.log.warn({ err: error }, 'could not free the idempotency key of a failed import');
     }

@@ -1,14 +1,13 @@
 import { z } from 'zod';
-import { listSourceIds, sourceSpec } from '../storage/sqlite/sources.js';
 import { repeated } from '../schemas/common.js';
 import { Source, SourceInput, SourceList, SourcePatch } from '../schemas/sources.js';
-import { crudRoutes, idPage } from './crud.js';
+import { crudRoutes, idPage, recordAfter } from './crud.js';
 
 export const sourceRoutes = crudRoutes({
   name: 'Source',
   plural: 'Sources',
   tag: 'Sources',
-  spec: sourceSpec,
+  kind: 'source',
   input: SourceInput,
   patch: SourcePatch,
   output: Source,
@@ -19,9 +18,6 @@ export const sourceRoutes = crudRoutes({
       .optional()
       .meta({ description: 'Languages the source is written in (OR), such as `ar` (`lang` picks the language of the texts).' }),
   }),
-  page: (db, filters, after, limit) => {
-    const { type, language } = filters as { type?: string[]; language?: string[] };
-    return idPage(listSourceIds(db, { type, lang: language }, after as number | undefined, limit + 1), limit);
-  },
+  page: async (storage, filters, after, limit) => idPage(await storage.listSourceIds(filters, recordAfter(after), limit + 1), limit),
   example: 'src:turkpress-2022-01-11-amreyev',
 });

@@ -2,13 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound } from '../schemas/problems.js';
-import { loadEntries } from '../storage/sqlite/entries.js';
-import { findId } from '../storage/sqlite/support.js';
-import { countedByDate, dateCounts, spanCounts } from '../storage/sqlite/histogram.js';
-import { timelinePage, type TimelineQuery as RepoQuery } from '../storage/sqlite/timeline.js';
-import { isRelevancePosition, relevancePage } from '../storage/sqlite/search.js';
+import type { IdPage, TimelineQuery as RepoQuery } from '../storage/types.js';
 import { badRequest } from '../schemas/problems.js';
-import { invalidCursor } from '../storage/cursor.js';
+import { invalidCursor, isRelevancePosition } from '../storage/cursor.js';
 import {
   LONGEST_BUCKET_DAYS,
   MAX_BUCKETS,
@@ -27,13 +23,12 @@ import { IdOrKeyParam, jsonResponse, problemResponses } from '../schemas/common.
 import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, TimelineQuery } from '../schemas/timeline.js';
 import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../storage/timeline-query.js';
 import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
-import { placeCoordinates } from '../storage/sqlite/places.js';
 import { filterScope, linkNext } from './crud.js';
 import { jsonWithArray } from '../storage/rendered.js';
 import { sendStreamed } from '../plugins/streaming.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */
-export function timelineResponse(
+export async function timelineResponse(
   request: FastifyRequest,
   reply: FastifyReply,
   params: Partial<TimelineParams>,
@@ -44,11 +39,11 @@ export function timelineResponse(
   const format = chooseFormat(params.format, request.headers.accept);
   if (format !== 'json') {
     return sendStreamed(request, reply.type(contentType(format)), () =>
-      renderStream(format, allEntries(app.db, query, { lang: params.lang, relevance: params.sort === 'relevance' }), {
+      renderStream(format, allEntries(app.storage, query, { lang: params.lang, relevance: params.sort === 'relevance' }), {
         lang: params.lang,
         bom: params.bom === 'true',
         group: params.group ?? 'kind',
-        coordinates: (ids) => placeCoordinates(app.db, ids),
+        coordinates: (ids) => app.storage.placeCoordinates(ids),
       }),
     );
   }
@@ -56,26 +51,24 @@ export function timelineResponse(
   const limit = params.limit ?? 50;
   const after = params.cursor === undefined ? undefined : app.cursors.decode<unknown>(scope, params.cursor);
   const highlight = params.highlight === 'true' && params.q !== undefined;
-  // read before the page's queries, in the same synchronous section: see src/storage/rendered.ts
-  if (!highlight) app.renderedEntries.revision(app.db);
-  let page: { ids: number[]; next: unknown };
+  let page: IdPage;
   if (params.sort === 'relevance' && query.text !== undefined) {
     if (after !== undefined && !isRelevancePosition(after)) throw invalidCursor();
-    page = relevancePage(app.db, { ...query, text: query.text }, after, limit);
+    page = await app.storage.relevancePage({ ...query, text: query.text }, after, limit);
   } else {
-    page = timelinePage(app.db, query, after, limit);
+    page = await app.storage.timelinePage(query, after, limit);
   }
   const nextCursor = page.next === null ? null : app.cursors.encode(scope, page.next);
   const link = linkNext(request, nextCursor);
   if (link) reply.header('link', link);
   if (!highlight) {
-    const rendered = app.renderedEntries.render(app.db, page.ids, params.lang);
+    const rendered = await app.storage.renderEntries(page.ids, params.lang);
     return reply
       .type('application/json; charset=utf-8')
       .send(jsonWithArray('data', rendered, { page: { nextCursor, limit } }));
   }
   // highlights depend on the query, so these entries are rendered for this answer only
-  const data = loadEntries(app.db, page.ids, params.lang);
+  const data = await app.storage.loadEntries(page.ids, params.lang);
   const terms = queryTerms(params.q ?? '');
   for (const entry of data) {
     entry.highlight =
@@ -111,7 +104,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
       },
     },
     async (request, reply) =>
-      timelineResponse(request, reply, request.query, resolveTimelineQuery(app.db, request.query), 'timeline'),
+      timelineResponse(request, reply, request.query, await resolveTimelineQuery(app.storage, request.query), 'timeline'),
   );
 
   app.get(
@@ -138,7 +131,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const { interval, ...params } = request.query;
-      const query = resolveTimelineQuery(app.db, params);
+      const query = await resolveTimelineQuery(app.storage, params);
       // the window, widened to whole buckets, so that each bucket counts all its entries
       const widened = {
         ...query,
@@ -147,8 +140,8 @@ export async function timelineRoutes(fastify: FastifyInstance) {
       };
       // a closed window filtered only by kind is answered from per-day counts; anything else
       // from the spans, which also give an open window its bounds
-      const byDate = countedByDate(widened);
-      const spans = byDate ? [] : spanCounts(app.db, widened);
+      const byDate = await app.storage.countsByDate(widened);
+      const spans = byDate ? [] : await app.storage.spanCounts(widened);
       const range = histogramRange(widened.from, widened.to, spans);
       if (range === null) return { interval, from: null, to: null, buckets: [] };
       const starts = bucketStarts(range.first, range.last, interval);
@@ -163,7 +156,7 @@ export async function timelineRoutes(fastify: FastifyInstance) {
         from: dayToIso(starts[0]!),
         to: dayToIso(last),
         buckets: byDate
-          ? histogramFromDateCounts(starts, interval, dateCounts(app.db, widened, starts[0]!, last, LONGEST_BUCKET_DAYS[interval]))
+          ? histogramFromDateCounts(starts, interval, await app.storage.dateCounts(widened, starts[0]!, last, LONGEST_BUCKET_DAYS[interval]))
           : histogram(starts, interval, spans),
       };
     },
@@ -172,9 +165,9 @@ export async function timelineRoutes(fastify: FastifyInstance) {
   const scoped = (table: 'actor' | 'place') => async (request: FastifyRequest, reply: FastifyReply) => {
     const { id } = request.params as { id: string };
     const params = request.query as Partial<TimelineParams>;
-    const scopeId = findId(app.db, table, id);
+    const scopeId = await app.storage.findId(table, id);
     if (scopeId === null) throw notFound(`no ${table} with id or key ${JSON.stringify(id)}`);
-    const query = resolveTimelineQuery(app.db, params, { [table]: scopeId });
+    const query = await resolveTimelineQuery(app.storage, params, { [table]: scopeId });
     return timelineResponse(request, reply, params, query, `${table}/${scopeId}/timeline`);
   };
 

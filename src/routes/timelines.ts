@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { loadEntries } from '../storage/sqlite/entries.js';
-import { getRecord } from '../storage/sqlite/records.js';
-import { listTimelineIds, timelineEntryIds, timelineSpec } from '../storage/sqlite/timelines.js';
 import {
   CuratedTimeline,
   CuratedTimelineList,
@@ -11,23 +8,22 @@ import {
 } from '../schemas/timelines.js';
 import { chooseFormat, contentType, formatParams, formattedResponse, renderStream, type Format } from '../formats/index.js';
 import { oneLanguage } from '../formats/text.js';
-import { placeCoordinates } from '../storage/sqlite/places.js';
 import { LangParam } from '../schemas/common.js';
 import { entriesByIds } from '../storage/timeline-query.js';
-import { crudRoutes, idPage } from './crud.js';
+import { crudRoutes, idPage, recordAfter } from './crud.js';
 import { sendStreamed } from '../plugins/streaming.js';
 
 export const timelinesRoutes = crudRoutes({
   name: 'CuratedTimeline',
   plural: 'CuratedTimelines',
   tag: 'Curated timelines',
-  spec: timelineSpec,
+  kind: 'timeline',
   input: TimelineInput,
   patch: TimelinePatch,
   output: CuratedTimeline,
   list: CuratedTimelineList,
   filters: z.object({}),
-  page: (db, _filters, after, limit) => idPage(listTimelineIds(db, after as number | undefined, limit + 1), limit),
+  page: async (storage, _filters, after, limit) => idPage(await storage.listTimelineIds(recordAfter(after), limit + 1), limit),
   example: 'kazakhstan-january-2022',
   getOne: {
     description:
@@ -42,20 +38,20 @@ export const timelinesRoutes = crudRoutes({
       },
     },
     statuses: [400, 404, 406],
-    handle: (request, reply, ref, query) => {
-      const db = request.server.db;
+    handle: async (request, reply, ref, query) => {
+      const storage = request.server.storage;
       const { lang, format: formatParam, bom, group } = query as { lang?: string; format?: Format; bom?: string; group?: 'kind' | 'type' };
       const format = chooseFormat(formatParam, request.headers.accept);
-      const timeline = getRecord(db, timelineSpec, ref, lang);
-      const ids = timelineEntryIds(db, timeline.id);
-      if (format === 'json') return { ...timeline, entries: loadEntries(db, ids, lang) };
+      const timeline = await storage.getRecord('timeline', ref, lang);
+      const ids = await storage.timelineEntryIds(timeline.id);
+      if (format === 'json') return { ...timeline, entries: await storage.loadEntries(ids, lang) };
       return sendStreamed(request, reply.type(contentType(format)), () =>
-        renderStream(format, entriesByIds(db, ids, lang), {
+        renderStream(format, entriesByIds(storage, ids, lang), {
           lang,
           bom: bom === 'true',
           group: group ?? 'kind',
           title: { headline: oneLanguage(timeline.title, lang), text: oneLanguage(timeline.description, lang) },
-          coordinates: (placeIds) => placeCoordinates(db, placeIds),
+          coordinates: (placeIds) => storage.placeCoordinates(placeIds),
         }),
       );
     },

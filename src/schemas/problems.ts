@@ -255,3 +255,12 @@ export const databaseBusy = () =>
   });
 
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
+
+/** An `Idempotency-Key` sent again with another request. */
+export const idempotencyKeyReused = () =>
+  new ProblemError(
+    422,
+    'idempotency-key-reused',
+    'Idempotency-Key reused',
+    'this Idempotency-Key was used for a different request (another body, method or path) in the last 24 hours',
+  );

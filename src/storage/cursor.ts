@@ -1,3 +1,4 @@
+import type { RelevancePosition } from './types.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ProblemError, badRequest } from '../schemas/problems.js';
 
@@ -48,3 +49,20 @@ export const cursorExpired = (detail: string) =>
   new ProblemError(410, 'cursor-expired', 'Cursor expired', detail, {
     errors: [{ in: 'query', path: '/cursor', message: 'expired: start again without it' }],
   });
+
+/** True when a decoded cursor body is a relevance position (a signed cursor of another version may not be). */
+export function isRelevancePosition(value: unknown): value is RelevancePosition {
+  if (!Array.isArray(value) || value.length !== 7 || typeof value[0] !== 'string') return false;
+  const [, maxId, seen, high, low, rank, id] = value as unknown[];
+  const uint32 = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
+  return (
+    Number.isSafeInteger(maxId) &&
+    Number.isSafeInteger(seen) &&
+    (seen as number) > 0 &&
+    uint32(high) &&
+    uint32(low) &&
+    typeof rank === 'number' &&
+    Number.isFinite(rank) &&
+    Number.isSafeInteger(id)
+  );
+}

@@ -1,13 +1,10 @@
 import type { z } from 'zod';
-import type { Db } from './sqlite/client.js';
 import { parseWindowBound } from '../dates/window.js';
 import { validationFailed, type FieldError } from '../schemas/problems.js';
-import { findId } from './sqlite/support.js';
 import { buildMatchQuery } from '../search/text.js';
-import { loadEntries, type EntryDto } from './sqlite/entries.js';
-import { relevanceIds } from './sqlite/search.js';
-import { timelinePage, type TimelinePosition, type TimelineQuery as RepoQuery } from './sqlite/timeline.js';
 import type { TimelineQuery } from '../schemas/timeline.js';
+import type { Storage } from './port.js';
+import type { EntryDto, TimelinePosition, TimelineQuery as RepoQuery } from './types.js';
 
 export type TimelineParams = z.infer<typeof TimelineQuery>;
 
@@ -31,26 +28,28 @@ export function timelineFilterParams(params: Partial<TimelineParams>) {
  * actor and place references to ids (the queries take the places under them too). An unknown
  * reference is a 400 naming it, not an empty page that looks like "no data".
  */
-export function resolveTimelineQuery(
-  db: Db,
+export async function resolveTimelineQuery(
+  storage: Storage,
   params: Partial<TimelineParams>,
   scope: { actor?: number; place?: number } = {},
-): RepoQuery {
+): Promise<RepoQuery> {
   const errors: FieldError[] = [];
-  const ids = (table: 'actor' | 'place', refs: string[] | undefined, name: string) =>
-    refs?.flatMap((ref, i) => {
-      const id = findId(db, table, ref);
-      if (id === null) errors.push({ in: 'query', path: `/${name}/${i}`, message: `no ${table} ${JSON.stringify(ref)}` });
+  const ids = async (table: 'actor' | 'place', refs: string[] | undefined, name: string) => {
+    if (refs === undefined) return undefined;
+    const found = await Promise.all(refs.map((ref) => storage.findId(table, ref)));
+    return found.flatMap((id, i) => {
+      if (id === null) errors.push({ in: 'query', path: `/${name}/${i}`, message: `no ${table} ${JSON.stringify(refs[i])}` });
       return id === null ? [] : [id];
     });
+  };
   const bound = (value: string | undefined, side: 'from' | 'to') => {
     if (value === undefined) return undefined;
     const parsed = parseWindowBound(value, side);
     return parsed.ok ? parsed.day : undefined;
   };
 
-  const actors = ids('actor', params.actor, 'actor');
-  const placeRefs = ids('place', params.place, 'place');
+  const actors = await ids('actor', params.actor, 'actor');
+  const placeRefs = await ids('place', params.place, 'place');
   const text = params.q === undefined ? undefined : buildMatchQuery(params.q);
   if (text === null) errors.push({ in: 'query', path: '/q', message: 'q has no word to search for' });
   if (errors.length > 0) throw validationFailed(errors.map((e) => e.message).join('; '), errors);
@@ -81,19 +80,19 @@ export const STREAM_PAGE_SIZE = 500;
  * event loop between pages so that a long export does not hold up other requests.
  */
 export async function* allEntries(
-  db: Db,
+  storage: Storage,
   query: RepoQuery,
   options: { lang?: string | undefined; relevance?: boolean } = {},
 ): AsyncGenerator<EntryDto[]> {
   if (options.relevance && query.text !== undefined) {
     // ranks move with every write: the order is read once, before any page is written
-    yield* entriesByIds(db, relevanceIds(db, { ...query, text: query.text }), options.lang);
+    yield* entriesByIds(storage, await storage.relevanceIds({ ...query, text: query.text }), options.lang);
     return;
   }
   let after: TimelinePosition | undefined;
   for (;;) {
-    const page = timelinePage(db, query, after, STREAM_PAGE_SIZE);
-    if (page.ids.length > 0) yield loadEntries(db, page.ids, options.lang);
+    const page = await storage.timelinePage(query, after, STREAM_PAGE_SIZE);
+    if (page.ids.length > 0) yield await storage.loadEntries(page.ids, options.lang);
     if (page.next === null) return;
     after = page.next;
     await new Promise((resolve) => setImmediate(resolve));
@@ -101,9 +100,9 @@ export async function* allEntries(
 }
 
 /** The entries of a fixed list of ids (a curated timeline), a page at a time, in that order. */
-export async function* entriesByIds(db: Db, ids: number[], lang?: string): AsyncGenerator<EntryDto[]> {
+export async function* entriesByIds(storage: Storage, ids: number[], lang?: string): AsyncGenerator<EntryDto[]> {
   for (let i = 0; i < ids.length; i += STREAM_PAGE_SIZE) {
-    yield loadEntries(db, ids.slice(i, i + STREAM_PAGE_SIZE), lang);
+    yield await storage.loadEntries(ids.slice(i, i + STREAM_PAGE_SIZE), lang);
     await new Promise((resolve) => setImmediate(resolve));
   }
 }

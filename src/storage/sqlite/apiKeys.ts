@@ -5,8 +5,8 @@ import { apiKeys } from './schema.js';
 import { ProblemError } from '../../schemas/problems.js';
 import { now, type Tx } from './support.js';
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+import { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';
+export { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';
 
 /** A new secret: 256 random bits, prefixed so that leaked keys are easy to recognise. */
 export const generateSecret = () => `annals_${randomBytes(32).toString('base64url')}`;
@@ -151,14 +151,6 @@ let slowVerifications = 0;
 /** Slow verifications run so far in this process: a remembered secret runs none. */
 export const slowVerificationCount = () => slowVerifications;
 
-export interface ApiKeyInfo {
-  id: number;
-  name: string;
-  hint: string;
-  scopes: Scope[];
-  createdAt: string;
-  revokedAt: string | null;
-}
 
 const info = (row: typeof apiKeys.$inferSelect): ApiKeyInfo => ({
   id: row.id,

@@ -1,3 +1,5 @@
+import type { EntryDto, EventDto, StatementDto } from '../types.js';
+export type { EntryDto, EventDto, StatementDto } from '../types.js';
 import { and, eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import {
@@ -9,7 +11,7 @@ import {
   type LanguageMap,
 } from './schema.js';
 import type { FieldError } from '../../schemas/problems.js';
-import type { Event, EventInput, Statement, StatementInput } from '../../schemas/entries.js';
+import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { writeEntryDocument } from './search.js';
@@ -475,9 +477,6 @@ function entryRows(tx: Tx, ids: number[]): EntryRowOut[] {
   ).map((r) => ({ ...r, title: parseJson(r.title), description: parseJson(r.description), text: parseJson(r.text) }));
 }
 
-export type EventDto = z.output<typeof Event>;
-export type StatementDto = z.output<typeof Statement>;
-export type EntryDto = EventDto | StatementDto;
 
 /** Full events and statements for `ids`, in that order, with every reference expanded. */
 export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {

@@ -1,3 +1,5 @@
+import type { DateCounts } from '../types.js';
+export type { DateCounts } from '../types.js';
 import { sql, type SQL } from 'drizzle-orm';
 import { allRows, allTuples } from './statements.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
@@ -52,14 +54,6 @@ export function spanCountsSql(q: TimelineQuery): SQL {
     FROM (${sql.join(branches, sql` UNION ALL `)}) GROUP BY 1, 2`;
 }
 
-export interface DateCounts {
-  /** Entries starting, and ending, before the first day. */
-  before: { starts: number; ends: number };
-  /** [day, starts, ends] for the days of the range that have any, by day (a day may repeat, once per kind). */
-  days: [day: number, starts: number, ends: number][];
-  /** [earliest, latest, n] of the spans inside the range no longer than `maxDays` (repeats per kind). */
-  within: [earliest: number, latest: number, n: number][];
-}
 
 const BLOCK = 9;
 

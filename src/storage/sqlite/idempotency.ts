@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { THIS_PROCESS, type Claim, type IdempotencyRequest, type LeaseOwner } from '../types.js';
+export type { Claim, IdempotencyRequest, LeaseOwner } from '../types.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from './schema.js';
 import { ProblemError } from '../../schemas/problems.js';
@@ -17,30 +17,10 @@ export const RENEW_LEASE_MS = 5_000;
 /** A reservation written without a lease (by an earlier version) is taken over after this long. */
 export const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
-/** The process that holds a reservation: its host and pid, and a nonce drawn at its start (pids are reused). */
-export interface LeaseOwner {
-  host: string;
-  pid: number;
-  nonce: string;
-}
 
-/** This process. */
-export const THIS_PROCESS: LeaseOwner = { host: hostname(), pid: process.pid, nonce: randomBytes(12).toString('hex') };
+export { THIS_PROCESS } from '../types.js';
 
-export interface IdempotencyRequest {
-  apiKeyId: number;
-  key: string;
-  method: string;
-  path: string;
-  /** SHA-256 of the body, or null when it is not known yet (a streamed body). */
-  bodyHash: string | null;
-  /** Who runs the request (this process unless told otherwise). */
-  owner?: LeaseOwner;
-}
 
-export type Claim =
-  | { kind: 'fresh' }
-  | { kind: 'replay'; status: number; response: string; bodyHash: string | null };
 
 /**
  * What a running reservation holds in its `response` column (which holds the response once
@@ -94,13 +74,8 @@ const conflictRunning = () =>
     headers: { 'retry-after': '1' },
   });
 
-export const mismatch = () =>
-  new ProblemError(
-    422,
-    'idempotency-key-reused',
-    'Idempotency-Key reused',
-    'this Idempotency-Key was used for a different request (another body, method or path) in the last 24 hours',
-  );
+import { idempotencyKeyReused as mismatch } from '../../schemas/problems.js';
+export { mismatch };
 
 /**
  * Claims an idempotency key inside the caller's write transaction: a fresh key is recorded

@@ -12,7 +12,8 @@ import {
 } from 'drizzle-orm/sqlite-core';
 
 /** A language map as stored: JSON text of `{ "<BCP 47 tag>": "<text>" }`. */
-export type LanguageMap = Record<string, string>;
+import type { LanguageMap } from '../language.js';
+export type { LanguageMap } from '../language.js';
 
 const timestamps = {
   createdAt: text('created_at').notNull(),

@@ -1,3 +1,5 @@
+import type { RelevancePosition } from '../types.js';
+export type { RelevancePosition } from '../types.js';
 import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { entries, settings, type LanguageMap } from './schema.js';
@@ -138,37 +140,8 @@ export function ensureSearchIndex(db: Db): boolean {
  * pages so far must still be the best `seen` matches in the current order (their ids' digest
  * tells): then the next page starts after them, else the cursor has expired.
  */
-export type RelevancePosition = [
-  /** The data revision the page was read at (src/storage/sqlite/settings.ts). */
-  revision: string,
-  /** The highest entry id when the first page was read: entries created since are not part of these pages. */
-  maxId: number,
-  /** How many matches the pages so far held. */
-  seen: number,
-  /** The digest of their ids (see addToDigest), two 32-bit halves. */
-  digestHigh: number,
-  digestLow: number,
-  /** The BM25 score and the id of the last entry. */
-  rank: number,
-  id: number,
-];
 
-/** True when a decoded cursor body is a relevance position (a signed cursor of another version may not be). */
-export function isRelevancePosition(value: unknown): value is RelevancePosition {
-  if (!Array.isArray(value) || value.length !== 7 || typeof value[0] !== 'string') return false;
-  const [, maxId, seen, high, low, rank, id] = value as unknown[];
-  const uint32 = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
-  return (
-    Number.isSafeInteger(maxId) &&
-    Number.isSafeInteger(seen) &&
-    (seen as number) > 0 &&
-    uint32(high) &&
-    uint32(low) &&
-    typeof rank === 'number' &&
-    Number.isFinite(rank) &&
-    Number.isSafeInteger(id)
-  );
-}
+export { isRelevancePosition } from '../cursor.js';
 
 /** murmur3's 32-bit finaliser: a bijection of 32-bit integers that mixes every bit. */
 function mix32(x: number): number {

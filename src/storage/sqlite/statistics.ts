@@ -9,8 +9,7 @@ import { isBusyError } from './client.js';
  * planning as if it were empty.
  */
 
-/** An import through the API that stored (created or updated) at least this many records refreshes them. */
-export const STATISTICS_AFTER_IMPORT_RECORDS = 10_000;
+export { STATISTICS_AFTER_IMPORT_RECORDS } from '../port.js';
 /** How often the serving connection runs `PRAGMA optimize`. */
 export const OPTIMIZE_INTERVAL_MS = 60 * 60_000;
 

@@ -1,7 +1,10 @@
+import type { RecordKind, RefTable } from '../types.js';
+export type { RecordKind, RefTable } from '../types.js';
+export { pickLanguage } from '../language.js';
 import { randomBytes } from 'node:crypto';
 import { and, asc, gt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
-import { actors, places, sources, timelines, type LanguageMap } from './schema.js';
+import { actors, places, sources, timelines } from './schema.js';
 import { OPEN_END_DAY, OPEN_START_DAY, chronoPosition, dayNumber, parseEdtf, type ParsedDate } from '../../dates/edtf.js';
 import { validationFailed, type FieldError } from '../../schemas/problems.js';
 import { bumpRevision } from './settings.js';
@@ -25,7 +28,6 @@ export function writeTransaction<T>(db: Db | Tx, work: (tx: Tx) => T): T {
   );
 }
 
-export type RecordKind = 'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline';
 
 const keyPrefix: Record<RecordKind, string> = {
   source: 'src',
@@ -69,7 +71,6 @@ export function assertKeyFree(
   }
 }
 
-export type RefTable = 'source' | 'place' | 'actor' | 'entry' | 'timeline';
 
 const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
 
@@ -264,25 +265,6 @@ export function tuplesIn<T extends unknown[]>(tx: Tx, sqlText: string, ids: numb
 
 export const parseJson = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
-/**
- * Picks one language from a map: the one asked for (or one sharing its primary subtag),
- * else the original language, else English, else the first. Without `lang`, the whole map.
- */
-export function pickLanguage(map: LanguageMap, lang: string | undefined, original?: string | null): LanguageMap;
-export function pickLanguage(map: LanguageMap | null, lang: string | undefined, original?: string | null): LanguageMap | null;
-export function pickLanguage(map: LanguageMap | null, lang: string | undefined, original?: string | null): LanguageMap | null {
-  if (map === null || lang === undefined) return map;
-  const tags = Object.keys(map);
-  const wanted = lang.toLowerCase();
-  const primary = wanted.split('-')[0];
-  const chosen =
-    tags.find((t) => t.toLowerCase() === wanted) ??
-    tags.find((t) => t.toLowerCase().split('-')[0] === primary) ??
-    (original && tags.includes(original) ? original : undefined) ??
-    (tags.includes('en') ? 'en' : undefined) ??
-    tags[0];
-  return chosen === undefined ? {} : { [chosen]: map[chosen]! };
-}
 
 /** Rows of `table` whose id is in `ids`, as a map by id. */
 export function byId<T extends { id: number }>(rows: T[]): Map<number, T> {

@@ -1,3 +1,5 @@
+import type { TimelinePosition, TimelineQuery } from '../types.js';
+export type { TimelinePosition, TimelineQuery } from '../types.js';
 import { sql, type SQL } from 'drizzle-orm';
 import { invalidCursor } from '../cursor.js';
 import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
@@ -9,7 +11,6 @@ import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
  * Where an entry sits in chronological order, the keyset of timeline cursors: its position
  * (`sort_start`, `sort_end`: src/dates/edtf.ts chronoPosition) and its id.
  */
-export type TimelinePosition = [start: number, end: number, id: number];
 
 /**
  * A decoded cursor is signed, but may come from before the order changed (when a position
@@ -23,23 +24,6 @@ function checkedPosition<T extends unknown[]>(after: unknown, length: number): T
   return after as T;
 }
 
-export interface TimelineQuery {
-  /** Window bounds as day numbers, inclusive; undefined is open. */
-  from?: number | undefined;
-  to?: number | undefined;
-  match: 'overlaps' | 'within';
-  kinds?: ('event' | 'statement')[] | undefined;
-  types?: string[] | undefined;
-  tags?: string[] | undefined;
-  /** Actor ids (OR). Events match by any role (or `role`); statements by speaker, or `about`. */
-  actors?: number[] | undefined;
-  role?: string | undefined;
-  /** Place ids (OR), each with every place under it (expanded by SQLite, however many). */
-  places?: number[] | undefined;
-  /** An FTS5 MATCH expression over the search index (built by src/search/text.ts, never raw input). */
-  text?: string | undefined;
-  order: 'asc' | 'desc';
-}
 
 /**
  * A LIMIT written into the SQL rather than bound: with `LIMIT ?` SQLite cannot plan the
