@@ -193,9 +193,8 @@ export function relevancePage(
   after: RelevancePosition | undefined,
   limit: number,
 ): { ids: number[]; next: RelevancePosition | null } {
-  return (db as Db).transaction(
-    (transaction) => {
-      const tx = transaction as unknown as Tx;
+  return db.transaction(
+    (tx) => {
       const revision = currentRevision(tx);
       let rows: { id: number; rank: number }[];
       let maxId: number;
