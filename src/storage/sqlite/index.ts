@@ -35,7 +35,7 @@ import { cursorSecret, currentRevision, dataRevision, renewLineage } from './set
 import { listSourceIds, sourceSpec } from './sources.js';
 import { MAX_STATEMENTS, preparedStatementCount } from './statements.js';
 import { OPTIMIZE_INTERVAL_MS, refreshPlannerStatistics } from './statistics.js';
-import { findId, PARSED_DATES_LIMIT, parsedDateCount, writeTransaction } from './support.js';
+import { findId, PARSED_DATES_LIMIT, parsedDateCount, writeTransaction, type Tx } from './support.js';
 import { timelinePage } from './timeline.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 
@@ -256,11 +256,11 @@ export class SqliteStorage implements Storage {
   }
 
   /** Key writes wait (without holding the event loop) for a write lock held elsewhere. */
-  #keyWrite<T>(work: (tx: Db) => T): Promise<T> {
+  #keyWrite<T>(work: (tx: Tx) => T): Promise<T> {
     return whenWriteLockFree(this.db.$client, (locked) =>
       writeTransaction(this.db, (tx) => {
         locked();
-        return work(tx as Db);
+        return work(tx);
       }),
     );
   }
