@@ -13,6 +13,7 @@
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import { buildApp } from '../src/app.js';
+import { SqliteStorage } from '../src/storage/sqlite/index.js';
 
 export interface StatementPlan {
   /** The statement's SQL, whitespace collapsed. */
@@ -84,10 +85,13 @@ export async function explainRequests(databasePath: string, requests: PlanReques
     entryCacheBytes: 0,
     ...(options.bootstrapKey === undefined ? {} : { bootstrapKey: options.bootstrapKey }),
   });
+  // the statements are traced on the SQLite engine's connection
+  if (!(app.storage instanceof SqliteStorage)) throw new Error('query plans are read from the SQLite engine');
+  const client = app.storage.db.$client;
   const tables = (
-    app.db.$client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]
+    client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]
   ).map((r) => r.name);
-  const statementClass = Object.getPrototypeOf(app.db.$client.prepare('SELECT 1')) as Record<(typeof METHODS)[number], Run>;
+  const statementClass = Object.getPrototypeOf(client.prepare('SELECT 1')) as Record<(typeof METHODS)[number], Run>;
   const originals = Object.fromEntries(METHODS.map((method) => [method, statementClass[method]])) as Record<(typeof METHODS)[number], Run>;
   let recording: Map<string, StatementPlan> | null = null;
   let explaining = false;

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ImportInterrupted, importNdjson, type ImportProgress } from '../src/import/ndjson.js';
 import { parseFileInWorker, ParseWorkerError } from '../src/import/parallel.js';
-import { fail, openConfiguredDatabase } from './cli.js';
+import { fail, openConfiguredStorage } from './cli.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -16,18 +16,10 @@ const { values, positionals } = parseArgs({
 const file = positionals[0];
 if (!file) fail('usage: npm run import -- FILE [--dry-run] [--stop-on-error]');
 
-const db = openConfiguredDatabase();
+const storage = openConfiguredStorage();
 // Loading an empty database, nothing else can be lost to a failure and nobody is kept
 // waiting for the write lock: a bulk load (one transaction, indexes built at the end).
-const empty = (
-  db.$client
-    .prepare(
-      `SELECT NOT EXISTS (SELECT 1 FROM sources) AND NOT EXISTS (SELECT 1 FROM places) AND NOT EXISTS (SELECT 1 FROM actors)
-         AND NOT EXISTS (SELECT 1 FROM entries) AND NOT EXISTS (SELECT 1 FROM timelines)`,
-    )
-    .pluck()
-    .get() as number
-) === 1;
+const session = await storage.beginImport({ dryRun: values['dry-run'] ?? false, bulkLoad: 'when-empty' });
 const started = process.hrtime.bigint();
 const interactive = process.stderr.isTTY;
 let lastPrinted = 0;
@@ -44,7 +36,7 @@ const onProgress = (p: ImportProgress) => {
   process.stderr.write(interactive ? `\r\x1b[K${progressLine(p)}` : `${progressLine(p)}\n`);
 };
 
-const bulkLoad = empty && !values['dry-run'];
+const bulkLoad = session.mode === 'bulk';
 const streamed = () => {
   const input = file === '-' ? process.stdin : createReadStream(file);
   input.on('error', (error: Error) => fail(`cannot read ${file}: ${error.message}`));
@@ -52,10 +44,8 @@ const streamed = () => {
 };
 // A bulk load of a file reads and parses it on the second core (a worker thread) while
 // this thread writes; the database and the report are the same either way.
-const report = await importNdjson(db, bulkLoad && file !== '-' ? { parsed: parseFileInWorker(file) } : streamed(), {
-  dryRun: values['dry-run'] ?? false,
+const report = await importNdjson(session, bulkLoad && file !== '-' ? { parsed: parseFileInWorker(file) } : streamed(), {
   stopOnError: values['stop-on-error'] ?? false,
-  bulkLoad,
   onProgress,
 }).catch((error: unknown) => {
   const cause = error instanceof ImportInterrupted ? error.cause : error;
@@ -82,5 +72,5 @@ for (const error of report.errors.slice(0, 20)) {
   process.stderr.write(`  line ${error.line}${error.key ? ` (${error.key})` : ''}: ${error.reason}\n`);
 }
 process.stdout.write(`${JSON.stringify(report)}\n`);
-db.$client.close();
+await storage.close();
 process.exit(report.refused > 0 ? 1 : 0);

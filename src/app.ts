@@ -13,8 +13,6 @@ import type { AppConfig } from './config.js';
 import { CursorCodec } from './storage/cursor.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { STATISTICS_AFTER_IMPORT_RECORDS } from './storage/port.js';
-import { SqliteStorage } from './storage/sqlite/index.js';
-import type { Db } from './storage/sqlite/client.js';
 import { installCaching } from './plugins/caching.js';
 import { installRateLimits } from './plugins/limits.js';
 import { installProblemHandlers, sendProblem } from './plugins/problems.js';
@@ -42,10 +40,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The storage port (src/storage/port.ts): every read and write of the data goes through it. */
     storage: Storage;
-    /** @deprecated transitional: the SQLite engine's connection, for the import route until it goes through the port. */
-    db: Db;
-    /** The database file (or `:memory:`), transitional like `db`. */
-    databasePath: string;
     cursors: CursorCodec;
     /**
      * Every structure in this process that requests can fill, with its size and bound (entries,
@@ -100,10 +94,6 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
 
   app.decorate('storage', storage);
-  if (storage instanceof SqliteStorage) {
-    app.decorate('db', storage.db);
-    app.decorate('databasePath', storage.path);
-  }
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
   app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
   app.decorate('statisticsAfterImportRecords', config.statisticsAfterImportRecords ?? STATISTICS_AFTER_IMPORT_RECORDS);

@@ -5,6 +5,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 let t: TestApp;
 
@@ -514,12 +515,12 @@ describe('references and conflicts', () => {
 describe('server errors', () => {
   it('a failure inside the server is a 500 problem that leaks nothing', async () => {
     // break the database under the running app: every read of sources now fails in SQLite
-    t.app.db.$client.exec('ALTER TABLE sources RENAME TO sources_hidden_for_test');
+    sqliteDb(t.app).$client.exec('ALTER TABLE sources RENAME TO sources_hidden_for_test');
     const res = await get('/v1/sources');
     const body = expectProblem(res, 500);
     expect(body.title).toBe('Internal server error');
     expect(res.body).not.toMatch(/sources_hidden_for_test|no such table|sqlite|SELECT/i);
-    t.app.db.$client.exec('ALTER TABLE sources_hidden_for_test RENAME TO sources');
+    sqliteDb(t.app).$client.exec('ALTER TABLE sources_hidden_for_test RENAME TO sources');
     ok(await get('/v1/sources'));
   });
 });

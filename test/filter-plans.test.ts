@@ -17,6 +17,7 @@ import {
 } from '../src/storage/sqlite/timeline.js';
 import { prng } from '../bench/generate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 
 const FIRST_DAY = dayNumber('1995-01-01');
@@ -98,7 +99,7 @@ beforeAll(async () => {
   const report = res.json<{ errors: unknown[] }>();
   expect(report, JSON.stringify(report.errors.slice(0, 3))).toMatchObject({ refused: 0, created: records.length });
   const idOf = (table: 'actors' | 'places', key: string) =>
-    t.app.db.all<{ id: number }>(sql`SELECT id FROM ${sql.identifier(table)} WHERE key = ${key}`)[0]!.id;
+    sqliteDb(t.app).all<{ id: number }>(sql`SELECT id FROM ${sql.identifier(table)} WHERE key = ${key}`)[0]!.id;
   ids.popular = idOf('actors', 'actor:popular');
   ids.rare = idOf('actors', 'actor:rare');
   ids.region = idOf('places', 'place:region');
@@ -109,7 +110,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 function plan(query: SQL): string[] {
-  return t.app.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
+  return sqliteDb(t.app).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
 }
 
 const years30: TimelineQuery = { from: FIRST_DAY, to: FIRST_DAY + DAYS, match: 'overlaps', order: 'asc' };
@@ -117,7 +118,7 @@ const week: TimelineQuery = { from: dayNumber('2010-03-01'), to: dayNumber('2010
 
 /** The plan of the statement timelinePage runs for `q` (the driver it chooses). */
 function chosen(q: TimelineQuery): { driver: TimelineDriver; lines: string[] } {
-  const driver = chooseDriver(t.app.db, q, undefined);
+  const driver = chooseDriver(sqliteDb(t.app), q, undefined);
   return { driver, lines: plan(timelinePageSql(q, undefined, 51, driver)) };
 }
 
@@ -160,7 +161,7 @@ describe('EXPLAIN QUERY PLAN of the page statement chosen for an actor filter', 
 
   it('a rare actor over a window holding fewer entries than its links: the window', () => {
     // one day with no entries at all
-    expect(chooseDriver(t.app.db, { from: FIRST_DAY - 400, to: FIRST_DAY - 400, match: 'within', order: 'asc', actors: [ids.rare] }, undefined)).toBe('window');
+    expect(chooseDriver(sqliteDb(t.app), { from: FIRST_DAY - 400, to: FIRST_DAY - 400, match: 'within', order: 'asc', actors: [ids.rare] }, undefined)).toBe('window');
   });
 });
 
@@ -178,9 +179,9 @@ describe('EXPLAIN QUERY PLAN of the page statement chosen for a place filter', (
   });
 
   it('an actor and a place: the fewer links drive', () => {
-    expect(chooseDriver(t.app.db, { ...years30, actors: [ids.popular], places: [ids.town] }, undefined)).toBe('places');
-    expect(chooseDriver(t.app.db, { ...years30, actors: [ids.rare], places: [ids.region] }, undefined)).toBe('actors');
-    expect(chooseDriver(t.app.db, { ...years30, actors: [ids.popular], places: [ids.region] }, undefined)).toBe('window');
+    expect(chooseDriver(sqliteDb(t.app), { ...years30, actors: [ids.popular], places: [ids.town] }, undefined)).toBe('places');
+    expect(chooseDriver(sqliteDb(t.app), { ...years30, actors: [ids.rare], places: [ids.region] }, undefined)).toBe('actors');
+    expect(chooseDriver(sqliteDb(t.app), { ...years30, actors: [ids.popular], places: [ids.region] }, undefined)).toBe('window');
   });
 });
 
@@ -190,7 +191,7 @@ describe('every driver gives the same pages', () => {
     const pages: { ids: number[]; next: TimelinePosition | null }[] = [];
     let after: TimelinePosition | undefined;
     do {
-      const page = timelinePage(t.app.db, q, after, limit, driver ? { driver } : {});
+      const page = timelinePage(sqliteDb(t.app), q, after, limit, driver ? { driver } : {});
       pages.push(page);
       after = page.next ?? undefined;
       if (pages.length > 2000) throw new Error('too many pages');

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
 
@@ -395,7 +396,7 @@ describe('an abandoned export', () => {
     });
     expect(created.status).toBe(201);
     // without waiting on the busy handler: a reader still holding its snapshot makes it busy at once
-    const client = t.app.db.$client;
+    const client = sqliteDb(t.app).$client;
     const timeout = client.pragma('busy_timeout', { simple: true }) as number;
     client.pragma('busy_timeout = 0');
     let busy = 1;

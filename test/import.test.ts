@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/storage/sqlite/client.js';
 import { importNdjson } from '../src/import/ndjson.js';
+import { beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 
@@ -480,7 +481,7 @@ describe('the same key twice', () => {
         umbrella,
         placeKz,
       ]);
-      const report = await importNdjson(app.app.db, Readable.from([Buffer.from(input)]), { batchSize });
+      const report = await importNdjson(await app.app.storage.beginImport(), Readable.from([Buffer.from(input)]), { batchSize });
       expect(report.errors).toEqual([
         expect.objectContaining({ line: 1, key: 'event:protest', reason: expect.stringMatching(/superseded by line 2/) }),
       ]);
@@ -492,15 +493,47 @@ describe('the same key twice', () => {
   }
 });
 
+describe('import session', () => {
+  it('fails a batch whose work lets the event loop turn, storing nothing of it, and takes the next one', async () => {
+    const app = await fresh();
+    const session = await app.app.storage.beginImport();
+    expect(session.mode).toBe('batches');
+    await expect(
+      session.batch(async (writer) => {
+        await writer.upsert('place', placeKz);
+        // another request could run here, inside the batch's transaction
+        await new Promise((resolve) => setImmediate(resolve));
+      }),
+    ).rejects.toThrow(/event loop turned/);
+    expect(rowCounts(app.databasePath).places).toBe(0);
+    await session.batch(async (writer) => {
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'unchanged' });
+    });
+    await session.finish();
+    expect(rowCounts(app.databasePath).places).toBe(1);
+  });
+
+  it('is a bulk load only when asked for one on an empty database', async () => {
+    const app = await fresh();
+    const empty = await app.app.storage.beginImport({ bulkLoad: 'when-empty' });
+    expect(empty.mode).toBe('bulk');
+    await empty.abort();
+    expect(await importOk(app, ndjson([placeKz]))).toMatchObject({ created: 1 });
+    const filled = await app.app.storage.beginImport({ bulkLoad: 'when-empty' });
+    expect(filled.mode).toBe('batches');
+    await filled.finish();
+  });
+});
+
 describe('dry run', () => {
   it('reports what it would store, stores nothing, and leaves the database usable', async () => {
     const app = await fresh();
     const input = () => Readable.from([Buffer.from(ndjson([statement, source, placeKz, actorOts, actorAmreyev, meeting, protest, umbrella]))]);
-    const dry = await importNdjson(app.app.db, input(), { dryRun: true, batchSize: 3 });
+    const dry = await importNdjson(await app.app.storage.beginImport({ dryRun: true }), input(), { batchSize: 3 });
     expect(dry).toMatchObject({ dryRun: true, created: 8, refused: 0 });
     for (const [table, n] of Object.entries(rowCounts(app.databasePath))) expect(n, table).toBe(0);
-    const stopped = await importNdjson(app.app.db, Readable.from([Buffer.from(`${JSON.stringify(source)}\n{bad\n`)]), {
-      dryRun: true,
+    const stopped = await importNdjson(await app.app.storage.beginImport({ dryRun: true }), Readable.from([Buffer.from(`${JSON.stringify(source)}\n{bad\n`)]), {
       stopOnError: true,
     });
     expect(stopped).toMatchObject({ dryRun: true, stopped: true, created: 1, refused: 1 });
@@ -517,14 +550,14 @@ describe('line length limit', () => {
     // chunks of 37 bytes: the long line spans many of them
     const chunks: Buffer[] = [];
     for (let i = 0; i < bytes.length; i += 37) chunks.push(bytes.subarray(i, i + 37));
-    const report = await importNdjson(app.app.db, Readable.from(chunks), { maxLineBytes: 200 });
+    const report = await importNdjson(await app.app.storage.beginImport(), Readable.from(chunks), { maxLineBytes: 200 });
     expect(report).toMatchObject({ lines: 3, created: 2, refused: 1, stopped: false });
     expect(report.errors).toEqual([{ line: 2, key: null, kind: null, reason: expect.stringMatching(/longer than the limit/) }]);
     expect((await getJson(app, '/v1/places/place:kz')).status).toBe(200);
     expect((await getJson(app, '/v1/places/place:long')).status).toBe(404);
 
     // a too-long last line without a newline, and one arriving in a single chunk
-    const tail = await importNdjson(app.app.db, Readable.from([Buffer.from(`${long}\n${JSON.stringify(placeKz)}\n${long}`)]), {
+    const tail = await importNdjson(await app.app.storage.beginImport(), Readable.from([Buffer.from(`${long}\n${JSON.stringify(placeKz)}\n${long}`)]), {
       maxLineBytes: 200,
     });
     expect(tail).toMatchObject({ lines: 3, unchanged: 1, refused: 2 });
@@ -723,10 +756,12 @@ describe('bulk load (the CLI on an empty database)', () => {
         // the bulk load as the CLI runs it: the file read and parsed in a worker thread
         const source = path.join(dir, 'input.ndjson');
         writeFileSync(source, input);
+        const session = await beginSqliteImport(db, file, bulkLoad ? { bulkLoad: 'always' } : {});
+        expect(session.mode).toBe(bulkLoad ? 'bulk' : 'batches');
         const report = await importNdjson(
-          db,
+          session,
           bulkLoad ? { parsed: parseFileInWorker(source, { batchLines: 3 }) } : Readable.from([Buffer.from(input)]),
-          { bulkLoad, batchSize: 7 },
+          { batchSize: 7 },
         );
         // a bulk load runs with a rollback journal and puts the WAL back (src/storage/sqlite/bulk.ts)
         expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -812,7 +847,7 @@ describe('bulk load (the CLI on an empty database)', () => {
         yield Buffer.from(seedText);
         throw new Error('input failed');
       }
-      await expect(importNdjson(db, failing(), { bulkLoad: true, batchSize: 7 })).rejects.toThrow('input failed');
+      await expect(importNdjson(await beginSqliteImport(db, file, { bulkLoad: 'always' }), failing(), { batchSize: 7 })).rejects.toThrow('input failed');
       expect(db.$client.inTransaction).toBe(false);
       db.$client.close();
       expect(snapshot(file)).toEqual(before);
@@ -823,7 +858,7 @@ describe('bulk load (the CLI on an empty database)', () => {
     await inMigratedDatabase(async (dir, file, db) => {
       const before = snapshot(file);
       const missing = path.join(dir, 'missing.ndjson');
-      await expect(importNdjson(db, { parsed: parseFileInWorker(missing) }, { bulkLoad: true })).rejects.toThrow(
+      await expect(importNdjson(await beginSqliteImport(db, file, { bulkLoad: 'always' }), { parsed: parseFileInWorker(missing) })).rejects.toThrow(
         `cannot import ${missing}: ENOENT`,
       );
       expect(db.$client.inTransaction).toBe(false);
@@ -836,7 +871,9 @@ describe('bulk load (the CLI on an empty database)', () => {
     await inMigratedDatabase(async (_dir, file, db) => {
       const reader = new Database(file, { readonly: true });
       try {
-        const report = await importNdjson(db, Readable.from([Buffer.from(seedText)]), { bulkLoad: true, batchSize: 7 });
+        const session = await beginSqliteImport(db, file, { bulkLoad: 'when-empty' });
+        expect(session.mode).toBe('bulk');
+        const report = await importNdjson(session, Readable.from([Buffer.from(seedText)]), { batchSize: 7 });
         expect(report.created).toBe(seedRecords.length);
         expect(report.refused).toBe(0);
         expect(db.$client.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -906,13 +943,14 @@ describe('bulk load (the CLI on an empty database)', () => {
         script,
         `import { openDatabase } from ${JSON.stringify(path.join(repo, 'src/storage/sqlite/client.ts'))};
 import { importNdjson } from ${JSON.stringify(path.join(repo, 'src/import/ndjson.ts'))};
+import { beginSqliteImport } from ${JSON.stringify(path.join(repo, 'src/storage/sqlite/import.ts'))};
 const db = openDatabase(process.env.ANNALS_DB!);
 db.$client.pragma('cache_size = 8');
 async function* input() {
   yield Buffer.from(process.env.INPUT!);
   process.kill(process.pid, 'SIGKILL');
 }
-await importNdjson(db, input(), { bulkLoad: true, batchSize: 7 });
+await importNdjson(await beginSqliteImport(db, process.env.ANNALS_DB!, { bulkLoad: 'always' }), input(), { batchSize: 7 });
 `,
       );
       const run = spawnSync(process.execPath, ['--import', 'tsx', script], {

@@ -7,6 +7,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = any;
 
@@ -139,7 +140,7 @@ let t: TestApp;
 
 /** Row count of every table (FTS shadow tables included) and the settings (the data revision). */
 function snapshot(): Record<string, unknown> {
-  const client = t.app.db.$client;
+  const client = sqliteDb(t.app).$client;
   const tables = (client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
     (r) => r.name,
   );

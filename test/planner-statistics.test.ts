@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dayNumber } from '../src/dates/edtf.js';
 import { timelinePageSql } from '../src/storage/sqlite/timeline.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -91,7 +92,7 @@ describe('planner statistics after an import through the API', () => {
     // entries_chrono_idx per span class (see test/query-plan.test.ts), never a scan of entries
     for (const actors of [undefined, [1]]) {
       const query = { from: dayNumber('2005-01-03'), to: dayNumber('2005-01-09'), match: 'overlaps', order: 'asc', ...(actors ? { actors } : {}) } as const;
-      const lines = t.app.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${timelinePageSql(query, undefined, 51)}`).map((r) => r.detail);
+      const lines = sqliteDb(t.app).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${timelinePageSql(query, undefined, 51)}`).map((r) => r.detail);
       expect(lines.filter((line) => /^SCAN (e|entries)\b/.test(line))).toEqual([]);
       expect(lines.filter((line) => /^SEARCH e USING (?:COVERING )?INDEX entries_chrono_idx /.test(line))).toHaveLength(4);
     }
@@ -152,10 +153,10 @@ describe('PRAGMA optimize on the serving connection', () => {
     try {
       other.exec('BEGIN IMMEDIATE');
       const started = Date.now();
-      expect(refreshPlannerStatistics(t.app.db.$client, { everyTable: true })).toBe(false);
+      expect(refreshPlannerStatistics(sqliteDb(t.app).$client, { everyTable: true })).toBe(false);
       expect(Date.now() - started).toBeLessThan(1000);
       other.exec('ROLLBACK');
-      expect(refreshPlannerStatistics(t.app.db.$client, { everyTable: true })).toBe(true);
+      expect(refreshPlannerStatistics(sqliteDb(t.app).$client, { everyTable: true })).toBe(true);
     } finally {
       other.close();
     }

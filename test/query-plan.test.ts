@@ -8,6 +8,7 @@ import { DAY_MS, dayNumber } from '../src/dates/edtf.js';
 import { countedByDate, countedByKind, dateCountsSql, spanCountsSql } from '../src/storage/sqlite/histogram.js';
 import { timelinePageSql, type TimelinePosition, type TimelineQuery } from '../src/storage/sqlite/timeline.js';
 import { buildTestApp, type TestApp } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -17,7 +18,7 @@ afterAll(() => t.close());
 
 /** The `detail` lines of the plan, in order. */
 function plan(query: SQL): string[] {
-  return t.app.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
+  return sqliteDb(t.app).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${query}`).map((row) => row.detail);
 }
 
 /** `span_class=?`, then at most a lower and an upper bound on `sort_start` (or on a row value from it). */

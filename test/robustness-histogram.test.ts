@@ -7,6 +7,7 @@ import { currentRevision } from '../src/storage/sqlite/settings.js';
 import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { bucketFaults, weekday, type Bucket, type Histogram } from './support/histogram.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = any;
 
@@ -401,7 +402,7 @@ describe('sort=relevance pages while others write', () => {
   });
 
   it('rebuilding the search index bumps the data revision (its answers and cursors change with it)', () => {
-    const db = t.app.db;
+    const db = sqliteDb(t.app);
     const before = Number(currentRevision(db));
     db.$client.prepare("UPDATE settings SET value = 'old' WHERE name = 'search_index_version'").run();
     expect(ensureSearchIndex(db)).toBe(true);

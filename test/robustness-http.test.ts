@@ -24,6 +24,7 @@ import { ifNoneMatchList } from '../src/plugins/caching.js';
 import { BoundedCounters, RATE_LIMIT_ENTRIES, clientAddress } from '../src/plugins/limits.js';
 import { createApiKey, knownApiKey, revokeApiKey, slowVerificationCount } from '../src/storage/sqlite/apiKeys.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
 
@@ -393,7 +394,7 @@ describe('ETags across databases and restored backups', () => {
     expect(res.statusCode).toBe(201);
   };
   const revision = (a: Awaited<ReturnType<typeof fileApp>>) =>
-    (a.db.$client.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as { value: string }).value;
+    (sqliteDb(a).$client.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as { value: string }).value;
 
   it('two databases at the same revision with different data give different ETags', async () => {
     const a = await app();
@@ -413,7 +414,7 @@ describe('ETags across databases and restored backups', () => {
     const copy = join(dir, 'copy.db');
     let a = await fileApp(live);
     await write(a, 'event:before-backup');
-    const result = await backupDatabase(a.db, copy);
+    const result = await backupDatabase(sqliteDb(a), copy);
     expect(result.integrity).toBe('ok');
     await write(a, 'event:after-backup-1');
     await write(a, 'event:after-backup-2');
@@ -463,7 +464,7 @@ describe('slow request bodies', () => {
 
   it('answers a refused upload at once with Connection: close, and closes the socket while the client still trickles', async () => {
     const t = await app();
-    const reader = createApiKey(t.app.db, 'reader', ['read']).secret;
+    const reader = createApiKey(sqliteDb(t.app), 'reader', ['read']).secret;
     const port = await listen(t);
     const cases: [string, string, Record<string, string>, number][] = [
       ['no key', '/v1/events', { 'content-type': 'application/json' }, 401],
@@ -557,7 +558,7 @@ describe('probes and the rate limit', () => {
 describe('stored API keys', () => {
   const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
   const rows = (t: TestApp) =>
-    t.app.db.$client.prepare('SELECT id, name, hash, hint, revoked_at FROM api_keys ORDER BY id').all() as {
+    sqliteDb(t.app).$client.prepare('SELECT id, name, hash, hint, revoked_at FROM api_keys ORDER BY id').all() as {
       id: number;
       name: string;
       hash: string;
@@ -585,13 +586,13 @@ describe('stored API keys', () => {
 
   it('shows 4 characters of a generated secret beside its public prefix, stores no SHA-256 of it, and revokes', async () => {
     const t = await app();
-    const { secret, key } = createApiKey(t.app.db, 'generated', ['write']);
+    const { secret, key } = createApiKey(sqliteDb(t.app), 'generated', ['write']);
     const row = rows(t).find((r) => r.id === key.id)!;
     expect(row.hint).toBe(`${secret.slice(0, 11)}…`);
     expect(hintChars(row.hint).length - 'annals_'.length).toBe(4);
     expect(row.hash).not.toContain(sha256(secret));
     expect((await write(t, secret, 'event:generated-1')).statusCode).toBe(201);
-    expect(revokeApiKey(t.app.db, key.id)).toBe(true);
+    expect(revokeApiKey(sqliteDb(t.app), key.id)).toBe(true);
     expectProblem(await write(t, secret, 'event:generated-2'), 401);
   });
 
@@ -626,7 +627,7 @@ describe('stored API keys', () => {
       expect(slowVerificationCount(), 'no slow hash after the first verification').toBe(slowAfterFirst);
       expect(laterMs, `first ${firstMs.toFixed(1)} ms, then ${laterMs.toFixed(1)} ms a request`).toBeLessThan(firstMs);
       started = performance.now();
-      for (let i = 0; i < 200; i++) expect(knownApiKey(t.app.db, secret)?.id).toBe(key.id);
+      for (let i = 0; i < 200; i++) expect(knownApiKey(sqliteDb(t.app), secret)?.id).toBe(key.id);
       expect((performance.now() - started) / 200).toBeLessThan(2);
       // a wrong secret is refused
       expectProblem(await send('wrong', `${secret}!`), 401);
@@ -656,7 +657,7 @@ describe('stored API keys', () => {
 
       const upgraded = await buildApp({ databasePath: path, seedWhenEmpty: false, logLevel: 'silent', rateLimit: 0 });
       try {
-        const stored = upgraded.db.$client.prepare('SELECT name, hash, hint FROM api_keys ORDER BY id').all() as Json[];
+        const stored = sqliteDb(upgraded).$client.prepare('SELECT name, hash, hint FROM api_keys ORDER BY id').all() as Json[];
         for (const row of stored) {
           expect(row.hash, row.name).not.toMatch(/^[0-9a-f]{64}$/);
           expect(hintChars(row.hint).replace(/^annals_/, '').length, row.name).toBeLessThanOrEqual(4);

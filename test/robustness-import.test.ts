@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { importNdjson } from '../src/import/ndjson.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { SERVER_AUTH, sleep, startServer, stopAllServers, type ServerProcess } from './support/server.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
 
@@ -166,7 +167,7 @@ describe('forward references', () => {
     expect((await inject(app, 'POST', '/v1/places', { key: 'place:a', type: 'site', name: { en: 'A' } })).statusCode).toBe(201);
     expect((await inject(app, 'POST', '/v1/places', { key: 'place:b', type: 'site', name: { en: 'B' } })).statusCode).toBe(201);
     // what another worker or the CLI would do: hold the lock for longer than the busy timeout
-    app.app.db.$client.pragma('busy_timeout = 300');
+    sqliteDb(app.app).$client.pragma('busy_timeout = 300');
     const other = new Database(app.databasePath);
     other.exec('BEGIN IMMEDIATE');
     try {
@@ -279,7 +280,7 @@ describe('an Idempotency-Key reserved by a request whose server died', () => {
   it('is taken over once its lease has run out or its process is gone, and not while it is held', async () => {
     const idem = (await import('../src/storage/sqlite/idempotency.js')) as Json;
     const app = await fresh();
-    const db = app.app.db;
+    const db = sqliteDb(app.app);
     const apiKeyId = db.$client.prepare('SELECT id FROM api_keys LIMIT 1').pluck().get() as number;
     const request = (key: string, owner?: Json) => ({ apiKeyId, key, method: 'POST', path: '/v1/import', bodyHash: null, ...(owner ? { owner } : {}) });
     const claim = (key: string, now: number, owner?: Json) => {
@@ -335,7 +336,7 @@ describe('records waiting for keys of later lines', () => {
     const lines = 1000;
     const records = Array.from({ length: lines }, (_, i) => place(`place:w${i}`, { parent: `place:never${i}` }));
     let mostWaiting = 0;
-    const report = await importNdjson(app.app.db, Readable.from([Buffer.from(ndjson(records))]), {
+    const report = await importNdjson(await app.app.storage.beginImport(), Readable.from([Buffer.from(ndjson(records))]), {
       maxWaitingRecords: 50,
       onProgress: (_progress: unknown, waiting?: { records: number }) => {
         mostWaiting = Math.max(mostWaiting, waiting!.records);
@@ -358,7 +359,7 @@ describe('records waiting for keys of later lines', () => {
     // lines 1-3 wait (about 6,000 characters); line 4 would pass the bound; line 5 holds their parent
     const records = [big('place:a', 'place:root'), big('place:b', 'place:root'), big('place:c', 'place:root'), big('place:d', 'place:root'), place('place:root')];
     let mostChars = 0;
-    const report = await importNdjson(app.app.db, Readable.from([Buffer.from(ndjson(records))]), {
+    const report = await importNdjson(await app.app.storage.beginImport(), Readable.from([Buffer.from(ndjson(records))]), {
       maxWaitingChars: 7_000,
       onProgress: (_progress: unknown, waiting?: { chars: number }) => {
         mostChars = Math.max(mostChars, waiting!.chars);
@@ -454,7 +455,7 @@ describe('byte order marks and line endings', () => {
       for (const size of [bytes.length, 1, 2, 3, 7]) {
         const chunks: Buffer[] = [];
         for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
-        const report = await importNdjson(app.app.db, Readable.from(chunks));
+        const report = await importNdjson(await app.app.storage.beginImport(), Readable.from(chunks));
         expect(report, `chunks of ${size}`).toMatchObject({ lines: 3, refused: 0, errors: [] });
         expect(report.created + report.unchanged, `chunks of ${size}`).toBe(3);
       }
@@ -465,7 +466,7 @@ describe('byte order marks and line endings', () => {
   it('numbers lines the same with every ending: a bad line is refused with its number', async () => {
     const app = await fresh();
     for (const ending of ['\n', '\r\n', '\r']) {
-      const report = await importNdjson(app.app.db, Readable.from([Buffer.from(`\uFEFF${texts[0]}${ending}${ending}{bad${ending}${texts[1]}`)]));
+      const report = await importNdjson(await app.app.storage.beginImport(), Readable.from([Buffer.from(`\uFEFF${texts[0]}${ending}${ending}{bad${ending}${texts[1]}`)]));
       expect(report, JSON.stringify(ending)).toMatchObject({ lines: 4, refused: 1 });
       expect(report.errors[0]!.line).toBe(3);
     }

@@ -16,6 +16,7 @@ import { filterScope } from '../src/routes/crud.js';
 import { databaseBefore } from './support/migrations.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { SERVER_AUTH, sleep, startServer, stopAllServers } from './support/server.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
 
@@ -37,7 +38,7 @@ async function importRecords(t: TestApp, records: object[]): Promise<void> {
  * snapshot from before it. Busy at once rather than after the busy timeout.
  */
 function checkpointBusy(t: TestApp): boolean {
-  const client = t.app.db.$client;
+  const client = sqliteDb(t.app).$client;
   client.exec(`INSERT INTO settings (name, value) VALUES ('probe', '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1`);
   const timeout = client.pragma('busy_timeout', { simple: true }) as number;
   client.pragma('busy_timeout = 0');
@@ -242,7 +243,7 @@ describe('aborted, failed and slow streams over a real socket', () => {
   }, 60_000);
 
   it('a stream that fails after its headers reaches the client as an aborted response, never a clean end', async () => {
-    const client = t.app.db.$client;
+    const client = sqliteDb(t.app).$client;
     for (const format of FORMATS) {
       // the loaders read entry_tags for every page: taken away after the first page, the next fails
       const received = await get(base, `/v1/timeline?format=${format}`, {
@@ -404,7 +405,7 @@ describe("the export's trailer", () => {
   afterAll(() => t?.close());
 
   const revision = () =>
-    (t.app.db.$client.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as { value: string }).value;
+    (sqliteDb(t.app).$client.prepare("SELECT value FROM settings WHERE name = 'revision'").get() as { value: string }).value;
 
   it('is the last line of a full export: records by kind, and the revision the snapshot was taken at', async () => {
     const res = await t.app.inject({ url: '/v1/export' });
@@ -455,7 +456,7 @@ describe("the export's trailer", () => {
     let wrote = false;
     const received = await get(listening, '/v1/export', {
       onFirstChunk: () => {
-        t.app.db.$client.exec(`UPDATE settings SET value = CAST(value AS INTEGER) + 5 WHERE name = 'revision'`);
+        sqliteDb(t.app).$client.exec(`UPDATE settings SET value = CAST(value AS INTEGER) + 5 WHERE name = 'revision'`);
         wrote = true;
       },
     }).done;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE_LIMIT } from '../src/plugins/limits.js';
 import { createApiKey, revokeApiKey } from '../src/storage/sqlite/apiKeys.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
 
@@ -56,9 +57,9 @@ describe('the auth matrix', () => {
   beforeAll(async () => {
     t = await buildTestApp({ seed: true, memory: true });
     ops = await operations(t);
-    readOnly = createApiKey(t.app.db, 'reader', ['read']).secret;
-    const gone = createApiKey(t.app.db, 'gone', ['read', 'write']);
-    expect(revokeApiKey(t.app.db, gone.key.id)).toBe(true);
+    readOnly = createApiKey(sqliteDb(t.app), 'reader', ['read']).secret;
+    const gone = createApiKey(sqliteDb(t.app), 'gone', ['read', 'write']);
+    expect(revokeApiKey(sqliteDb(t.app), gone.key.id)).toBe(true);
     revoked = gone.secret;
   });
   afterAll(() => t.close());
@@ -236,7 +237,7 @@ describe('idempotency keys over real HTTP', () => {
   });
   afterAll(() => t.close());
 
-  const count = (sql: string) => (t.app.db.$client.prepare(sql).get() as { n: number }).n;
+  const count = (sql: string) => (sqliteDb(t.app).$client.prepare(sql).get() as { n: number }).n;
   const events = () => count("SELECT count(*) AS n FROM entries WHERE kind = 'event'");
   const post = (path: string, body: string, headers: Record<string, string>) =>
     fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -270,7 +271,7 @@ describe('idempotency keys over real HTTP', () => {
     expectProblem({ statusCode: other.status, headers: { 'content-type': other.headers.get('content-type') }, body: await other.text() }, 422, 'another body');
 
     const before = events();
-    const second = createApiKey(t.app.db, 'second writer', ['write']).secret;
+    const second = createApiKey(sqliteDb(t.app), 'second writer', ['write']).secret;
     const mine = await post('/v1/events', body, { ...bearer(second), 'idempotency-key': 'shared-key' });
     expect(mine.status).toBe(201);
     expect(mine.headers.get('idempotent-replayed')).toBeNull();
@@ -360,7 +361,7 @@ describe('rate limits', () => {
   it('counts per API key: two keys and the anonymous address have separate budgets', async () => {
     const t = await buildTestApp({ memory: true, config: { rateLimit: 5 } });
     try {
-      const other = bearer(createApiKey(t.app.db, 'other', ['read']).secret);
+      const other = bearer(createApiKey(sqliteDb(t.app), 'other', ['read']).secret);
       const statuses = async (headers: Record<string, string>, n: number) => {
         const out: number[] = [];
         for (let i = 0; i < n; i++) out.push((await t.app.inject({ url: '/v1/places', headers })).statusCode);

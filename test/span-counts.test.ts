@@ -9,6 +9,7 @@ import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { databaseBefore } from './support/migrations.js';
 import { dayNumber } from '../src/dates/edtf.js';
+import { sqliteDb } from './support/sqlite.js';
 
 type Client = ReturnType<typeof databaseBefore>['client'];
 
@@ -50,7 +51,7 @@ describe('entry_span_counts', () => {
   afterAll(() => t.close());
 
   it('exists with its triggers after the migrations (a migration that rebuilds entries must create them again)', () => {
-    const triggers = t.app.db.$client
+    const triggers = sqliteDb(t.app).$client
       .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries' ORDER BY name")
       .all()
       .map((r) => (r as { name: string }).name);
@@ -63,13 +64,13 @@ describe('entry_span_counts', () => {
       'entries_span_counts_insert',
       'entries_span_counts_update',
     ]);
-    expect(counted(t.app.db.$client).spans.length).toBeGreaterThan(0);
-    expect(counted(t.app.db.$client).dates.length).toBeGreaterThan(0);
-    expect(counted(t.app.db.$client)).toEqual(grouped(t.app.db.$client));
+    expect(counted(sqliteDb(t.app).$client).spans.length).toBeGreaterThan(0);
+    expect(counted(sqliteDb(t.app).$client).dates.length).toBeGreaterThan(0);
+    expect(counted(sqliteDb(t.app).$client)).toEqual(grouped(sqliteDb(t.app).$client));
   });
 
   it('equals the GROUP BY of entries after API creates, date changes, deletes and imports', async () => {
-    const client = t.app.db.$client;
+    const client = sqliteDb(t.app).$client;
     const random = prng(6);
     const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
     const live: { key: string; kind: 'event' | 'statement' }[] = [];
@@ -118,7 +119,7 @@ describe('entry_span_counts', () => {
 
   it('follows a change of kind, and a delete of every entry leaves it empty', () => {
     // the API cannot turn an event into a statement; the trigger covers any UPDATE of entries
-    const client = t.app.db.$client;
+    const client = sqliteDb(t.app).$client;
     client.pragma('foreign_keys = OFF');
     try {
       client.prepare("UPDATE entries SET kind = CASE kind WHEN 'event' THEN 'statement' ELSE 'event' END WHERE id % 3 = 0").run();
@@ -209,7 +210,7 @@ describe('histogram from entry_date_counts, at the edges of buckets', () => {
         const url = `/v1/timeline/histogram?interval=${interval}&from=2021-12-20&to=2023-01-05${kind ? `&kind=${kind}` : ''}`;
         const res = await t.app.inject({ url });
         expect(res.statusCode, res.body).toBe(200);
-        const stored = t.app.db.$client
+        const stored = sqliteDb(t.app).$client
           .prepare(`SELECT earliest, latest FROM entries ${kind ? 'WHERE kind = ?' : ''}`)
           .all(...(kind ? [kind] : [])) as { earliest: number; latest: number }[];
         const buckets = res.json().buckets as { start: string; end: string; count: number; imprecise: number }[];

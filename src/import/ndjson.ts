@@ -1,28 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { whenWriteLockFree, type Db } from '../storage/sqlite/client.js';
 import { ProblemError } from '../schemas/problems.js';
-import { actorSpec } from '../storage/sqlite/actors.js';
-import { eventSpec, statementSpec } from '../storage/sqlite/entries.js';
-import { placeSpec } from '../storage/sqlite/places.js';
-import { prepareUpsert, storeUpsert, type AnySpec, type PreparedUpsert, type UpsertOutcome } from '../storage/sqlite/records.js';
-import { sourceSpec } from '../storage/sqlite/sources.js';
-import { newWriteCache, now, withWriteCache, writeTransaction, type RecordKind, type Tx } from '../storage/sqlite/support.js';
-import { timelineSpec } from '../storage/sqlite/timelines.js';
+import type { ImportSession, ImportUpsert, ImportWriter } from '../storage/import.js';
+import type { RecordKind } from '../storage/types.js';
 import { END_KIND, RECORD_KINDS, isRecordKind, parseLines, type EndDeclaration, type ParsedLine, type ParsedRecord, type RefusedLine } from './parse.js';
-import { beginBulkLoad } from '../storage/sqlite/bulk.js';
-import { bumpRevision } from '../storage/sqlite/settings.js';
 
 export type { ParsedLine, RefusedLine } from './parse.js';
-
-/** Where each record kind of the interchange format is stored. */
-const specs: Record<RecordKind, AnySpec> = {
-  source: sourceSpec,
-  place: placeSpec,
-  actor: actorSpec,
-  event: eventSpec,
-  statement: statementSpec,
-  timeline: timelineSpec,
-};
 
 /**
  * Most records an import keeps waiting for keys of later lines, and most characters of line
@@ -38,43 +20,14 @@ const PAUSE_AFTER_MS = 20;
 
 const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Most references and names a bulk load keeps looked up across batches (see runBatch). */
-const BULK_CACHE_ENTRIES = 100_000;
-
-/** The tables an import fills. */
-const BULK_TABLES = [
-  'sources',
-  'places',
-  'actors',
-  'actor_affiliations',
-  'entries',
-  'entry_actors',
-  'entry_places',
-  'entry_events',
-  'entry_tags',
-  'citations',
-  'timelines',
-  'timeline_entries',
-];
+/** A record tried before the end of the file may refer to any key not stored yet: a later line may hold it. */
+const anyKeyMayCome = () => true;
 
 export interface ImportOptions {
   /** Stop at the first refused line; what came before it is kept. */
   stopOnError?: boolean;
-  /**
-   * Validate and report, store nothing. The whole run is one transaction that is rolled
-   * back, held across the stream's reads: only for a connection the caller has to itself
-   * (the command line, or the one the server opens for a dry run), never the server's shared one.
-   */
-  dryRun?: boolean;
   /** Records per batch: the unit that commits whole or not at all. */
   batchSize?: number;
-  /**
-   * For loading an empty database from a connection the caller has to itself: the whole
-   * import is one transaction (a failure leaves the database empty), inside which the
-   * secondary indexes of the tables it fills are built once at the end and foreign keys are
-   * checked once (see src/storage/sqlite/bulk.ts). The stored records and the report are the same.
-   */
-  bulkLoad?: boolean;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;
   /** How many refused lines the report lists (all are counted). */
@@ -82,8 +35,6 @@ export interface ImportOptions {
   /** See MAX_WAITING_RECORDS and MAX_WAITING_CHARS. */
   maxWaitingRecords?: number;
   maxWaitingChars?: number;
-  /** How long a batch waits for the write lock that another connection holds (see whenWriteLockFree). */
-  lockWaitMs?: number;
   onProgress?: (progress: ImportProgress, waiting: WaitingRecords) => void;
   /** Called after each batch commits, with the lines it stored. */
   onBatchCommitted?: (lines: number[]) => void;
@@ -167,7 +118,7 @@ interface Waiter {
  * bulk load, the error itself: nothing is stored).
  */
 export async function importNdjson(
-  db: Db,
+  session: ImportSession,
   input: AsyncIterable<Buffer | Uint8Array | string> | { parsed: AsyncIterable<ParsedLine[]> },
   options: ImportOptions = {},
 ): Promise<ImportReport> {
@@ -181,7 +132,7 @@ export async function importNdjson(
     updated: 0,
     unchanged: 0,
     refused: 0,
-    dryRun: options.dryRun ?? false,
+    dryRun: session.mode === 'dry-run',
     stopped: false,
     errors: [],
     errorsTruncated: false,
@@ -200,7 +151,7 @@ export async function importNdjson(
       stopLine = Math.min(stopLine, refusal.line);
     }
   };
-  const count = (outcome: UpsertOutcome) => {
+  const count = (outcome: Exclude<ImportUpsert['outcome'], 'deferred'>) => {
     report[outcome] += 1;
   };
 
@@ -262,41 +213,28 @@ export async function importNdjson(
    * Stores one record, refuses it, or makes it wait for keys. `final`: every key it refers to
    * must resolve now (a record woken because its keys were stored, or one tried at the end).
    */
-  const attempt = (tx: Tx, record: ParsedRecord, timestamp: string, final: boolean) => {
+  const attempt = async (writer: ImportWriter, record: ParsedRecord, final: boolean) => {
     // Every check of a record (and every problem it is refused for) comes before its first
-    // write, so a refused record has written nothing and needs no savepoint to undo: a
-    // savepoint per record made SQLite copy each page a record touched to its statement
-    // journal. An error while writing is not a refusal: it rolls back the whole batch.
-    const spec = specs[record.kind];
-    let prepared: PreparedUpsert<{ key: string }>;
+    // write (the writer's contract), so a refused record has written nothing and needs no
+    // savepoint to undo: a savepoint per record made SQLite copy each page a record touched
+    // to its statement journal. Any other error is not a refusal: it fails the whole batch.
+    let stored: ImportUpsert;
     try {
-      prepared = prepareUpsert(tx, spec, record.data, final ? undefined : () => true);
+      stored = await writer.upsert(record.kind, record.data, final ? undefined : anyKeyMayCome);
     } catch (error) {
       if (!(error instanceof ProblemError)) throw error;
       refuse({ line: record.line, key: record.key, kind: record.kind, reason: error.message });
       return;
     }
-    if (prepared.outcome === 'deferred') {
-      wait(record, prepared.waitingFor);
+    if (stored.outcome === 'deferred') {
+      wait(record, stored.waitingFor);
       return;
     }
-    if (prepared.outcome === 'unchanged') count('unchanged');
-    else count(storeWrite(tx, spec, prepared, timestamp).outcome);
+    count(stored.outcome);
     wake(record.key);
   };
 
-  const storeWrite = (tx: Tx, spec: AnySpec, prepared: { existing: number | null; write: { key: string } }, timestamp: string) => {
-    try {
-      return storeUpsert(tx, spec, prepared, timestamp);
-    } catch (error) {
-      // a problem found only while writing would leave the record half-written if it were a refusal
-      if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
-      throw error;
-    }
-  };
-
-  const storeRead = (tx: Tx, records: ParsedRecord[], lines: number[]) => {
-    const timestamp = now();
+  const storeRead = async (writer: ImportWriter, records: ParsedRecord[], lines: number[]) => {
     for (const record of records) {
       if (record.line >= stopLine) break;
       // a later line with the same key replaces a record still waiting for its keys
@@ -312,11 +250,10 @@ export async function importNdjson(
         if (record.line >= stopLine) break;
       }
       lines.push(record.line);
-      attempt(tx, record, timestamp, false);
+      await attempt(writer, record, false);
     }
   };
-  const retryReady = (tx: Tx, budget: number, lines: number[]) => {
-    const timestamp = now();
+  const retryReady = async (writer: ImportWriter, budget: number, lines: number[]) => {
     let tried = 0;
     while (readyHead < ready.length && tried < budget) {
       const waiter = ready[readyHead++]!;
@@ -325,7 +262,7 @@ export async function importNdjson(
       if (waiter.record.line >= stopLine) continue;
       tried += 1;
       lines.push(waiter.record.line);
-      attempt(tx, waiter.record, timestamp, true);
+      await attempt(writer, waiter.record, true);
     }
     if (readyHead === ready.length) {
       ready = [];
@@ -336,39 +273,7 @@ export async function importNdjson(
     }
   };
 
-  // the records of a batch share what they looked up (references, names): see WriteCache
-  const runBatch = async (work: (tx: Tx) => void) => {
-    if (options.dryRun) withWriteCache(dryRunTx!, () => work(dryRunTx!));
-    else if (bulkLoad) {
-      // inside the load's transaction, with the revision bumped per batch as a transaction
-      // of its own would; an error ends the import and rolls back the whole load
-      // The batches share one transaction, so they can share one write cache too: each batch
-      // no longer looks up again the same places, actors and sources and normalises their
-      // names again. Dropped when it grows past a bound, to keep memory flat on a large file.
-      const tx = db as unknown as Tx;
-      if (bulkCache.refs.size + bulkCache.names.size > BULK_CACHE_ENTRIES) bulkCache = newWriteCache(true);
-      withWriteCache(tx, () => work(tx), bulkCache);
-      bumpRevision(tx);
-    } else {
-      // another process (a worker, the CLI) may hold the write lock: waited for between
-      // attempts, not inside SQLite, so that this process serves other requests meanwhile
-      await whenWriteLockFree(
-        db.$client,
-        (locked) =>
-          writeTransaction(db, (tx) => {
-            locked();
-            withWriteCache(tx, () => work(tx));
-          }),
-        options.lockWaitMs,
-      );
-    }
-  };
-  const bulkLoad = !options.dryRun && (options.bulkLoad ?? false);
-  let bulkCache = newWriteCache(true);
-
-  // A dry run works in one transaction that is rolled back at the end, so that later lines
-  // still see the records earlier lines would have created.
-  let dryRunTx: Tx | null = null;
+  const bulkLoad = session.mode === 'bulk';
 
   // record lines read, by kind (stored or refused), for the end line
   const readByKind = zeroCounts();
@@ -392,9 +297,9 @@ export async function importNdjson(
         const before = { ...report, errors: report.errors.length };
         const stopBefore = stopLine;
         try {
-          await runBatch((tx) => {
-            storeRead(tx, pending, lines);
-            retryReady(tx, batchSize, lines);
+          await session.batch(async (writer) => {
+            await storeRead(writer, pending, lines);
+            await retryReady(writer, batchSize, lines);
           });
         } catch (error) {
           Object.assign(report, { ...before, errors: report.errors.slice(0, before.errors) });
@@ -538,41 +443,13 @@ export async function importNdjson(
   };
 
   const interrupted = (error: unknown) => (error instanceof ImportInterrupted ? error : new ImportInterrupted(error, report));
-  if (options.dryRun) {
-    // drizzle transactions cannot span awaits, so a dry run holds BEGIN/ROLLBACK by hand
-    // and the batches run inside it.
-    await whenWriteLockFree(
-      db.$client,
-      (locked) => {
-        db.$client.exec('BEGIN IMMEDIATE');
-        locked();
-      },
-      options.lockWaitMs,
-    );
-    dryRunTx = db;
-    try {
-      await run();
-    } catch (error) {
-      throw interrupted(error);
-    } finally {
-      db.$client.exec('ROLLBACK');
-    }
-  } else if (bulkLoad) {
-    const load = beginBulkLoad(db.$client, BULK_TABLES);
-    let committed = false;
-    try {
-      await run();
-      load.finish();
-      committed = true;
-    } finally {
-      load.end(committed);
-    }
-  } else {
-    try {
-      await run();
-    } catch (error) {
-      throw interrupted(error);
-    }
+  try {
+    await run();
+  } catch (error) {
+    await session.abort();
+    // a bulk load stored nothing: its error is the import's
+    throw bulkLoad ? error : interrupted(error);
   }
+  await session.finish();
   return report;
 }

@@ -7,7 +7,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { holdWriteLockElsewhere, openPrivateConnection } from '../storage/sqlite/client.js';
 import { isBusyError } from '../storage/errors.js';
 import { ProblemError, databaseBusy, idempotencyKeyReused } from '../schemas/problems.js';
 import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
@@ -51,24 +50,14 @@ export async function importRoutes(fastify: FastifyInstance) {
   /**
    * A dry run: the body is first read whole into a temporary file, so that the write lock
    * is held for the time the dry run takes, not for as long as the client takes to upload.
-   * It then runs on a connection of its own (the serving one is shared by every request,
-   * which would run inside its transaction), in one transaction rolled back at the end.
+   * It then runs in the storage's dry-run session, undone at the end.
    */
   const dryRun = async (body: AsyncIterable<Buffer>, options: ImportOptions) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'annals-dry-run-'));
     try {
       const file = path.join(dir, 'body.ndjson');
       await pipeline(Readable.from(body), createWriteStream(file));
-      const connection = openPrivateConnection(app.db, app.databasePath);
-      // on the same file, the dry run's lock makes the serving connection's writes wait: they fail at once instead
-      const onFile = app.databasePath !== ':memory:' && app.databasePath !== '';
-      const release = onFile ? holdWriteLockElsewhere(app.db.$client) : () => {};
-      try {
-        return await importNdjson(connection, createReadStream(file), { ...options, dryRun: true });
-      } finally {
-        release();
-        connection.$client.close();
-      }
+      return await importNdjson(await app.storage.beginImport({ dryRun: true }), createReadStream(file), options);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -171,7 +160,7 @@ export async function importRoutes(fastify: FastifyInstance) {
           : () => {};
         let report: ImportReportValue;
         try {
-          report = await importNdjson(app.db, chunks(), options);
+          report = await importNdjson(await app.storage.beginImport(), chunks(), options);
         } catch (error) {
           stopLease();
           // what it committed before it stopped (a 413 of a chunked body, a 503) is stored all the same

@@ -7,6 +7,7 @@
  * one operation, so that no transaction is ever held open across an await of the caller.
  */
 import type { Readable } from 'node:stream';
+import type { ImportSession, ImportSessionOptions } from './import.js';
 import type {
   ApiKeyInfo,
   BoundedStructures,
@@ -70,6 +71,8 @@ export interface Storage {
   patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>): Promise<RecordOutput<K>>;
   /** Refused with a 409 problem while other records refer to it. */
   deleteRecord(kind: RecordKind, ref: string): Promise<void>;
+  /** Starts an import (src/import/ndjson.ts drives it): batch by batch, a bulk load, or a dry run. */
+  beginImport(options?: ImportSessionOptions): Promise<ImportSession>;
 
   /** Record ids in id order after `after`, at most `limit`. */
   listSourceIds(filters: SourceFilters, after: number | undefined, limit: number): Promise<number[]>;

@@ -12,6 +12,7 @@ import type {
   RelevancePosition,
   TimelineQuery,
 } from '../types.js';
+import type { ImportSessionOptions } from '../import.js';
 import { RenderedEntries } from '../rendered.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -26,6 +27,7 @@ import {
   renewIdempotencyLease,
   RENEW_LEASE_MS,
 } from './idempotency.js';
+import { beginSqliteImport } from './import.js';
 import { committedMigrations, migrationsApplied, runMigrations } from './migrate.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from './records.js';
@@ -141,6 +143,10 @@ export class SqliteStorage implements Storage {
 
   async deleteRecord(kind: RecordKind, ref: string) {
     deleteRecord(this.db, SPECS[kind], ref);
+  }
+
+  async beginImport(options: ImportSessionOptions = {}) {
+    return beginSqliteImport(this.db, this.path, options);
   }
 
   async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {

@@ -5,6 +5,7 @@ import { count } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { entries, sources } from './schema.js';
 import { importNdjson, type ImportReport } from '../../import/ndjson.js';
+import { batchImportSession } from './import.js';
 
 export const seedFolder = fileURLToPath(new URL('../../../data/seed', import.meta.url));
 
@@ -19,7 +20,7 @@ export function seedFiles(folder = seedFolder): string[] {
 export async function loadSeed(db: Db, folder = seedFolder): Promise<ImportReport[]> {
   const reports: ImportReport[] = [];
   for (const file of seedFiles(folder)) {
-    const report = await importNdjson(db, createReadStream(file));
+    const report = await importNdjson(batchImportSession(db), createReadStream(file));
     if (report.refused > 0) {
       throw new Error(`the seed file ${file} has refused lines: ${JSON.stringify(report.errors.slice(0, 3))}`);
     }

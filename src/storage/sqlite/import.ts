@@ -1,0 +1,212 @@
+/* eslint-disable @typescript-eslint/require-await -- the port's sessions are async for every engine; this engine's are synchronous inside */
+/**
+ * The import session of the SQLite engine (src/storage/import.ts). Its batches run
+ * synchronously inside: a batch's work awaits only the writer, whose operations finish before
+ * they return, so no other request runs on the connection while a batch holds its transaction.
+ */
+import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } from '../import.js';
+import { ProblemError } from '../../schemas/problems.js';
+import type { RecordKind } from '../types.js';
+import { beginBulkLoad } from './bulk.js';
+import { holdWriteLockElsewhere, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
+import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';
+import { bumpRevision } from './settings.js';
+import { RECORD_SPECS } from './specs.js';
+import { newWriteCache, now, withWriteCache, type Tx, type WriteCache } from './transactions.js';
+
+/** The tables an import fills. */
+export const IMPORT_TABLES = [
+  'sources',
+  'places',
+  'actors',
+  'actor_affiliations',
+  'entries',
+  'entry_actors',
+  'entry_places',
+  'entry_events',
+  'entry_tags',
+  'citations',
+  'timelines',
+  'timeline_entries',
+];
+
+/** Most references and names a bulk load keeps looked up across batches (see bulkSession). */
+const BULK_CACHE_ENTRIES = 100_000;
+
+/** True when the database holds no records: what a bulk load asked for `when-empty` needs. */
+export function holdsNoRecords(db: Db): boolean {
+  return (
+    db.$client
+      .prepare(
+        `SELECT NOT EXISTS (SELECT 1 FROM sources) AND NOT EXISTS (SELECT 1 FROM places) AND NOT EXISTS (SELECT 1 FROM actors)
+           AND NOT EXISTS (SELECT 1 FROM entries) AND NOT EXISTS (SELECT 1 FROM timelines)`,
+      )
+      .pluck()
+      .get() === 1
+  );
+}
+
+/**
+ * Opens an import session on `db` (the database file `path`, or `:memory:`): a dry run on a
+ * connection of its own, a bulk load, or batches each in a transaction of its own.
+ */
+export async function beginSqliteImport(db: Db, path: string, options: ImportSessionOptions = {}): Promise<ImportSession> {
+  if (options.dryRun) return dryRunSession(db, path, options.lockWaitMs);
+  if (options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db))) return bulkSession(db);
+  return batchImportSession(db, options.lockWaitMs);
+}
+
+/** Stores one record as the writer's contract says: every refusal before its first write. */
+function upsertRecord(
+  tx: Tx,
+  spec: AnySpec,
+  data: { key: string },
+  timestamp: string,
+  pendingKeys: ((key: string) => boolean) | undefined,
+): ImportUpsert {
+  const prepared = prepareUpsert(tx, spec, data, pendingKeys);
+  if (prepared.outcome === 'deferred') return prepared;
+  if (prepared.outcome === 'unchanged') return { outcome: 'unchanged' };
+  try {
+    return { outcome: storeUpsert(tx, spec, prepared, timestamp).outcome };
+  } catch (error) {
+    // a problem found only while writing would leave the record half-written if it were a refusal
+    if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The records of a batch share what they looked up (references, names): see WriteCache. */
+function writerFor(tx: Tx, cache: WriteCache): ImportWriter {
+  const timestamp = now();
+  return {
+    async upsert(kind: RecordKind, data: { key: string }, pendingKeys?: (key: string) => boolean) {
+      return withWriteCache(tx, () => upsertRecord(tx, RECORD_SPECS[kind], data, timestamp, pendingKeys), cache);
+    },
+  };
+}
+
+/**
+ * Runs a batch's work, and fails it when the event loop turned meanwhile: other requests
+ * would then have run inside the batch's transaction, on the same connection.
+ */
+async function runBatch(work: (writer: ImportWriter) => Promise<void>, writer: ImportWriter): Promise<void> {
+  let turned = false;
+  const check = setImmediate(() => {
+    turned = true;
+  });
+  try {
+    await work(writer);
+  } finally {
+    clearImmediate(check);
+  }
+  if (turned) throw new Error('import: the event loop turned while a batch held the transaction (its work awaited more than the writer)');
+}
+
+const beginImmediate = (db: Db, lockWaitMs: number | undefined) =>
+  // another process (a worker, the CLI) may hold the write lock: waited for between attempts,
+  // not inside SQLite, so that this process serves other requests meanwhile
+  whenWriteLockFree(
+    db.$client,
+    (locked) => {
+      db.$client.exec('BEGIN IMMEDIATE');
+      locked();
+    },
+    lockWaitMs,
+  );
+
+/** Each batch is a write transaction of its own, which bumps the revision as every write does. */
+export function batchImportSession(db: Db, lockWaitMs?: number): ImportSession {
+  return {
+    mode: 'batches',
+    async batch(work) {
+      await beginImmediate(db, lockWaitMs);
+      try {
+        await runBatch(work, writerFor(db, newWriteCache()));
+        bumpRevision(db);
+        db.$client.exec('COMMIT');
+      } catch (error) {
+        if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
+        throw error;
+      }
+    },
+    async finish() {},
+    async abort() {},
+  };
+}
+
+/**
+ * A dry run holds one transaction for its whole run, rolled back at the end, on a connection
+ * of its own: the serving one is shared by every request, which would run inside it. On the
+ * same file, the dry run's lock makes the serving connection's writes wait: they fail at once
+ * instead (a 503), since waiting inside SQLite would block the thread that finishes the dry run.
+ */
+async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefined): Promise<ImportSession> {
+  const connection = openPrivateConnection(db, path);
+  const onFile = path !== ':memory:' && path !== '';
+  const release = onFile ? holdWriteLockElsewhere(db.$client) : () => {};
+  const end = () => {
+    try {
+      if (connection.$client.inTransaction) connection.$client.exec('ROLLBACK');
+    } finally {
+      release();
+      connection.$client.close();
+    }
+  };
+  try {
+    await beginImmediate(connection, lockWaitMs);
+  } catch (error) {
+    end();
+    throw error;
+  }
+  return {
+    mode: 'dry-run',
+    async batch(work) {
+      await runBatch(work, writerFor(connection, newWriteCache()));
+    },
+    async finish() {
+      if (connection.$client.open) end();
+    },
+    async abort() {
+      if (connection.$client.open) end();
+    },
+  };
+}
+
+/**
+ * A bulk load (src/storage/sqlite/bulk.ts), for a connection that has the database to itself:
+ * every batch inside the load's one transaction, with the revision bumped per batch as a
+ * transaction of its own would. The batches share one write cache too, so that each batch does
+ * not look up again the same places, actors and sources and normalise their names again;
+ * dropped when it grows past a bound, to keep memory flat on a large file.
+ */
+function bulkSession(db: Db): ImportSession {
+  const load = beginBulkLoad(db.$client, IMPORT_TABLES);
+  let cache = newWriteCache(true);
+  let ended = false;
+  const end = (commit: boolean) => {
+    if (ended) return;
+    ended = true;
+    load.end(commit);
+  };
+  return {
+    mode: 'bulk',
+    async batch(work) {
+      if (cache.refs.size + cache.names.size > BULK_CACHE_ENTRIES) cache = newWriteCache(true);
+      await runBatch(work, writerFor(db, cache));
+      bumpRevision(db);
+    },
+    async finish() {
+      try {
+        load.finish();
+      } catch (error) {
+        end(false);
+        throw error;
+      }
+      end(true);
+    },
+    async abort() {
+      end(false);
+    },
+  };
+}
