@@ -1,0 +1,168 @@
+import { formatDate, pick, t, textElement } from './i18n.js';
+import { extentOf, type Scale } from './scale.js';
+import type { Entry, StatementEntry } from './types.js';
+
+const ROW_HEIGHT = 30;
+const MAX_ROWS = 8;
+const LABEL_CHAR_PX = 7;
+const LABEL_MAX_PX = 260;
+
+export const headline = (entry: Entry) => (entry.kind === 'event' ? entry.title : entry.text);
+
+/** The speaker's role on the statement date, as "role, organisation". */
+export function roleText(entry: StatementEntry): string {
+  return entry.speaker.roles.map((role) => `${role.role}, ${pick(role.of.name).text}`).join('; ');
+}
+
+interface Lane {
+  id: string;
+  title: string;
+  titleLang: string;
+  subtitle: string;
+  entries: Entry[];
+}
+
+/** Events in one lane, statements in one lane per speaker, in the order the speakers first speak. */
+function lanesOf(entries: Entry[]): Lane[] {
+  const events: Lane = { id: 'events', title: t.events, titleLang: '', subtitle: '', entries: [] };
+  const speakers = new Map<string, Lane>();
+  for (const entry of entries) {
+    if (entry.kind === 'event') {
+      events.entries.push(entry);
+      continue;
+    }
+    let lane = speakers.get(entry.speaker.key);
+    if (!lane) {
+      const name = pick(entry.speaker.name);
+      lane = { id: `speaker:${entry.speaker.key}`, title: name.text, titleLang: name.lang, subtitle: roleText(entry), entries: [] };
+      speakers.set(entry.speaker.key, lane);
+    }
+    lane.entries.push(entry);
+  }
+  return [...(events.entries.length > 0 ? [events] : []), ...speakers.values()];
+}
+
+/** One mark: a dot for a day or a moment, a band as wide as its month, year or interval. */
+function mark(entry: Entry, scale: Scale, onOpen: (entry: Entry) => void) {
+  const extent = extentOf(entry.date, scale);
+  const [left, right] = scale.span(extent.start, extent.end);
+  const date = entry.date;
+  const precision = date.precision === 'interval' ? 'interval' : date.precision;
+  const approximate = date.approximate || Boolean(date.start?.approximate) || Boolean(date.end?.approximate);
+  const uncertain = date.uncertain || Boolean(date.start?.uncertain) || Boolean(date.end?.uncertain);
+  const button = document.createElement('button');
+  button.type = 'button';
+  const classes = ['mark', extent.shape, `kind-${entry.kind}`];
+  if (approximate) classes.push('approximate');
+  if (uncertain) classes.push('uncertain');
+  // fading towards the side the data leaves open, wherever time runs on the page
+  if (extent.openEnd) classes.push(scale.rtl ? 'open-left' : 'open-right');
+  if (extent.openStart) classes.push(scale.rtl ? 'open-right' : 'open-left');
+  button.className = classes.join(' ');
+  button.dataset.key = entry.key;
+  button.dataset.precision = precision;
+  button.dataset.approximate = String(approximate);
+  button.dataset.uncertain = String(uncertain);
+  const title = pick(headline(entry));
+  const when = formatDate(date);
+  const qualifiers = [approximate ? t.approximate : '', uncertain ? t.uncertain : '', extent.openEnd ? t.openEnd : ''].filter(Boolean);
+  button.setAttribute('aria-label', `${title.text}, ${when}${qualifiers.length ? ` (${qualifiers.join(', ')})` : ''}`);
+  button.title = `${when} — ${title.text}`;
+  const glyph = document.createElement('span');
+  glyph.className = 'glyph';
+  if (approximate || uncertain) {
+    const sign = document.createElement('span');
+    sign.className = 'qualifier';
+    sign.textContent = approximate && uncertain ? '~?' : approximate ? '~' : '?';
+    sign.setAttribute('aria-hidden', 'true');
+    glyph.append(sign);
+  }
+  const label = textElement('span', headline(entry), 'label');
+  button.append(glyph, label);
+  button.addEventListener('click', () => onOpen(entry));
+  const labelWidth = Math.min(LABEL_MAX_PX, title.text.length * LABEL_CHAR_PX + 12);
+  return { button, left: Math.max(left, -4), right: Math.min(right, scale.width + 4), labelWidth };
+}
+
+/**
+ * Marks packed into rows so that no two labels overlap: a label goes on the side time runs
+ * to, or the other side near the edge of the window. Past MAX_ROWS a lane says how many more
+ * entries it holds (they are in the list below, and the lane shows them when zoomed in).
+ */
+export function drawLanes(container: HTMLElement, scale: Scale, entries: Entry[], onOpen: (entry: Entry) => void): void {
+  const fragment = document.createDocumentFragment();
+  for (const lane of lanesOf(entries)) {
+    const section = document.createElement('section');
+    section.className = 'lane';
+    section.dataset.lane = lane.id;
+    const heading = document.createElement('h3');
+    heading.className = 'lane-title';
+    const name = document.createElement('span');
+    name.textContent = lane.title;
+    if (lane.titleLang) name.lang = lane.titleLang;
+    name.dir = 'auto';
+    heading.append(name);
+    if (lane.subtitle) {
+      const role = document.createElement('span');
+      role.className = 'lane-role';
+      role.textContent = lane.subtitle;
+      role.dir = 'auto';
+      heading.append(role);
+    }
+    const track = document.createElement('div');
+    track.className = 'lane-track';
+    const rowEnds: number[] = [];
+    let hidden = 0;
+    for (const entry of lane.entries) {
+      const placed = mark(entry, scale, onOpen);
+      const labelAfter = scale.rtl ? placed.left - placed.labelWidth >= 0 : placed.right + placed.labelWidth <= scale.width;
+      // the label sits to the right in left-to-right time (or the left in right-to-left), unless it would leave the track
+      const labelRight = scale.rtl ? !labelAfter : labelAfter;
+      const occupied: [number, number] = labelRight
+        ? [placed.left, Math.max(placed.right, placed.left + 10) + placed.labelWidth]
+        : [Math.min(placed.left, placed.right - 10) - placed.labelWidth, placed.right];
+      let row = rowEnds.findIndex((end) => end + 4 <= occupied[0]);
+      if (row === -1) {
+        if (rowEnds.length >= MAX_ROWS) {
+          hidden++;
+          continue;
+        }
+        row = rowEnds.length;
+        rowEnds.push(occupied[1]);
+      } else rowEnds[row] = occupied[1];
+      placed.button.classList.add(labelRight ? 'label-right' : 'label-left');
+      placed.button.style.left = `${placed.left}px`;
+      placed.button.style.width = `${Math.max(0, placed.right - placed.left)}px`;
+      placed.button.style.top = `${row * ROW_HEIGHT}px`;
+      track.append(placed.button);
+    }
+    track.style.height = `${Math.max(1, rowEnds.length) * ROW_HEIGHT}px`;
+    section.append(heading, track);
+    if (hidden > 0) {
+      const more = document.createElement('p');
+      more.className = 'lane-more';
+      more.textContent = t.hiddenInLane(hidden);
+      section.append(more);
+    }
+    fragment.append(section);
+  }
+  container.replaceChildren(fragment);
+  // arrow keys walk the marks of a lane in time order
+  container.onkeydown = (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLButtonElement) || !target.classList.contains('mark')) return;
+    const forward = document.documentElement.dir === 'rtl' ? 'ArrowLeft' : 'ArrowRight';
+    const backward = forward === 'ArrowRight' ? 'ArrowLeft' : 'ArrowRight';
+    if (event.key !== forward && event.key !== backward && event.key !== 'ArrowUp' && event.key !== 'ArrowDown') return;
+    event.preventDefault();
+    if (event.key === 'ArrowUp' || event.key === 'ArrowDown') {
+      const lanes = [...container.querySelectorAll('.lane')];
+      const lane = target.closest('.lane');
+      const next = lanes[lanes.indexOf(lane!) + (event.key === 'ArrowDown' ? 1 : -1)];
+      next?.querySelector<HTMLButtonElement>('.mark')?.focus();
+      return;
+    }
+    const marks = [...(target.closest('.lane-track')?.querySelectorAll<HTMLButtonElement>('.mark') ?? [])];
+    marks[marks.indexOf(target) + (event.key === forward ? 1 : -1)]?.focus();
+  };
+}
