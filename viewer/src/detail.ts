@@ -58,14 +58,14 @@ function highlighted(text: string, citation: Citation): HTMLElement {
 
 function citationBlock(citation: Citation): HTMLElement {
   const item = element('li');
-  const title = pick(citation.source.title).text || citation.source.key;
+  const title = pick(citation.source.title).text || citation.source.outlet || citation.source.key;
   const heading = citation.source.url ? element('a', title) : element('span', title);
   if (heading instanceof HTMLAnchorElement) {
     heading.href = citation.source.url!;
     heading.rel = 'noreferrer';
   }
   item.append(heading);
-  if (citation.source.outlet) item.append(' — ', element('span', citation.source.outlet));
+  if (citation.source.outlet && title !== citation.source.outlet) item.append(' — ', element('span', citation.source.outlet));
   if (citation.excerpt) {
     const excerpt = element('q', citation.excerpt, 'excerpt');
     excerpt.dir = 'auto';

@@ -3,6 +3,7 @@ import { extentOf, type Scale } from './scale.js';
 import type { Entry, StatementEntry } from './types.js';
 
 const ROW_HEIGHT = 30;
+const POINT_RADIUS = 6;
 const MAX_ROWS = 8;
 const LABEL_CHAR_PX = 7;
 const LABEL_MAX_PX = 260;
@@ -45,7 +46,9 @@ function lanesOf(entries: Entry[]): Lane[] {
 /** One mark: a dot for a day or a moment, a band as wide as its month, year or interval. */
 function mark(entry: Entry, scale: Scale, onOpen: (entry: Entry) => void) {
   const extent = extentOf(entry.date, scale);
-  const [left, right] = scale.span(extent.start, extent.end);
+  const [bandLeft, bandRight] = scale.span(extent.start, extent.end);
+  // a point is a dot centred on its moment, as wide as the dot
+  const [left, right] = extent.shape === 'point' ? [bandLeft - POINT_RADIUS, bandLeft + POINT_RADIUS] : [bandLeft, bandRight];
   const date = entry.date;
   const precision = date.precision === 'interval' ? 'interval' : date.precision;
   const approximate = date.approximate || Boolean(date.start?.approximate) || Boolean(date.end?.approximate);
@@ -81,7 +84,7 @@ function mark(entry: Entry, scale: Scale, onOpen: (entry: Entry) => void) {
   button.append(glyph, label);
   button.addEventListener('click', () => onOpen(entry));
   const labelWidth = Math.min(LABEL_MAX_PX, title.text.length * LABEL_CHAR_PX + 12);
-  return { button, left: Math.max(left, -4), right: Math.min(right, scale.width + 4), labelWidth };
+  return { button, left: Math.max(left, -POINT_RADIUS), right: Math.min(right, scale.width + POINT_RADIUS), labelWidth };
 }
 
 /**
@@ -119,8 +122,8 @@ export function drawLanes(container: HTMLElement, scale: Scale, entries: Entry[]
       // the label sits to the right in left-to-right time (or the left in right-to-left), unless it would leave the track
       const labelRight = scale.rtl ? !labelAfter : labelAfter;
       const occupied: [number, number] = labelRight
-        ? [placed.left, Math.max(placed.right, placed.left + 10) + placed.labelWidth]
-        : [Math.min(placed.left, placed.right - 10) - placed.labelWidth, placed.right];
+        ? [placed.left, placed.right + placed.labelWidth]
+        : [placed.left - placed.labelWidth, placed.right];
       let row = rowEnds.findIndex((end) => end + 4 <= occupied[0]);
       if (row === -1) {
         if (rowEnds.length >= MAX_ROWS) {
