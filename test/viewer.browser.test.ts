@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, SERVER_AUTH, startServer, stopAllServers, type ServerProcess } from './support/server.js';
@@ -104,6 +105,15 @@ describe('the viewer in chromium', () => {
     );
     expect(firstRender).toBeGreaterThan(0);
     console.log(`viewer: time to first render of the seed view ${firstRender.toFixed(0)} ms`);
+    // the JavaScript the page loads before it draws, gzipped as a server would send it
+    const scripts: string[] = await page.evaluate(() =>
+      performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.js')).map((r) => new URL(r.name).pathname),
+    );
+    expect(scripts.length).toBeGreaterThan(0);
+    let gzipped = 0;
+    for (const script of scripts) gzipped += gzipSync(Buffer.from(await (await fetch(`${server.url}${script}`)).arrayBuffer())).length;
+    console.log(`viewer: initial JavaScript ${scripts.length} file(s), ${(gzipped / 1024).toFixed(1)} KB gzipped`);
+    expect(gzipped).toBeLessThan(250 * 1024);
     await page.screenshot({ path: path.join(SHOTS, 'seed.png'), fullPage: true });
   });
 

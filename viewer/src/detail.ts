@@ -19,7 +19,7 @@ function section(title: string, ...children: Node[]): HTMLElement {
 function dateBlock(date: DateValue): HTMLElement {
   const list = element('dl', undefined, 'date-facts');
   const add = (term: string, value: string) => list.append(element('dt', term), element('dd', value));
-  add(t.chart, formatDate(date));
+  add(t.date, formatDate(date));
   add(t.precision, t.precisions[date.precision] ?? date.precision);
   add('EDTF', date.edtf);
   const qualifiers = [
