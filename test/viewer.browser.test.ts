@@ -179,6 +179,42 @@ describe('the viewer in chromium', () => {
     await detail.waitFor({ state: 'visible' });
   });
 
+  it('filters by a place with the places under it, kind and text, and a copied link reproduces the view', async () => {
+    const page = await open('/?from=2022-01-01&to=2022-01-31');
+    const keys = (p: Page) => p.locator('#entry-list li').evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.key));
+    const api = async (search: string) =>
+      ((await (await fetch(`${server.url}/v1/timeline?from=2022-01-01&to=2022-01-31&limit=200&${search}`)).json())).data.map(
+        (entry: Json) => entry.key,
+      );
+    await page.selectOption('select[name="place"]', 'place:kz');
+    await page.waitForURL((url) => url.searchParams.get('place') === 'place:kz');
+    await page.waitForFunction(() => !document.querySelector('#entry-list li[data-key="event:ots-cfm-extraordinary-2022-01-11"]'));
+    const inKazakhstan = await keys(page);
+    // the riots in Almaty are filed under Almaty, a city of Kazakhstan
+    expect(inKazakhstan).toContain('event:almaty-riots-2022-01');
+    expect(inKazakhstan).toEqual(await api('place=place%3Akz'));
+
+    await page.selectOption('select[name="kind"]', 'event');
+    await page.waitForURL((url) => url.searchParams.get('kind') === 'event');
+    await page.fill('input[name="q"]', 'gas');
+    await page.press('input[name="q"]', 'Enter');
+    await page.waitForURL((url) => url.searchParams.get('q') === 'gas');
+    await page.waitForFunction(() => document.querySelectorAll('#entry-list li').length < 5);
+    const filtered = await keys(page);
+    expect(filtered).toEqual(await api('place=place%3Akz&kind=event&q=gas'));
+    expect(filtered).toContain('event:kz-protests-2022-01-02');
+
+    // the same URL in another page shows the same entries, with the form filled in
+    const copy = await open(new URL(page.url()).pathname + new URL(page.url()).search);
+    expect(await keys(copy)).toEqual(filtered);
+    expect(await copy.inputValue('select[name="place"]')).toBe('place:kz');
+    expect(await copy.inputValue('input[name="q"]')).toBe('gas');
+    // back undoes one filter at a time
+    await page.goBack();
+    await page.waitForURL((url) => url.searchParams.get('q') === null && url.searchParams.get('kind') === 'event');
+    await page.waitForFunction((count) => document.querySelectorAll('#entry-list li').length > count, filtered.length);
+  });
+
   it('lays the page out right to left with lang=ar, Arabic text and time running leftwards', async () => {
     const page = await open('/?from=2021-12-28&to=2022-01-14&lang=ar');
     expect(await page.evaluate(() => [document.documentElement.dir, document.documentElement.lang])).toEqual(['rtl', 'ar']);

@@ -7,6 +7,8 @@ const POINT_RADIUS = 6;
 const MAX_ROWS = 8;
 const LABEL_CHAR_PX = 7;
 const LABEL_MAX_PX = 260;
+/** Speakers with a lane of their own; the others' statements are in the list below. */
+const MAX_SPEAKER_LANES = 12;
 
 export const headline = (entry: Entry) => (entry.kind === 'event' ? entry.title : entry.text);
 
@@ -40,7 +42,14 @@ function lanesOf(entries: Entry[]): Lane[] {
     }
     lane.entries.push(entry);
   }
-  return [...(events.entries.length > 0 ? [events] : []), ...speakers.values()];
+  // the speakers with most statements in view keep their lanes, in the order they first speak
+  const kept = new Set(
+    [...speakers.values()]
+      .sort((a, b) => b.entries.length - a.entries.length)
+      .slice(0, MAX_SPEAKER_LANES)
+      .map((lane) => lane.id),
+  );
+  return [...(events.entries.length > 0 ? [events] : []), ...[...speakers.values()].filter((lane) => kept.has(lane.id))];
 }
 
 /** One mark: a dot for a day or a moment, a band as wide as its month, year or interval. */
@@ -92,8 +101,25 @@ function mark(entry: Entry, scale: Scale, onOpen: (entry: Entry) => void) {
  * to, or the other side near the edge of the window. Past MAX_ROWS a lane says how many more
  * entries it holds (they are in the list below, and the lane shows them when zoomed in).
  */
-export function drawLanes(container: HTMLElement, scale: Scale, entries: Entry[], onOpen: (entry: Entry) => void): void {
+export function drawLanes(
+  container: HTMLElement,
+  scale: Scale,
+  entries: Entry[],
+  onOpen: (entry: Entry) => void,
+  loadedUntil: number | null,
+): void {
   const fragment = document.createDocumentFragment();
+  // a page that is not the last covers the window only up to its last entry: past it the
+  // lanes are not empty, just not loaded
+  if (loadedUntil !== null && loadedUntil < scale.to) {
+    const [left, right] = scale.span(Math.max(loadedUntil, scale.from), scale.to);
+    const veil = document.createElement('div');
+    veil.className = 'unloaded';
+    veil.style.left = `${left}px`;
+    veil.style.width = `${right - left}px`;
+    veil.textContent = t.unloaded;
+    fragment.append(veil);
+  }
   for (const lane of lanesOf(entries)) {
     const section = document.createElement('section');
     section.className = 'lane';

@@ -6,7 +6,7 @@ import { renderDetail } from './detail.js';
 import { drawHistogram, installBrush, intervalFor } from './histogram.js';
 import { formatDate, formatDay, lang, pick, setLang, t, textElement } from './i18n.js';
 import { drawLanes, headline, roleText } from './lanes.js';
-import { Scale } from './scale.js';
+import { extentOf, Scale } from './scale.js';
 import { apiQuery, readState, writeState, type ViewState } from './state.js';
 import type { Entry } from './types.js';
 
@@ -51,7 +51,8 @@ function drawChart(): void {
   if (!state.from || !state.to) return;
   const current = scale();
   drawAxis(axisBox, current);
-  drawLanes(lanesBox, current, entries, openEntry);
+  const last = entries.at(-1);
+  drawLanes(lanesBox, current, entries, openEntry, nextCursor !== null && last ? extentOf(last.date, current).start : null);
   const { from, to } = windowDays();
   $('window-label').textContent = `${formatDay(from, 'day')} – ${formatDay(to, 'day')}`;
 }
