@@ -20,6 +20,8 @@ interface Watched {
   page: Page;
   foreign: string[];
   errors: string[];
+  /** Every request to the API's timeline reads, in order. */
+  timelineReads: URL[];
 }
 
 describe('the viewer in chromium', () => {
@@ -57,11 +59,12 @@ describe('the viewer in chromium', () => {
   /** Opens a page of the server, watched, and waits until the viewer has drawn its data. */
   async function open(route: string, options: { width?: number; ready?: string } = {}): Promise<Page> {
     const page = await context.newPage();
-    const watched: Watched = { page, foreign: [], errors: [] };
+    const watched: Watched = { page, foreign: [], errors: [], timelineReads: [] };
     opened.push(watched);
     page.on('request', (request) => {
       const url = new URL(request.url());
       if (url.origin !== server.url && url.protocol !== 'data:') watched.foreign.push(request.url());
+      if (url.pathname === '/v1/timeline' && url.searchParams.get('format') === null) watched.timelineReads.push(url);
     });
     page.on('console', (message) => {
       if (message.type() === 'error') watched.errors.push(message.text());
@@ -74,6 +77,7 @@ describe('the viewer in chromium', () => {
   }
 
   const query = (page: Page) => new URL(page.url()).searchParams;
+  const watching = (page: Page) => opened.find((watched) => watched.page === page)!;
   const listText = (page: Page, key: string) => page.locator(`#entry-list li[data-key="${key}"]`).innerText();
 
   it('shows the protests of 2 January and the resignation and state of emergency of 5 January on the seed view', async () => {
@@ -256,6 +260,10 @@ describe('the viewer in chromium', () => {
     await page.waitForFunction((first) => document.querySelector('#filters input[name="from"]') instanceof HTMLInputElement
       && (document.querySelector('#filters input[name="from"]') as HTMLInputElement).value === first, from);
     expect(await page.locator('.axis-minor .axis-cell').count()).toBe(days);
+    // the entries were read again for the new window, a page at a time: never the whole set
+    const reads = watching(page).timelineReads.filter((url) => url.searchParams.has('from'));
+    expect(reads.some((url) => url.searchParams.get('from') === from && url.searchParams.get('to') === to)).toBe(true);
+    for (const url of reads) expect(Number(url.searchParams.get('limit'))).toBeLessThanOrEqual(200);
     await page.goBack();
     await page.waitForURL(before);
     await page.waitForFunction(() => (document.querySelector('#filters input[name="from"]') as HTMLInputElement).value === '2021-12-01');

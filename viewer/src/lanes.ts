@@ -96,6 +96,8 @@ function mark(entry: Entry, scale: Scale, onOpen: (entry: Entry) => void) {
   return { button, left: Math.max(left, -POINT_RADIUS), right: Math.min(right, scale.width + POINT_RADIUS), labelWidth };
 }
 
+const width = (placed: { left: number; right: number }) => placed.right - placed.left;
+
 /**
  * Marks packed into rows so that no two labels overlap: a label goes on the side time runs
  * to, or the other side near the edge of the window. Past MAX_ROWS a lane says how many more
@@ -140,32 +142,46 @@ export function drawLanes(
     }
     const track = document.createElement('div');
     track.className = 'lane-track';
-    const rowEnds: number[] = [];
+    // the shortest marks are placed first, so that days and months keep the top rows and the
+    // bands that span the whole window are the ones left out when a lane is full; the marks are
+    // then appended in time order, which is the order the keyboard walks them in
+    const placedMarks = lane.entries.map((entry) => mark(entry, scale, onOpen));
+    const rows: [number, number][][] = [];
     let hidden = 0;
-    for (const entry of lane.entries) {
-      const placed = mark(entry, scale, onOpen);
+    const shown = new Set<number>();
+    const byWidth = placedMarks.map((_, index) => index).sort((a, b) => width(placedMarks[a]!) - width(placedMarks[b]!) || a - b);
+    for (const index of byWidth) {
+      const placed = placedMarks[index]!;
       const labelAfter = scale.rtl ? placed.left - placed.labelWidth >= 0 : placed.right + placed.labelWidth <= scale.width;
-      // the label sits to the right in left-to-right time (or the left in right-to-left), unless it would leave the track
+      // the label sits to the right in left-to-right time (or the left in right-to-left), unless
+      // it would leave the track; a band wide enough for it holds it
       const labelRight = scale.rtl ? !labelAfter : labelAfter;
-      const occupied: [number, number] = labelRight
-        ? [placed.left, placed.right + placed.labelWidth]
-        : [placed.left - placed.labelWidth, placed.right];
-      let row = rowEnds.findIndex((end) => end + 4 <= occupied[0]);
+      const inside = width(placed) >= placed.labelWidth + 16;
+      const occupied: [number, number] = inside
+        ? [placed.left, placed.right]
+        : labelRight
+          ? [placed.left, placed.right + placed.labelWidth]
+          : [placed.left - placed.labelWidth, placed.right];
+      let row = rows.findIndex((taken) => taken.every(([a, b]) => occupied[1] + 4 <= a || b + 4 <= occupied[0]));
       if (row === -1) {
-        if (rowEnds.length >= MAX_ROWS) {
+        if (rows.length >= MAX_ROWS) {
           hidden++;
           continue;
         }
-        row = rowEnds.length;
-        rowEnds.push(occupied[1]);
-      } else rowEnds[row] = occupied[1];
-      placed.button.classList.add(labelRight ? 'label-right' : 'label-left');
+        row = rows.length;
+        rows.push([]);
+      }
+      rows[row]!.push(occupied);
+      shown.add(index);
+      placed.button.classList.add(inside ? 'label-inside' : labelRight ? 'label-right' : 'label-left');
       placed.button.style.left = `${placed.left}px`;
       placed.button.style.width = `${Math.max(0, placed.right - placed.left)}px`;
       placed.button.style.top = `${row * ROW_HEIGHT}px`;
-      track.append(placed.button);
     }
-    track.style.height = `${Math.max(1, rowEnds.length) * ROW_HEIGHT}px`;
+    placedMarks.forEach((placed, index) => {
+      if (shown.has(index)) track.append(placed.button);
+    });
+    track.style.height = `${Math.max(1, rows.length) * ROW_HEIGHT}px`;
     section.append(heading, track);
     if (hidden > 0) {
       const more = document.createElement('p');

@@ -1,7 +1,7 @@
 import * as api from './api.js';
 import { drawAxis } from './axis.js';
 import { pollingFeed, type ChangeFeed } from './changes.js';
-import { dayOf, isoOf, nextUnit } from './dates.js';
+import { dayOf, isoOf, momentOf, nextUnit } from './dates.js';
 import { renderDetail } from './detail.js';
 import { drawHistogram, installBrush, intervalFor } from './histogram.js';
 import { formatDate, formatDay, lang, pick, setLang, t, textElement } from './i18n.js';
@@ -11,6 +11,7 @@ import { apiQuery, readState, writeState, type ViewState } from './state.js';
 import type { Entry } from './types.js';
 
 const PAGE_SIZE = 200;
+const REACHING_PAGE_SIZE = 50;
 const MIN_DAYS = 3;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -109,6 +110,32 @@ async function ensureWindow(): Promise<void> {
   writeState(state, 'replace');
 }
 
+function insideQuery(): URLSearchParams {
+  const query = apiQuery(state);
+  query.set('match', 'within');
+  return query;
+}
+
+/**
+ * Where an entry sorts in the API's chronological order: by when it may start, then end (an
+ * open side is the earliest or latest there is), then id; an instant at its moment, after the day it falls in begins.
+ */
+function chronological(entry: Entry): [number, number, number] {
+  const { date } = entry;
+  if (date.instant) return [momentOf(date.instant), momentOf(date.instant), entry.id];
+  return [date.earliest ? dayOf(date.earliest) : -Infinity, date.latest ? dayOf(date.latest) + 1 : Infinity, entry.id];
+}
+
+/** Entries of several pages, each once, in the API's chronological order. */
+function merged(...pages: Entry[][]): Entry[] {
+  const byKey = new Map<string, Entry>();
+  for (const page of pages) for (const entry of page) byKey.set(entry.key, entry);
+  return [...byKey.values()]
+    .map((entry) => ({ entry, at: chronological(entry) }))
+    .sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.at[2] - b.at[2])
+    .map(({ entry }) => entry);
+}
+
 /** Fetches the window's first page and its histogram; a newer load aborts an older one. */
 async function load(): Promise<void> {
   loading?.abort();
@@ -121,14 +148,17 @@ async function load(): Promise<void> {
     fillForm();
     drawChart();
     const current = scale();
-    const query = apiQuery(state);
-    const [page, counts] = await Promise.all([
-      api.timelinePage(query, PAGE_SIZE, null, controller.signal),
+    // Entries inside the window, a page at a time, and the first few that reach past it: read in
+    // one chronological order, the years, months and long intervals that overlap a week would
+    // fill a whole page before the week's own days
+    const [inside, reaching, counts] = await Promise.all([
+      api.timelinePage(insideQuery(), PAGE_SIZE, null, controller.signal),
+      api.timelinePage(apiQuery(state), REACHING_PAGE_SIZE, null, controller.signal),
       api.histogram(apiQuery(state, { lang: false }), intervalFor(current), controller.signal),
     ]);
     if (controller.signal.aborted) return;
-    entries = page.data;
-    nextCursor = page.page.nextCursor;
+    entries = merged(reaching.data, inside.data);
+    nextCursor = inside.page.nextCursor;
     drawHistogram(histogramBox, scale(), counts);
     drawChart();
     drawList();
@@ -146,8 +176,8 @@ async function load(): Promise<void> {
 
 async function loadMore(): Promise<void> {
   if (!nextCursor) return;
-  const page = await api.timelinePage(apiQuery(state), PAGE_SIZE, nextCursor);
-  entries = [...entries, ...page.data];
+  const page = await api.timelinePage(insideQuery(), PAGE_SIZE, nextCursor);
+  entries = merged(entries, page.data);
   nextCursor = page.page.nextCursor;
   drawChart();
   drawList();
