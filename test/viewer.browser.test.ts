@@ -163,6 +163,7 @@ describe('the viewer in chromium', () => {
     await statements.first().locator('button').click();
     const detail = page.locator('#detail');
     await detail.waitFor({ state: 'visible' });
+    expect(await page.locator(`.mark[data-key="${expected.data[0].key}"]`).getAttribute('aria-current')).toBe('true');
     expect(await detail.innerText()).toContain(roleText);
     const entry = expected.data[0];
     const excerpt: string = entry.sources[0].excerpt;
@@ -336,6 +337,11 @@ describe('the viewer in chromium', () => {
     expect(await page.locator('#story-title').innerText()).toContain('Kazakhstan, January 2022');
     expect(await page.locator('.tl-timeline').count()).toBe(1);
     await page.screenshot({ path: path.join(SHOTS, 'story.png') });
+    // in Arabic: TimelineJS3's own Arabic locale, from this host too
+    const arabic = await open('/timelines/kazakhstan-january-2022?lang=ar', { ready: '.tl-slide' });
+    await arabic.waitForSelector('body[data-ready="true"]');
+    expect(await arabic.locator('#story-title').innerText()).toContain('كازاخستان');
+    expect(await arabic.evaluate(() => document.documentElement.dir)).toBe('rtl');
     const missing = await fetch(`${server.url}/timelines/no-such-story`);
     expect(missing.status).toBe(404);
   });

@@ -80,7 +80,9 @@ function citationBlock(citation: Citation): HTMLElement {
         const body = highlighted(source.text, citation);
         if (source.lang) body.lang = source.lang;
         text.replaceChildren(body);
-        body.querySelector('mark')?.scrollIntoView({ block: 'nearest' });
+        // the excerpt in view inside the text's own box (its offset parent), without moving the panel or the page
+        const mark = body.querySelector('mark');
+        if (mark) body.scrollTop = Math.max(0, mark.offsetTop - 24);
       } else text.textContent = t.noText;
     })
     .catch(() => {

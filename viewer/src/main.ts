@@ -162,6 +162,7 @@ async function load(): Promise<void> {
     drawHistogram(histogramBox, scale(), counts);
     drawChart();
     drawList();
+    markSelected();
     if (firstRender) {
       firstRender = false;
       performance.mark('annals:first-render');
@@ -220,6 +221,7 @@ function openEntry(entry: Entry, push = true, focus = true): void {
   }
   detail.hidden = false;
   renderDetail(detailBody, entry, exportLinks());
+  markSelected();
   if (focus) detail.focus();
 }
 
@@ -232,8 +234,20 @@ async function openEntryByKey(key: string, focus = true): Promise<void> {
   }
 }
 
+/** The open entry's mark and list item are shown as selected (and say so). */
+function markSelected(): void {
+  const key = detail.hidden ? '' : state.entry;
+  for (const element of document.querySelectorAll<HTMLElement>('.mark[data-key], #entry-list li[data-key]')) {
+    const selected = element.dataset.key === key;
+    element.classList.toggle('selected', selected);
+    const control = element instanceof HTMLButtonElement ? element : element.querySelector('button');
+    control?.setAttribute('aria-current', String(selected));
+  }
+}
+
 function closeDetail(push = true): void {
   detail.hidden = true;
+  markSelected();
   if (push && state.entry) update({ entry: '' });
 }
 
