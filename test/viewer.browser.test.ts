@@ -270,6 +270,26 @@ describe('the viewer in chromium', () => {
     await page.waitForFunction(() => (document.querySelector('#filters input[name="from"]') as HTMLInputElement).value === '2021-12-01');
   });
 
+  it('pans when the axis is dragged, and shows each side of an interval with its precision', async () => {
+    const page = await open('/?from=2022-01-01&to=2022-01-20');
+    const box = (await page.locator('#axis').boundingBox())!;
+    // 20 days over the axis: dragging it leftwards by a quarter brings 5 later days in
+    await page.mouse.move(box.x + box.width * 0.6, box.y + 10);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.35, box.y + 10, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForURL((url) => url.searchParams.get('from') !== '2022-01-01');
+    expect([query(page).get('from'), query(page).get('to')]).toEqual(['2022-01-06', '2022-01-25']);
+
+    await page.locator('#entry-list li[data-key="event:almaty-riots-2022-01"] button').click();
+    const facts = page.locator('#detail .date-facts');
+    await facts.waitFor();
+    const text = await facts.innerText();
+    expect(text).toContain('interval');
+    expect(text).toMatch(/Starts\s+2 January 2022 \(day\)/);
+    expect(text).toMatch(/Ends\s+11 January 2022 \(day\)/);
+  });
+
   it('shows an entry written through the API on an open page within 2 s, and removes it when deleted', async () => {
     const page = await open('/?from=2022-01-01&to=2022-01-31');
     const key = 'event:viewer-live-probe';

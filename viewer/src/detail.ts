@@ -1,7 +1,7 @@
 import * as api from './api.js';
 import { formatDate, lang, pick, t, textElement } from './i18n.js';
 import { headline } from './lanes.js';
-import type { Citation, DateValue, Entry } from './types.js';
+import type { Citation, DatePoint, DateValue, Entry } from './types.js';
 
 const element = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string) => {
   const node = document.createElement(tag);
@@ -21,6 +21,13 @@ function dateBlock(date: DateValue): HTMLElement {
   const add = (term: string, value: string) => list.append(element('dt', term), element('dd', value));
   add(t.date, formatDate(date));
   add(t.precision, t.precisions[date.precision] ?? date.precision);
+  // each side of an interval has its own precision: "from a day to a month"
+  if (date.precision === 'interval') {
+    const side = (point: DatePoint | null | undefined, missing: string) =>
+      point ? `${formatDate(point)} (${t.precisions[point.precision] ?? point.precision})` : missing;
+    add(t.intervalStart, side(date.start, t.openStart));
+    add(t.intervalEnd, side(date.end, t.openEnd));
+  }
   add('EDTF', date.edtf);
   const qualifiers = [
     date.approximate || date.start?.approximate || date.end?.approximate ? t.approximate : '',

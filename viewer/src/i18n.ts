@@ -38,6 +38,8 @@ const en = {
   hiddenInLane: (n: number) => `+${n} more`,
   unloaded: 'More entries here: zoom in, or load more below',
   date: 'Date',
+  intervalStart: 'Starts',
+  intervalEnd: 'Ends',
   precision: 'Precision',
   precisions: { year: 'year', month: 'month', day: 'day', instant: 'moment', interval: 'interval' } as Record<string, string>,
   approximate: 'approximate',
@@ -101,6 +103,8 @@ const ar: Strings = {
   hiddenInLane: (n: number) => `+${n.toLocaleString('ar')} أخرى`,
   unloaded: 'مدخلات أخرى هنا: كبّر، أو حمّل المزيد أدناه',
   date: 'التاريخ',
+  intervalStart: 'يبدأ',
+  intervalEnd: 'ينتهي',
   precision: 'الدقة',
   precisions: { year: 'سنة', month: 'شهر', day: 'يوم', instant: 'لحظة', interval: 'فترة' },
   approximate: 'تقريبي',
@@ -201,7 +205,7 @@ function formatPoint(point: DatePoint | DateValue): string {
 }
 
 /** A date as people read it: "c. 1992", "5 January 2022?", "2 January 2022 – …". */
-export function formatDate(date: DateValue): string {
+export function formatDate(date: DateValue | DatePoint): string {
   if (date.precision !== 'interval') return formatPoint(date);
   const start = date.start ? formatPoint(date.start) : '…';
   const end = date.end ? formatPoint(date.end) : '…';

@@ -376,6 +376,24 @@ for (const box of [axisBox, lanesBox]) {
   );
 }
 installBrush(histogramBox, scale, (from, to) => setWindow(from, to));
+// dragging the axis pans: the days under the pointer follow it, read again when it is let go
+let dragFrom: { x: number; scale: Scale } | null = null;
+axisBox.addEventListener('pointerdown', (event) => {
+  dragFrom = { x: event.clientX, scale: scale() };
+  axisBox.setPointerCapture(event.pointerId);
+});
+axisBox.addEventListener('pointerup', (event) => {
+  if (!dragFrom) return;
+  const { x, scale: at } = dragFrom;
+  dragFrom = null;
+  const shift = at.day(x) - at.day(event.clientX);
+  if (Math.abs(event.clientX - x) < 4) return;
+  const { from, to } = windowDays();
+  setWindow(from + shift, to + shift);
+});
+axisBox.addEventListener('pointercancel', () => {
+  dragFrom = null;
+});
 
 window.addEventListener('popstate', () => {
   const previousLang = state.lang;
