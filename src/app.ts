@@ -29,6 +29,7 @@ import { sourceRoutes } from './routes/sources.js';
 import { statementRoutes } from './routes/statements.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { timelinesRoutes } from './routes/timelines.js';
+import { viewerRoutes } from './routes/viewer.js';
 import { StreamBody } from './schemas/common.js';
 import { declareProtocolResponses, openapiDocumentBase, openapiText, pruneUnusedSchemas } from './plugins/openapi.js';
 import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugins/security.js';
@@ -194,6 +195,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes);
+  await app.register(viewerRoutes);
   await app.register(problemRoutes);
   await app.register(
     async (v1) => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
 /** Paths whose answers depend on the code only, not the data: cacheable for a while. */
-const STATIC_PREFIXES = ['/openapi.json', '/docs', '/problems/'];
+const STATIC_PREFIXES = ['/openapi.json', '/docs', '/problems/', '/viewer/', '/timelines/'];
 /** The probes: never cached. */
 const UNCACHED_PREFIXES = ['/healthz', '/readyz'];
 
@@ -10,8 +10,11 @@ const UNCACHED_PREFIXES = ['/healthz', '/readyz'];
  * Whether a read of this path carries an ETag of the data (and so is answered 304 to a
  * matching If-None-Match): what the OpenAPI document declares (src/plugins/openapi.ts) follows this.
  */
-export const hasDataEtag = (url: string) =>
-  !STATIC_PREFIXES.some((prefix) => url.startsWith(prefix)) && !UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix));
+export const hasDataEtag = (url: string) => !isStatic(url) && !UNCACHED_PREFIXES.some((prefix) => url.startsWith(prefix));
+
+/** The viewer's page at `/` is code too: a data ETag would keep an old page (and its old asset names) after an upgrade. */
+const isStatic = (url: string) =>
+  url === '/' || url.startsWith('/?') || STATIC_PREFIXES.some((prefix) => url.startsWith(prefix));
 
 /**
  * ETags and Cache-Control for reads. A read's ETag is derived from the data version (the
@@ -28,7 +31,7 @@ export function installCaching(app: FastifyInstance): void {
       return;
     }
     const url = request.url;
-    if (STATIC_PREFIXES.some((prefix) => url.startsWith(prefix))) {
+    if (isStatic(url)) {
       reply.header('cache-control', 'public, max-age=300');
       return;
     }
