@@ -125,6 +125,29 @@ describe('entry documents', () => {
     expect(afterDelete.data.map((e: Json) => e.key)).toContain(second!.key);
   });
 
+  it("shows a rename of the actor a speaker is affiliated to, which the statement names nowhere else", async () => {
+    const post = async (collection: string, payload: Json) => {
+      const res = await t.app.inject({ method: 'POST', url: `/v1/${collection}`, headers: AUTH, payload });
+      expect(res.statusCode, res.body).toBe(201);
+    };
+    await post('actors', { key: 'actor:party', type: 'organization', name: { en: 'The Party', ar: 'الحزب' } });
+    await post('actors', { key: 'actor:member', type: 'person', name: { en: 'A Member' }, affiliations: [{ actor: 'actor:party', role: 'member', date: null }] });
+    await post('statements', { key: 'stmt:member-says', type: 'quote', date: '2022-01-07', speaker: 'actor:member', text: { en: 'Something' } });
+    const url = '/v1/actors/actor:member/timeline?lang=ar';
+    const before = (await t.app.inject(url)).json<Json>();
+    expect(before.data[0].speaker.roles).toEqual([{ role: 'member', of: expect.objectContaining({ key: 'actor:party', name: { ar: 'الحزب' } }), date: null }]);
+    const renamed = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/actors/actor:party',
+      headers: AUTH,
+      payload: { key: 'actor:the-party', name: { en: 'The Other Party', ar: 'الحزب الآخر' } },
+    });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    const res = await t.app.inject(url);
+    expect(res.json<Json>().data[0].speaker.roles[0].of).toEqual(expect.objectContaining({ key: 'actor:the-party', name: { ar: 'الحزب الآخر' } }));
+    expect(res.body).toBe(await renderedFromRows(res.body, 'ar'));
+  });
+
   it('serves a write made through another connection to the same file at once', async () => {
     // a second app on the file: a connection of its own, as another process's would be
     const other = await buildApp({ databasePath: t.databasePath, seedWhenEmpty: false, bootstrapKey: TEST_KEY, logLevel: 'silent', rateLimit: 0 });
