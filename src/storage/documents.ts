@@ -36,22 +36,20 @@ interface MapBytes {
   languages: StoredMap | null;
 }
 
-const OPEN = Buffer.from('{');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from('}');
 const MARK_END = Buffer.from('"}');
 
 /**
  * Renders the documents of entries loaded with its {@link pick}. The loader gets, for each
- * map, a stand-in map whose only member is a mark (a tag no data can have: a private-use
- * character and a random nonce) with the map's number; the entry is serialised by
+ * map, a stand-in map whose only member is a mark (a tag no data can have: not a language tag,
+ * and a random nonce) with the map's number; the entry is serialised by
  * JSON.stringify as the API would, and each stand-in in the bytes is replaced by the real
  * map's JSON, where JSON.stringify would have written it. A mark cannot be mistaken for data:
  * in JSON text `{"` never occurs inside a string (a quote there is escaped), and the tag
  * after it would have to be the nonce.
  */
 export class DocumentRenderer {
-  readonly #tag = `\uE000${randomBytes(9).toString('base64url')}`;
+  // ASCII, so that JSON.stringify keeps to its fast path for one-byte text
+  readonly #tag = `~map~${randomBytes(9).toString('base64url')}`;
   readonly #mark = Buffer.from(`{"${this.#tag}":"`);
   readonly #maps: { map: LanguageMap; original: string | null }[] = [];
   readonly #bytes = new Map<number, MapBytes>();
@@ -94,45 +92,75 @@ export class DocumentRenderer {
     let bytes = this.#bytes.get(n);
     if (bytes !== undefined) return bytes;
     const { map, original } = this.#maps[n]!;
+    const json = Buffer.from(JSON.stringify(map));
     const tags = Object.keys(map);
-    // JSON.stringify of an object of strings: its members in key order, each as it would be alone
-    const members = tags.map((tag) => Buffer.from(`${JSON.stringify(tag)}:${JSON.stringify(map[tag])}`));
-    const parts = [OPEN];
-    members.forEach((member, i) => parts.push(...(i === 0 ? [member] : [COMMA, member])));
-    parts.push(CLOSE);
-    const joined = Buffer.concat(parts);
     let languages: StoredMap | null = null;
-    if (members.length > 1) {
-      languages = [0, joined.length, original];
+    if (tags.length > 1) {
+      // JSON.stringify of an object of strings: its members in key order, each as it would be alone
+      languages = [0, json.length, original];
       let offset = 1;
-      members.forEach((member, i) => {
-        languages!.push(tags[i]!, offset, offset + member.length);
-        offset += member.length + 1;
-      });
+      for (const tag of tags) {
+        const length = Buffer.byteLength(JSON.stringify(tag)) + 1 + Buffer.byteLength(JSON.stringify(map[tag]));
+        languages.push(tag, offset, offset + length);
+        offset += length + 1;
+      }
     }
-    bytes = { bytes: joined, languages };
+    bytes = { bytes: json, languages };
     this.#bytes.set(n, bytes);
     return bytes;
   }
 }
 
 /**
- * The entry's JSON in `lang` (undefined: every language), as JSON.stringify of the entry
- * loaded with that language would write it.
+ * The member each map's languages make `lang` pick, by the map's original language and tags:
+ * the maps of a page share few of those (the same two languages, say), so a reader of many
+ * documents in one language chooses once for each.
  */
-export function documentJson(document: EntryDocument, lang: string | undefined): Buffer {
+export class LanguageChoices {
+  readonly #chosen = new Map<string, number>();
+
+  constructor(readonly lang: string) {}
+
+  /** The index in `tags` of the tag `lang` picks. */
+  choose(tags: string[], original: string | null): number {
+    const key = `${original}\0${tags.join('\0')}`;
+    let chosen = this.#chosen.get(key);
+    if (chosen === undefined) {
+      chosen = tags.indexOf(chooseLanguage(tags, this.lang, original)!);
+      this.#chosen.set(key, chosen);
+    }
+    return chosen;
+  }
+}
+
+/**
+ * The entry's JSON in `lang` (undefined: every language), as JSON.stringify of the entry
+ * loaded with that language would write it. `choices` may be shared by the documents read
+ * together in the same language.
+ */
+export function documentJson(document: EntryDocument, lang: string | undefined, choices?: LanguageChoices): Buffer {
   if (lang === undefined || document.languages === null) return document.body;
+  const choose = choices?.lang === lang ? choices : new LanguageChoices(lang);
   const body = document.body;
-  const parts: Buffer[] = [];
+  // the spans of the body to copy, in order: up to each map's `{`, the chosen member, and from its `}` on
+  const spans: number[] = [];
+  let length = 0;
   let at = 0;
   for (const stored of JSON.parse(document.languages) as StoredMap[]) {
     const tags: string[] = [];
     for (let i = 3; i < stored.length; i += 3) tags.push(stored[i] as string);
-    const chosen = tags.indexOf(chooseLanguage(tags, lang, stored[2] as string | null)!) * 3 + 3;
-    // the map's `{`, the chosen member, and from its `}` on
-    parts.push(body.subarray(at, (stored[0] as number) + 1), body.subarray(stored[chosen + 1] as number, stored[chosen + 2] as number));
+    const chosen = choose.choose(tags, stored[2] as string | null) * 3 + 3;
+    const open = (stored[0] as number) + 1;
+    const memberStart = stored[chosen + 1] as number;
+    const memberEnd = stored[chosen + 2] as number;
+    spans.push(at, open, memberStart, memberEnd);
+    length += open - at + memberEnd - memberStart;
     at = (stored[1] as number) - 1;
   }
-  parts.push(body.subarray(at));
-  return Buffer.concat(parts);
+  spans.push(at, body.length);
+  length += body.length - at;
+  const json = Buffer.allocUnsafe(length);
+  let written = 0;
+  for (let i = 0; i < spans.length; i += 2) written += body.copy(json, written, spans[i], spans[i + 1]);
+  return json;
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { DocumentRenderer, documentJson } from '../documents.js';
+import { DocumentRenderer, LanguageChoices, documentJson } from '../documents.js';
 import type { Db } from './client.js';
 import { loadEntries, loadEntriesWith } from './entries.js';
 import { chunked } from './rows.js';
@@ -136,7 +136,8 @@ export function renderEntries(tx: Tx, ids: number[], lang: string | undefined): 
     JSON.stringify(ids),
   ) as [number, Buffer, string | null][];
   const found = new Map<number, Buffer>();
-  for (const [id, body, languages] of rows) found.set(id, documentJson({ body, languages }, lang));
+  const choices = lang === undefined ? undefined : new LanguageChoices(lang);
+  for (const [id, body, languages] of rows) found.set(id, documentJson({ body, languages }, lang, choices));
   if (found.size < new Set(ids).size) {
     for (const entry of loadEntries(tx, ids.filter((id) => !found.has(id)), lang)) found.set(entry.id, Buffer.from(JSON.stringify(entry)));
   }
