@@ -7,8 +7,7 @@
  * any connection runs meanwhile (the serving one, an export's snapshot) is recorded and
  * explained on its own connection, with the values it was run with, before it runs. So a
  * plan cannot drift from what the server does, and a query added to a route shows up here.
- * The rendered-entry cache is off, so that a page renders every entry it holds and the
- * report shows the loaders' queries too.
+ * A timeline page reads its entries' stored documents (src/storage/sqlite/documents.ts).
  */
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
@@ -82,7 +81,6 @@ export async function explainRequests(databasePath: string, requests: PlanReques
     seedWhenEmpty: false,
     logLevel: 'silent',
     rateLimit: 0,
-    entryCacheBytes: 0,
     ...(options.bootstrapKey === undefined ? {} : { bootstrapKey: options.bootstrapKey }),
   });
   // the statements are traced on the SQLite engine's connection

@@ -548,9 +548,8 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       if (!body.page.nextCursor) break;
       cursorUrl = `${base}/v1/timeline?from=2005&limit=50&cursor=${encodeURIComponent(body.page.nextCursor)}`;
     }
-    // Annals keeps rendered entries between requests (src/storage/rendered.ts): a repeated request is
-    // served from memory, so the same scenario over a different week each time shows the
-    // cost of rendering, next to the reference asked for the same weeks
+    // the same scenario over a different week each time: pages that no earlier request read
+    // (SQLite's page cache aside), next to the reference asked for the same weeks
     const randomWeeks = (path: string) => {
       const random = prng(20100607);
       return () => {
@@ -618,8 +617,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       { name: WINDOWS, url: first, options: { paths: annalsWindows.next }, pathsNote: annalsWindows.note, baseline: REFERENCE_WINDOWS, target: TARGETS.windows },
       { name: ROTATING, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, baseline: REFERENCE_ROTATING, target: TARGETS.rotating },
       { name: ROTATING_ACTOR, url: first, options: { paths: rotatingWeeks('/v1/timeline', popularKeys).next }, warm: weeksWithActorsOnce, baseline: REFERENCE_ACTOR, target: TARGETS.actor, note: popularNote },
-      // last of a round: every write empties the rendered-entry cache (src/storage/rendered.ts), which
-      // the runs after it would otherwise find emptied
+      // last of a round: the runs after it would otherwise read the data it wrote
       { name: ROTATING_WRITES, url: first, options: { paths: rotatingWeeks('/v1/timeline').next }, warm: weeksOnce, writer: true, baseline: ROTATING, target: TARGETS.underWrites, alsoBaseline: REFERENCE_ROTATING },
     ];
     const results = new Map<string, LoadResult[]>();
@@ -714,12 +712,10 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     });
 
     // The week-window scenarios again on other configurations of the same server: a worker
-    // process per core (ANNALS_WORKERS), sharing the machine with the load generator as
-    // before; and without the rendered-entry cache, so that every page is rendered afresh
+    // process per core (ANNALS_WORKERS), sharing the machine with the load generator as before
     const cores = cpus().length;
     const variants: { label: string; env: Record<string, string> }[] = [
       ...(cores > 1 ? [{ label: `ANNALS_WORKERS=${cores}`, env: { ANNALS_WORKERS: String(cores) } }] : []),
-      { label: 'ANNALS_ENTRY_CACHE_MB=0', env: { ANNALS_ENTRY_CACHE_MB: '0' } },
     ];
     await stop(server.child);
     for (const variant of variants) {

@@ -43,8 +43,8 @@ declare module 'fastify' {
     storage: Storage;
     cursors: CursorCodec;
     /**
-     * Every structure in this process that requests can fill, with its size and bound (entries,
-     * or bytes for rendered entries): none grows past its bound whatever clients send.
+     * Every structure in this process that requests can fill, with its size and bound (in
+     * entries): none grows past its bound whatever clients send.
      */
     boundedStructures(): Record<string, { size: number; limit: number }>;
     /** Longest an export may stream (AppConfig.exportTimeoutMs). */

@@ -24,7 +24,6 @@ export const environmentSchema = z.object({
   ANNALS_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   ANNALS_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
-  ANNALS_ENTRY_CACHE_MB: z.coerce.number().int().min(0).max(100_000).default(64),
   ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   ANNALS_BODY_IDLE_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(30),
   ANNALS_EXPORT_TIMEOUT_S: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -49,8 +48,6 @@ export interface AppConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** Largest import body, in bytes. */
   importLimitBytes?: number;
-  /** Memory for rendered timeline entries (src/storage/rendered.ts), in bytes; 0 turns the cache off. */
-  entryCacheBytes?: number;
   /** A request body that stops arriving for this long (between chunks) is cut with a 408; 0 never. */
   bodyIdleTimeoutMs?: number;
   /**
@@ -107,7 +104,6 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     trustProxy: e.ANNALS_TRUST_PROXY === 'true',
     synchronous: e.ANNALS_SYNCHRONOUS,
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
-    entryCacheBytes: e.ANNALS_ENTRY_CACHE_MB * 1024 * 1024,
     bodyIdleTimeoutMs: e.ANNALS_BODY_IDLE_TIMEOUT_S * 1000,
     exportTimeoutMs: e.ANNALS_EXPORT_TIMEOUT_S * 1000,
     shutdownTimeoutMs: e.ANNALS_SHUTDOWN_TIMEOUT_S * 1000,

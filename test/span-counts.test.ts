@@ -140,7 +140,7 @@ describe('migrations 0003 and 0004 on a populated database', () => {
       const { client, db } = databaseBefore(dir, '0003_span_counts');
       const insert = client.prepare(
         `INSERT INTO entries (key, kind, type, date, precision, earliest, latest, span_class, created_at, updated_at)
-         VALUES (?, ?, 'protest', 'x', 'day', ?, ?, ?, '', '')`,
+         VALUES (?, ?, 'protest', '2022-01-05', 'day', ?, ?, ?, '', '')`,
       );
       const random = prng(3);
       // spans of each class: one day, up to 31 days, up to 366 days, longer

@@ -1,5 +1,5 @@
 // ANNALS_WORKERS: several processes (node:cluster) serving one port and one database file,
-// over real HTTP. Each worker keeps its own rendered-entry cache, so a write through one
+// over real HTTP. Each worker reads the entry documents stored in the file, so a write through one
 // must show on the next read through any other.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

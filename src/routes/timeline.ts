@@ -24,7 +24,7 @@ import { ActorTimelineQuery, Histogram, HistogramQuery, PlaceTimelineQuery, Time
 import { allEntries, resolveTimelineQuery, timelineFilterParams, type TimelineParams } from '../storage/timeline-query.js';
 import { chooseFormat, contentType, formattedResponse, renderStream } from '../formats/index.js';
 import { filterScope, linkNext } from './crud.js';
-import { jsonWithArray } from '../storage/rendered.js';
+import { jsonWithArray } from '../formats/json.js';
 import { sendStreamed } from '../plugins/streaming.js';
 
 /** Answers one page of a timeline query: entries, the next cursor and its Link header. */

@@ -4,7 +4,9 @@ import { actorAffiliations, actors, entries, entryActors, type LanguageMap } fro
 import { parseEdtf } from '../../dates/edtf.js';
 import type { FieldError } from '../../schemas/problems.js';
 import type { ActorInput } from '../../schemas/actors.js';
+import { embeddedRecordStored } from './documents.js';
 import { actorRefs } from './refs.js';
+import { languagePick } from '../language.js';
 import { describeChain, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from './statements.js';
@@ -138,6 +140,8 @@ export const actorSpec: RecordKindSpec<z.infer<typeof ActorInput>, ActorWrite, R
         )
         .run();
     }
+    // in the entries that name it, and in the statements of the actors affiliated to it
+    if (id !== null) embeddedRecordStored(tx, 'actor', actorId);
     return actorId;
   },
 
@@ -227,7 +231,7 @@ export function loadActors(tx: Tx, ids: number[], lang?: string) {
   const others = actorRefs(
     tx,
     [...affiliations.values()].flat().map((a) => a.otherActorId),
-    lang,
+    languagePick(lang),
   );
   return ids.flatMap((id) => {
     const r = found.get(id);

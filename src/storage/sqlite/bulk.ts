@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { finishBulkLoadDocuments } from './documents.js';
 
 /**
  * A bulk load into an empty database: SQLite builds an index from sorted rows far faster
@@ -74,6 +75,8 @@ export function beginBulkLoad(
         } finally {
           client.pragma(`cache_size = ${cacheSize}`);
         }
+        // after the indexes: the entries that name a record updated by the load are found by them
+        finishBulkLoadDocuments(client);
         if (countTriggers.length > 0) {
           // from scratch, so that rows counted before the load (if any) are not counted twice;
           // after the indexes, since entries_chrono_idx covers the columns it groups

@@ -14,9 +14,11 @@ import type { FieldError } from '../../schemas/problems.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
+import { embeddedRecordStored, entryStored } from './documents.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from './statements.js';
-import { dateColumns, dateValue, groupBy, parseJson, pickLanguage, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
+import { dateColumns, dateValue, groupBy, parseJson, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
+import { languagePick, type LanguagePick } from '../language.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
 
@@ -225,6 +227,9 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
       sources: write.sources,
     });
     writeEntryDocument(tx, entryId, [write.title, write.description], write.actors.map((a) => a.actorId), write.placeIds, id !== null);
+    entryStored(tx, entryId);
+    // its key, type, date and title are in the entries under it, about it or said in its context
+    if (id !== null) embeddedRecordStored(tx, 'event', entryId);
     return entryId;
   },
 
@@ -324,6 +329,7 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
       sources: write.sources,
     });
     writeEntryDocument(tx, entryId, [write.text], actors.map((a) => a.actorId), write.about.placeIds, id !== null);
+    entryStored(tx, entryId);
     return entryId;
   },
 
@@ -480,6 +486,14 @@ function entryRows(tx: Tx, ids: number[]): EntryRowOut[] {
 
 /** Full events and statements for `ids`, in that order, with every reference expanded. */
 export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
+  return loadEntriesWith(tx, ids, languagePick(lang));
+}
+
+/**
+ * {@link loadEntries} with each language map put in place by `pick`: what a language changes
+ * in an entry is only what `pick` returns (src/storage/documents.ts builds on that).
+ */
+export function loadEntriesWith(tx: Tx, ids: number[], pick: LanguagePick): EntryDto[] {
   const rows = entryRows(tx, ids);
   const found = new Map(rows.map((r) => [r.id, r]));
   const children = loadChildren(tx, ids);
@@ -488,17 +502,17 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
   const actorsById = actorRefs(
     tx,
     all(children.actors).map((a) => a[1]),
-    lang,
+    pick,
   );
   const placesById = placeRefs(
     tx,
     all(children.places).map((p) => p[1]),
-    lang,
+    pick,
   );
   const sourcesById = sourceRefs(
     tx,
     all(children.citations).map((c) => c[1]),
-    lang,
+    pick,
   );
   const eventsById = eventRefs(
     tx,
@@ -506,9 +520,9 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
       ...rows.flatMap((r) => [r.parentId, r.contextId]).filter((id): id is number => id !== null),
       ...all(children.events).map((e) => e[1]),
     ],
-    lang,
+    pick,
   );
-  const speakerRoles = loadSpeakerRoles(tx, rows, lang);
+  const speakerRoles = loadSpeakerRoles(tx, rows, pick);
 
   return ids.flatMap((id): EntryDto[] => {
     const r = found.get(id);
@@ -524,8 +538,8 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
         {
           kind: 'event' as const,
           ...common,
-          title: pickLanguage(r.title ?? {}, lang),
-          description: pickLanguage(r.description, lang),
+          title: pick(r.title ?? {}),
+          description: r.description === null ? null : pick(r.description),
           places: present(
             (children.places.get(id) ?? []).map((p) => p[1]),
             placesById,
@@ -549,7 +563,7 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
         kind: 'statement' as const,
         ...common,
         speaker: { ...speakerRef!, roles: speakerRoles.get(id) ?? [] },
-        text: pickLanguage(r.text ?? {}, lang, r.originalLang),
+        text: pick(r.text ?? {}, r.originalLang),
         originalLang: r.originalLang,
         context: r.contextId === null ? null : (eventsById.get(r.contextId) ?? null),
         about: {
@@ -578,7 +592,7 @@ export function loadEntries(tx: Tx, ids: number[], lang?: string): EntryDto[] {
  * The affiliations each statement's speaker held on the statement's date: those whose
  * dates overlap it, and undated ones (which the data does not rule out).
  */
-function loadSpeakerRoles(tx: Tx, rows: EntryRowOut[], lang?: string) {
+function loadSpeakerRoles(tx: Tx, rows: EntryRowOut[], pick: LanguagePick) {
   const statements = rows.filter((r) => r.kind === 'statement' && r.speakerId !== null);
   const affiliations = groupBy(
     rowsIn<{ actorId: number; otherActorId: number; role: string; date: string | null; earliest: number | null; latest: number | null }>(
@@ -592,7 +606,7 @@ function loadSpeakerRoles(tx: Tx, rows: EntryRowOut[], lang?: string) {
   const others = actorRefs(
     tx,
     [...affiliations.values()].flat().map((a) => a.otherActorId),
-    lang,
+    pick,
   );
   return new Map(
     statements.map((s) => [

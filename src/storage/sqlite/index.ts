@@ -13,10 +13,10 @@ import type {
   TimelineQuery,
 } from '../types.js';
 import type { ImportSessionOptions } from '../import.js';
-import { RenderedEntries } from '../rendered.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
 import { isBusyError, openDatabase, openSnapshot, whenWriteLockFree, type Db } from './client.js';
+import { renderEntries } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { createExportPlan, dropExportPlan, emptyExportCounts, exportLines, exportPlanPage, exportTrailer } from './export.js';
 import { countedByDate, dateCounts, spanCounts } from './histogram.js';
@@ -77,16 +77,14 @@ export async function prepareSqliteDatabase(config: AppConfig): Promise<Db> {
  */
 export class SqliteStorage implements Storage {
   readonly engine = 'sqlite' as const;
-  readonly #rendered: RenderedEntries;
   readonly #optimizeTimer: NodeJS.Timeout | null;
   readonly #committedMigrations = committedMigrations();
 
   constructor(
     readonly db: Db,
     readonly path: string,
-    options: { entryCacheBytes?: number | undefined; optimizeIntervalMs?: number | undefined; onOptimizeError?: (error: unknown) => void } = {},
+    options: { optimizeIntervalMs?: number | undefined; onOptimizeError?: (error: unknown) => void } = {},
   ) {
-    this.#rendered = new RenderedEntries(options.entryCacheBytes ?? 64 * 1024 * 1024);
     // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
     // close: a short-lived app on a small database (a test, a benchmark phase) would leave
     // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
@@ -105,10 +103,7 @@ export class SqliteStorage implements Storage {
 
   static async open(config: AppConfig): Promise<SqliteStorage> {
     const db = await prepareSqliteDatabase(config);
-    return new SqliteStorage(db, config.databasePath, {
-      entryCacheBytes: config.entryCacheBytes,
-      optimizeIntervalMs: config.optimizeIntervalMs,
-    });
+    return new SqliteStorage(db, config.databasePath, { optimizeIntervalMs: config.optimizeIntervalMs });
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
@@ -186,9 +181,7 @@ export class SqliteStorage implements Storage {
   }
 
   async renderEntries(ids: number[], lang: string | undefined) {
-    // the revision is read in the same synchronous section as the rendering (see src/storage/rendered.ts)
-    this.#rendered.revision(this.db);
-    return this.#rendered.render(this.db, ids, lang);
+    return renderEntries(this.db, ids, lang);
   }
 
   async placeCoordinates(ids: number[]) {
@@ -312,7 +305,6 @@ export class SqliteStorage implements Storage {
 
   boundedStructures() {
     return {
-      renderedEntryBytes: { size: this.#rendered.bytes, limit: this.#rendered.maxBytes },
       preparedStatements: { size: preparedStatementCount(this.db), limit: MAX_STATEMENTS },
       verifiedSecrets: { size: verifiedSecretCount(this.db), limit: VERIFIED_LIMIT },
       parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Db } from './client.js';
+import { ensureEntryDocuments } from './documents.js';
 
 export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url));
 
@@ -31,6 +32,8 @@ export function runMigrations(db: Db): void {
   } finally {
     sqlite.pragma('foreign_keys = ON');
   }
+  // what no SQL migration can write: entries rendered by the application
+  ensureEntryDocuments(db);
 }
 
 /** How many migrations the code ships. */

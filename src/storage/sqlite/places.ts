@@ -2,7 +2,9 @@ import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import { entries, entryPlaces, places, type LanguageMap } from './schema.js';
 import type { PlaceInput } from '../../schemas/places.js';
+import { embeddedRecordStored } from './documents.js';
 import { placeRefs } from './refs.js';
+import { languagePick } from '../language.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from './statements.js';
@@ -78,6 +80,7 @@ export const placeSpec: RecordKindSpec<z.infer<typeof PlaceInput>, PlaceWrite, R
     tx.update(places).set(values).where(eq(places.id, id)).run();
     forgetNames(tx, 'place', id);
     indexEntries(tx, entriesNaming(tx, 'place', id));
+    embeddedRecordStored(tx, 'place', id);
     return id;
   },
 
@@ -109,7 +112,7 @@ export function loadPlaces(tx: Tx, ids: number[], lang?: string) {
   const parents = placeRefs(
     tx,
     rows.flatMap((r) => (r.parentId === null ? [] : [r.parentId])),
-    lang,
+    languagePick(lang),
   );
   return ids.flatMap((id) => {
     const r = found.get(id);

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   type AnySQLiteColumn,
+  blob,
   check,
   index,
   integer,
@@ -154,6 +155,22 @@ export const entries = sqliteTable(
     check('entries_bounds', sql`${t.earliest} <= ${t.latest}`),
   ],
 );
+
+/**
+ * Each entry as the API renders it (src/storage/documents.ts): `body` is the UTF-8 JSON of the
+ * entry in every language, `languages` where its language maps with several members lie in
+ * it, so that a page in one language is cut from the bodies without rendering anything.
+ * Written in the transaction of every write that changes what an entry renders, its own or
+ * a record it names (src/storage/sqlite/documents.ts). Filled for the entries stored before
+ * migration 0006 at start-up, as whenever ENTRY_DOCUMENTS_VERSION changes.
+ */
+export const entryDocuments = sqliteTable('entry_documents', {
+  entryId: integer('entry_id')
+    .primaryKey()
+    .references(() => entries.id, { onDelete: 'cascade' }),
+  body: blob('body', { mode: 'buffer' }).notNull(),
+  languages: text('languages'),
+});
 
 /**
  * How many entries share each (span class, earliest, latest, kind). The histogram reads this

@@ -8,6 +8,7 @@ import type { RecordKindSpec } from './records.js';
 import { dateValue, dayBounds, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 import { parseEdtf } from '../../dates/edtf.js';
 import { prepared } from './statements.js';
+import { embeddedRecordStored } from './documents.js';
 
 export interface SourceWrite {
   key: string;
@@ -121,6 +122,7 @@ export const sourceSpec: RecordKindSpec<z.infer<typeof SourceInput>, SourceWrite
       return Number(inserted.lastInsertRowid);
     }
     tx.update(sources).set(values).where(eq(sources.id, id)).run();
+    embeddedRecordStored(tx, 'source', id);
     return id;
   },
 

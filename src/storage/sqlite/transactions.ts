@@ -1,5 +1,7 @@
 import type { Db } from './client.js';
+import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
 import { bumpRevision } from './settings.js';
+import { clientOf } from './statements.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
 export type Transaction = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -8,17 +10,29 @@ export type Tx = Db | Transaction;
 
 export const now = () => new Date().toISOString();
 
-/** Runs `work` in a write transaction that takes the write lock at once (BEGIN IMMEDIATE). */
+/**
+ * Runs `work` in a write transaction that takes the write lock at once (BEGIN IMMEDIATE), and
+ * brings the documents of the entries it changed up to date before it commits.
+ */
 export function writeTransaction<T>(db: Db | Tx, work: (tx: Tx) => T): T {
-  // inside another transaction this is a savepoint of it
-  return db.transaction(
-    (tx) => {
-      const result = work(tx);
-      bumpRevision(tx);
-      return result;
-    },
-    { behavior: 'immediate' },
-  );
+  const outermost = !clientOf(db).inTransaction;
+  try {
+    // inside another transaction this is a savepoint of it
+    return db.transaction(
+      (tx) => {
+        const result = work(tx);
+        refreshEntryDocuments(tx);
+        bumpRevision(tx);
+        return result;
+      },
+      { behavior: 'immediate' },
+    );
+  } catch (error) {
+    // rolled back: nothing it changed is left to render (a savepoint's changes stay pending
+    // with the rest of its transaction's, rendered from whatever is stored by then)
+    if (outermost) discardEntryDocumentChanges(db);
+    throw error;
+  }
 }
 
 /**

@@ -1,0 +1,193 @@
+import type Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { DocumentRenderer, LanguageChoices, documentJson } from '../documents.js';
+import type { Db } from './client.js';
+import { loadEntries, loadEntriesWith } from './entries.js';
+import { chunked } from './rows.js';
+import * as schema from './schema.js';
+import { clientOf, prepared, preparedRaw } from './statements.js';
+import type { Tx } from './transactions.js';
+
+/**
+ * The rendered document of every entry (`entry_documents`, see src/storage/documents.ts),
+ * kept current in the transaction of every write that changes what an entry renders, so
+ * that any connection to the database, in this process or another, reads current documents.
+ *
+ * An entry renders its own rows and the actors, places, sources and events it names (and a
+ * statement's speaker's affiliations, with the actors they are to). The writes of those
+ * records say what they changed ({@link entryStored}, {@link embeddedRecordStored}); the
+ * documents of every entry they reach are written again, a page of entries at a time,
+ * before the transaction commits ({@link refreshEntryDocuments}, which writeTransaction
+ * calls), or sooner when many are waiting, so that a long import keeps little in memory.
+ */
+
+/** Records written into the documents of entries other than their own. */
+export type EmbeddedKind = 'actor' | 'place' | 'source' | 'event';
+
+interface Changes {
+  entries: Set<number>;
+  embedded: Record<EmbeddedKind, Set<number>>;
+  size: number;
+}
+
+/** What the write transaction on each connection changed, not yet in documents. */
+const changesByConnection = new WeakMap<Database.Database, Changes>();
+
+/** Changes past which the documents are written at once instead of at the end of the transaction. */
+const REFRESH_AFTER = 2000;
+
+/** Entries rendered together: one query per table for the page. */
+const PAGE = 250;
+
+function changesOf(tx: Tx): Changes {
+  const client = clientOf(tx);
+  let changes = changesByConnection.get(client);
+  if (changes === undefined) {
+    changes = { entries: new Set(), embedded: { actor: new Set(), place: new Set(), source: new Set(), event: new Set() }, size: 0 };
+    changesByConnection.set(client, changes);
+  }
+  return changes;
+}
+
+/** The entry `id` was created or replaced (its rows and children are all written). */
+export function entryStored(tx: Tx, id: number): void {
+  const changes = changesOf(tx);
+  changes.entries.add(id);
+  if (++changes.size >= REFRESH_AFTER) refreshEntryDocuments(tx);
+}
+
+/** A record other entries embed was replaced: their documents change with it. */
+export function embeddedRecordStored(tx: Tx, kind: EmbeddedKind, id: number): void {
+  const changes = changesOf(tx);
+  changes.embedded[kind].add(id);
+  if (++changes.size >= REFRESH_AFTER) refreshEntryDocuments(tx);
+}
+
+/** Forgets the changes of a transaction that rolled back. */
+export function discardEntryDocumentChanges(tx: Tx): void {
+  changesByConnection.delete(clientOf(tx));
+}
+
+/**
+ * Entries that embed the records of `ids`: naming an actor (any role), or spoken by an actor
+ * affiliated to it; at a place; citing a source; under an event, said in its context, or about it.
+ */
+const EMBEDDING: Record<EmbeddedKind, string> = {
+  actor: `SELECT entry_id FROM entry_actors WHERE actor_id IN (SELECT value FROM json_each(:ids))
+    UNION SELECT id FROM entries WHERE speaker_id IN
+      (SELECT actor_id FROM actor_affiliations WHERE other_actor_id IN (SELECT value FROM json_each(:ids)))`,
+  place: 'SELECT entry_id FROM entry_places WHERE place_id IN (SELECT value FROM json_each(:ids))',
+  source: 'SELECT entry_id FROM citations WHERE source_id IN (SELECT value FROM json_each(:ids))',
+  event: `SELECT id FROM entries WHERE parent_id IN (SELECT value FROM json_each(:ids))
+    UNION SELECT id FROM entries WHERE context_id IN (SELECT value FROM json_each(:ids))
+    UNION SELECT entry_id FROM entry_events WHERE event_id IN (SELECT value FROM json_each(:ids))`,
+};
+
+/** Writes the documents the changes so far reach, inside the transaction that made them. */
+export function refreshEntryDocuments(tx: Tx): void {
+  const client = clientOf(tx);
+  const changes = changesByConnection.get(client);
+  if (changes === undefined) return;
+  changesByConnection.delete(client);
+  const ids = changes.entries;
+  for (const kind of Object.keys(EMBEDDING) as EmbeddedKind[]) {
+    const records = changes.embedded[kind];
+    if (records.size === 0) continue;
+    for (const chunk of chunked([...records], 10_000)) {
+      const found = prepared(tx, EMBEDDING[kind]).pluck().all({ ids: JSON.stringify(chunk) }) as number[];
+      for (const id of found) ids.add(id);
+    }
+  }
+  // in id order: entries written together are near each other in every table
+  writeEntryDocuments(
+    tx,
+    [...ids].sort((a, b) => a - b),
+  );
+}
+
+/** Renders and stores the documents of `ids`; those of ids that are no entry are removed. */
+export function writeEntryDocuments(tx: Tx, ids: number[]): void {
+  const store = prepared(
+    tx,
+    `INSERT INTO entry_documents (entry_id, body, languages) VALUES (?, ?, ?)
+       ON CONFLICT (entry_id) DO UPDATE SET body = excluded.body, languages = excluded.languages`,
+  );
+  const remove = prepared(tx, 'DELETE FROM entry_documents WHERE entry_id = ?');
+  for (const page of chunked(ids, PAGE)) {
+    const renderer = new DocumentRenderer();
+    const stored = new Set<number>();
+    for (const entry of loadEntriesWith(tx, page, renderer.pick)) {
+      const document = renderer.render(entry);
+      store.run(entry.id, document.body, document.languages);
+      stored.add(entry.id);
+    }
+    for (const id of page) if (!stored.has(id)) remove.run(id);
+  }
+}
+
+/**
+ * The JSON of the entries of `ids` that exist, in that order, in `lang`: each the bytes of
+ * JSON.stringify of its loadEntries value, read from its document in one statement. An entry
+ * without a document (none should lack one) is rendered from its rows.
+ */
+export function renderEntries(tx: Tx, ids: number[], lang: string | undefined): Buffer[] {
+  if (ids.length === 0) return [];
+  const rows = preparedRaw(tx, 'SELECT entry_id, body, languages FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))').all(
+    JSON.stringify(ids),
+  ) as [number, Buffer, string | null][];
+  const found = new Map<number, Buffer>();
+  const choices = lang === undefined ? undefined : new LanguageChoices(lang);
+  for (const [id, body, languages] of rows) found.set(id, documentJson({ body, languages }, lang, choices));
+  if (found.size < new Set(ids).size) {
+    for (const entry of loadEntries(tx, ids.filter((id) => !found.has(id)), lang)) found.set(entry.id, Buffer.from(JSON.stringify(entry)));
+  }
+  return ids.flatMap((id) => found.get(id) ?? []);
+}
+
+/**
+ * Bump when what an entry renders changes (a field added to EntryDto, another format of the
+ * documents): start-up then renders every document again.
+ */
+export const ENTRY_DOCUMENTS_VERSION = '1';
+
+const VERSION_SETTING = 'entry_documents_version';
+
+/**
+ * Renders the documents of every entry when they were rendered by another version (or never:
+ * a database from before migration 0006, whose entries have none). One transaction, so that
+ * an interrupted run leaves the version unchanged and the next start does it again; a
+ * process that finds the work done by another meanwhile does nothing.
+ */
+export function ensureEntryDocuments(db: Db): boolean {
+  const storedVersion = (tx: Tx) =>
+    prepared(tx, `SELECT value FROM settings WHERE name = '${VERSION_SETTING}'`).pluck().get() as string | undefined;
+  if (storedVersion(db) === ENTRY_DOCUMENTS_VERSION) return false;
+  return db.transaction(
+    (tx) => {
+      if (storedVersion(tx) === ENTRY_DOCUMENTS_VERSION) return false;
+      prepared(tx, 'DELETE FROM entry_documents').run();
+      const nextIds = prepared(tx, 'SELECT id FROM entries WHERE id > ? ORDER BY id LIMIT 5000').pluck();
+      for (let after = 0; ; ) {
+        const ids = nextIds.all(after) as number[];
+        if (ids.length === 0) break;
+        writeEntryDocuments(tx, ids);
+        after = ids[ids.length - 1]!;
+      }
+      prepared(
+        tx,
+        `INSERT INTO settings (name, value) VALUES ('${VERSION_SETTING}', ?)
+           ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      ).run(ENTRY_DOCUMENTS_VERSION);
+      return true;
+    },
+    { behavior: 'immediate' },
+  );
+}
+
+/**
+ * The end of a bulk load (src/storage/sqlite/bulk.ts): the documents its last records reach,
+ * inside its transaction.
+ */
+export function finishBulkLoadDocuments(client: Database.Database): void {
+  refreshEntryDocuments(drizzle({ client, schema }));
+}
