@@ -8,6 +8,7 @@ import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } 
 import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import { beginBulkLoad } from './bulk.js';
+import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
 import { holdWriteLockElsewhere, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
 import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';
 import { bumpRevision } from './settings.js';
@@ -123,10 +124,13 @@ export function batchImportSession(db: Db, lockWaitMs?: number): ImportSession {
       await beginImmediate(db, lockWaitMs);
       try {
         await runBatch(work, writerFor(db, newWriteCache()));
+        // as writeTransaction does: the entries the batch changed are rendered before it commits
+        refreshEntryDocuments(db);
         bumpRevision(db);
         db.$client.exec('COMMIT');
       } catch (error) {
         if (db.$client.inTransaction) db.$client.exec('ROLLBACK');
+        discardEntryDocumentChanges(db);
         throw error;
       }
     },
@@ -188,6 +192,8 @@ function bulkSession(db: Db): ImportSession {
     if (ended) return;
     ended = true;
     load.end(commit);
+    // rolled back: nothing the load changed is left to render
+    if (!commit) discardEntryDocumentChanges(db);
   };
   return {
     mode: 'bulk',
