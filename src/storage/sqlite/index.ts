@@ -80,12 +80,20 @@ export class SqliteStorage implements Storage {
   readonly #rendered: RenderedEntries;
   readonly #optimizeTimer: NodeJS.Timeout | null;
   readonly #committedMigrations = committedMigrations();
+  readonly #exclusive: boolean;
 
   constructor(
     readonly db: Db,
     readonly path: string,
-    options: { entryCacheBytes?: number | undefined; optimizeIntervalMs?: number | undefined; onOptimizeError?: (error: unknown) => void } = {},
+    options: {
+      entryCacheBytes?: number | undefined;
+      optimizeIntervalMs?: number | undefined;
+      onOptimizeError?: (error: unknown) => void;
+      /** The connection serves nobody else (a command-line tool): a bulk load may run on it. */
+      exclusive?: boolean;
+    } = {},
   ) {
+    this.#exclusive = options.exclusive ?? false;
     this.#rendered = new RenderedEntries(options.entryCacheBytes ?? 64 * 1024 * 1024);
     // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
     // close: a short-lived app on a small database (a test, a benchmark phase) would leave
@@ -146,7 +154,7 @@ export class SqliteStorage implements Storage {
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
-    return beginSqliteImport(this.db, this.path, options);
+    return beginSqliteImport(this.db, this.path, options, { shared: !this.#exclusive });
   }
 
   async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {
