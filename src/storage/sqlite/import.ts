@@ -46,8 +46,12 @@ export function holdsNoRecords(db: Db): boolean {
   );
 }
 
-/** Page cache of the connection a shared database's bulk load runs on, in KiB (as the serving connection's). */
-const BULK_CONNECTION_CACHE_KIB = 65536;
+/**
+ * Page cache of the connection a shared database's bulk load runs on, in KiB: half the serving
+ * connection's, which stays open beside it in the same process (a load appends rows, and reads
+ * back little beyond the key indexes).
+ */
+const BULK_CONNECTION_CACHE_KIB = 32768;
 
 const onFile = (path: string) => path !== ':memory:' && path !== '';
 
