@@ -7,6 +7,9 @@
  *                              scenario, each on a server of its own, summarised at the end and
  *                              kept in bench/profiles/ (flame graphs in Chrome DevTools or
  *                              speedscope); their figures are not written to bench/results/
+ *   npm run bench -- --size 100k --import-only
+ *                              one size only, and only its import through POST /v1/import
+ *                              (with --profile: that import profiled); not written to bench/results/
  *
  * For each size: generate the dataset (seeded), load it through the real import path (the
  * import command: records per second, peak RSS), start the real server as `npm start` runs
@@ -43,8 +46,13 @@ const { values: args } = parseArgs({
     // reuse the databases of an earlier run (bench/data) instead of importing again
     'reuse-db': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    // one size only (100k, 1M; the quick run has its own)
+    size: { type: 'string' },
+    // only the import through POST /v1/import, to measure it alone quickly
+    'import-only': { type: 'boolean', default: false },
   },
 });
+const importOnly = args['import-only'];
 
 const quick = args.quick;
 const profiling = args.profile;
@@ -84,7 +92,8 @@ const sizes: { label: string; size: DatasetSize }[] = quick
   : [
       { label: '100k', size: { ...FULL_SIZE, events: 100_000, statements: 20_000, actors: 2_000, places: 2_000, sources: 1_000 } },
       { label: '1M', size: FULL_SIZE },
-    ];
+    ].filter((s) => args.size === undefined || s.label === args.size);
+if (sizes.length === 0) throw new Error(`--size ${args.size}: no such size (100k, 1M)`);
 
 /** A row's target (the project's, at the largest size) and whether its figures meet it. */
 interface Target {
@@ -485,6 +494,64 @@ function medianOf(results: LoadResult[]): LoadResult & { spread?: string } {
 /** Statements whose plans the report has shown, by SQL and plan: where (see formatRequestPlans). */
 const shownPlans = new Map<string, string>();
 
+/** The database the import through the API fills, of its own. */
+const importDbOf = (label: string) => join(dataDir, `annals-${label}-v${DATASET_VERSION}-api-import.db`);
+const removeDatabase = (file: string) => {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
+};
+
+/** The dataset through the API into an empty database of its own: records/s and the server's peak RSS. */
+async function apiImport(label: string, size: DatasetSize, file: string, rows: Row[]) {
+  const records = size.sources + size.places + size.actors + size.events + size.statements;
+  // The same dataset through the API, beside the import command's figure: the real server on
+  // an empty database of its own, the file streamed as the body of one request. Its peak RSS
+  // is the server process's high-water mark, start-up included.
+  const importDb = importDbOf(label);
+  const removeImportDb = () => removeDatabase(importDb);
+  removeImportDb();
+  log(`[${label}] importing through POST /v1/import ...`);
+  const bodyLimitMb = Math.max(1024, Math.ceil(statSync(file).size / 2 ** 20) + 1);
+  const apiImporter = await startProcess([...profileArgs(`${label} ${API_IMPORT}`), '--import', 'tsx', 'src/server.ts'], {
+    ANNALS_DB: importDb,
+    PORT: '0',
+    ANNALS_SEED: 'off',
+    ANNALS_RATE_LIMIT: '0',
+    ANNALS_BOOTSTRAP_KEY: BENCH_KEY,
+    LOG_LEVEL: 'info',
+    ANNALS_IMPORT_LIMIT_MB: String(bodyLimitMb),
+  }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+  try {
+    await settle(`http://127.0.0.1:${apiImporter.port}`);
+    const started = Date.now();
+    const answer = await postFile(`http://127.0.0.1:${apiImporter.port}/v1/import`, file).catch((error: Error) => ({ status: 0, body: error.message }));
+    const seconds = (Date.now() - started) / 1000;
+    const peak = rssOf(apiImporter.child.pid!).peak;
+    const report = answer.status === 200 ? (JSON.parse(answer.body) as { created: number; updated: number; unchanged: number; refused: number }) : undefined;
+    const stored = report ? report.created + report.updated + report.unchanged : 0;
+    const perSecond = Math.round(stored / seconds);
+    rows.push({
+      size: label,
+      scenario: API_IMPORT,
+      rps: perSecond,
+      p50: 0,
+      p99: 0,
+      errors: report ? report.refused + (stored === records ? 0 : 1) : 1,
+      target: {
+        text: `≥ ${TARGETS.importRecordsPerSecond} records/s, peak RSS < ${TARGETS.importPeakRssMb} MB`,
+        met: report !== undefined && perSecond >= TARGETS.importRecordsPerSecond && peak < TARGETS.importPeakRssMb,
+      },
+      note: report
+        ? `${stored} of ${records} records stored in ${seconds.toFixed(1)} s, ${report.refused} refused; peak RSS of the server ${peak} MB`
+        : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
+    });
+  } finally {
+    await stop(apiImporter.child);
+    collectProfiles(`${label} ${API_IMPORT}`);
+    removeImportDb();
+  }
+
+}
+
 async function runSize(label: string, size: DatasetSize, rows: Row[], plans: string[]) {
   // named by the generator's version: the file of an older generator is another dataset
   const file = join(dataDir, `dataset-${label}-v${DATASET_VERSION}.ndjson`);
@@ -493,6 +560,10 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
   if (!existsSync(file)) {
     log(`[${label}] generating ${size.events} events, ${size.statements} statements ...`);
     await generateDataset(size, file);
+  }
+  if (importOnly) {
+    await apiImport(label, size, file, rows);
+    return;
   }
   if (args['reuse-db'] && existsSync(dbPath)) {
     rows.push({ size: label, scenario: 'import (records/s)', rps: 0, p50: 0, p99: 0, errors: 0, note: 'database of an earlier run reused (--reuse-db)' });
@@ -754,46 +825,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
     await stop(reference.child);
   }
 
-  // The same dataset through the API, beside the import command's figure: the real server on
-  // an empty database of its own, the file streamed as the body of one request. Its peak RSS
-  // is the server process's high-water mark, start-up included.
-  const importDb = join(dataDir, `annals-${label}-v${DATASET_VERSION}-api-import.db`);
-  const removeImportDb = () => {
-    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${importDb}${suffix}`, { force: true });
-  };
-  removeImportDb();
-  log(`[${label}] importing through POST /v1/import ...`);
-  const bodyLimitMb = Math.max(1024, Math.ceil(statSync(file).size / 2 ** 20) + 1);
-  const apiImporter = await startServer(profileArgs(`${label} ${API_IMPORT}`), { ANNALS_DB: importDb, ANNALS_IMPORT_LIMIT_MB: String(bodyLimitMb) });
-  try {
-    await settle(`http://127.0.0.1:${apiImporter.port}`);
-    const started = Date.now();
-    const answer = await postFile(`http://127.0.0.1:${apiImporter.port}/v1/import`, file).catch((error: Error) => ({ status: 0, body: error.message }));
-    const seconds = (Date.now() - started) / 1000;
-    const peak = rssOf(apiImporter.child.pid!).peak;
-    const report = answer.status === 200 ? (JSON.parse(answer.body) as { created: number; updated: number; unchanged: number; refused: number }) : undefined;
-    const stored = report ? report.created + report.updated + report.unchanged : 0;
-    const perSecond = Math.round(stored / seconds);
-    rows.push({
-      size: label,
-      scenario: API_IMPORT,
-      rps: perSecond,
-      p50: 0,
-      p99: 0,
-      errors: report ? report.refused + (stored === records ? 0 : 1) : 1,
-      target: {
-        text: `≥ ${TARGETS.importRecordsPerSecond} records/s, peak RSS < ${TARGETS.importPeakRssMb} MB`,
-        met: report !== undefined && perSecond >= TARGETS.importRecordsPerSecond && peak < TARGETS.importPeakRssMb,
-      },
-      note: report
-        ? `${stored} of ${records} records stored in ${seconds.toFixed(1)} s, ${report.refused} refused; peak RSS of the server ${peak} MB`
-        : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
-    });
-  } finally {
-    await stop(apiImporter.child);
-    collectProfiles(`${label} ${API_IMPORT}`);
-    removeImportDb();
-  }
+  await apiImport(label, size, file, rows);
 
   // EXPLAIN QUERY PLAN of every statement each scenario's request runs, on the same database
   log(`[${label}] query plans ...`);
@@ -816,12 +848,12 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
   for (const request of referencePlans) plans.push(formatRequestPlans(label, request, shownPlans));
   // POST /v1/import as its scenario found the server, on an empty database: a sample of the file
   const [imported] = await explainRequests(
-    importDb,
+    importDbOf(label),
     [{ name: API_IMPORT, url: '/v1/import', method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' }, body: await importSample(file, 200) }],
     { bootstrapKey: BENCH_KEY },
   );
   plans.push(formatRequestPlans(label, imported!, shownPlans));
-  removeImportDb();
+  removeDatabase(importDbOf(label));
   if (!args['keep-data'] && quick) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
 }
 
@@ -868,7 +900,7 @@ const profiles = profiling
   : '';
 const report = `# Annals benchmark${quick ? ' (quick)' : ''}${profiling ? ' (profiled)' : ''}\n\n${new Date().toISOString()}; ${machine}; ${connections} connections, ${rounds > 1 ? `${rounds} rounds of ${duration} s per scenario (each row the median of its rounds)` : `${duration} s per scenario`}, server and load generator on the same machine.\n\n${table}${growthTable}\n\n## EXPLAIN QUERY PLAN\n\n\`\`\`\n${plans.join('\n')}\n\`\`\`\n${profiles}`;
 process.stdout.write(`${report}\n`);
-if (!quick && !profiling) {
+if (!quick && !profiling && !importOnly && args.size === undefined) {
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, `${new Date().toISOString().slice(0, 10)}.md`), report);

@@ -12,8 +12,8 @@ export function openConfiguredDatabase(): Db {
 /** The configured database behind the storage port, for a tool that works through it (the import). */
 export function openConfiguredStorage(): SqliteStorage {
   const { db, path } = openMigrated();
-  // a short-lived process: no statistics timer
-  return new SqliteStorage(db, path, { optimizeIntervalMs: 0 });
+  // a short-lived process of its own: no statistics timer, and a bulk load on its connection
+  return new SqliteStorage(db, path, { optimizeIntervalMs: 0, exclusive: true });
 }
 
 function openMigrated(): { db: Db; path: string } {

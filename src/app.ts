@@ -22,7 +22,7 @@ import { actorRoutes } from './routes/actors.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
-import { importRoutes } from './routes/import.js';
+import { BULK_IMPORT_MIN_BYTES, importRoutes } from './routes/import.js';
 import { placeRoutes } from './routes/places.js';
 import { problemRoutes } from './routes/problems.js';
 import { sourceRoutes } from './routes/sources.js';
@@ -96,6 +96,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
 
   app.decorate('storage', storage);
   app.decorate('importLimitBytes', config.importLimitBytes ?? 1024 * 1024 * 1024);
+  app.decorate('bulkImportMinBytes', config.bulkImportMinBytes ?? BULK_IMPORT_MIN_BYTES);
   app.decorate('exportTimeoutMs', config.exportTimeoutMs ?? EXPORT_TIMEOUT_MS);
   app.decorate('statisticsAfterImportRecords', config.statisticsAfterImportRecords ?? STATISTICS_AFTER_IMPORT_RECORDS);
   // a client has this long to send its headers: slow-header clients do not hold sockets

@@ -48,6 +48,12 @@ export interface AppConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** Largest import body, in bytes. */
   importLimitBytes?: number;
+  /**
+   * An import into an empty database whose `Content-Length` is at least this many bytes is one
+   * bulk load (default BULK_IMPORT_MIN_BYTES, src/routes/import.ts); smaller ones, and bodies of
+   * unknown length, go batch by batch.
+   */
+  bulkImportMinBytes?: number;
   /** A request body that stops arriving for this long (between chunks) is cut with a 408; 0 never. */
   bodyIdleTimeoutMs?: number;
   /**

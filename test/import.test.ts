@@ -1,6 +1,7 @@
 // POST /v1/import, importNdjson and the import CLI, each test on its own fresh database.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -736,6 +737,89 @@ describe('import CLI', () => {
     expect(stop.status).toBe(1);
     expect(stop.report).toMatchObject({ created: 1, refused: 1, stopped: true });
     expect(rowCounts(stopped)).toMatchObject({ sources: 1, places: 0, actors: 0 });
+  });
+});
+
+describe('bulk load through the API (a large body into an empty database)', () => {
+  /** An app whose imports into an empty database are bulk loads whatever their size, with the mode of each import session. */
+  async function bulkApp(): Promise<{ app: TestApp; modes: string[] }> {
+    const app = await buildTestApp({ config: { bulkImportMinBytes: 0, bodyIdleTimeoutMs: 500 } });
+    t = app;
+    const storage = app.app.storage;
+    const begin = storage.beginImport.bind(storage);
+    const modes: string[] = [];
+    storage.beginImport = async (options) => {
+      const session = await begin(options);
+      modes.push(session.mode);
+      return session;
+    };
+    return { app, modes };
+  }
+
+  /** The export's record lines without their timestamps, and its end line without the revision. */
+  const exported = async (app: TestApp) => {
+    const res = await app.app.inject({ url: '/v1/export' });
+    expect(res.statusCode).toBe(200);
+    return res.body
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const { createdAt: _c, updatedAt: _u, revision: _r, ...rest } = JSON.parse(line) as Json;
+        return rest;
+      });
+  };
+
+  it('stores the same records and answers the same report as batch by batch, and the next import goes by batches', async () => {
+    const redated = { ...seedRecords.find((r) => r.kind === 'event')!, date: '1991-12-26' };
+    const input = `${JSON.stringify(statement)}\n{bad\n${seedText}\n${JSON.stringify({ ...protest, key: 'event:orphan', places: ['place:nowhere'] })}\n${JSON.stringify(redated)}\n`;
+    const batches = await buildTestApp();
+    let batchReport: Json;
+    let batchExport: Json[];
+    try {
+      batchReport = await importOk(batches, input);
+      batchExport = await exported(batches);
+    } finally {
+      await batches.close();
+    }
+    const { app, modes } = await bulkApp();
+    const report = await importOk(app, input);
+    expect(modes).toEqual(['bulk']);
+    expect(report).toEqual(batchReport);
+    expect(report.refused).toBeGreaterThan(0);
+    expect(report.updated).toBeGreaterThan(0);
+    expect(await exported(app)).toEqual(batchExport);
+    expect(await importOk(app, ndjson([{ ...placeKz, key: 'place:after' }]))).toMatchObject({ created: 1 });
+    expect(modes).toEqual(['bulk', 'batches']);
+  });
+
+  it('stores the whole lines of a body that stops arriving, and answers 408 with their report', async () => {
+    const { app, modes } = await bulkApp();
+    await app.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.app.server.address() as AddressInfo;
+    const sent = `${ndjson([source, placeKz, actorOts])}{"kind":"place","key":"place:cut"`;
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(
+        `http://127.0.0.1:${port}/v1/import`,
+        // announces far more than it sends: the rest never comes
+        { method: 'POST', headers: { ...AUTH, 'content-type': 'application/x-ndjson', 'content-length': String(sent.length * 10) } },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (text: string) => (body += text));
+          response.on('end', () => {
+            resolve({ status: response.statusCode ?? 0, body });
+            request.destroy();
+          });
+        },
+      );
+      request.on('error', reject);
+      request.write(sent);
+    });
+    expect(res.status, res.body).toBe(408);
+    expect(modes).toEqual(['bulk']);
+    expect(JSON.parse(res.body).report).toMatchObject({ lines: 3, created: 3, refused: 0 });
+    expect((await getJson(app, '/v1/actors/actor:ots')).status).toBe(200);
+    expect((await getJson(app, '/v1/places/place:cut')).status).toBe(404);
   });
 });
 

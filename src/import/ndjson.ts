@@ -30,6 +30,11 @@ export interface ImportOptions {
   batchSize?: number;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;
+  /**
+   * In a bulk load, an input that fails or is cut off (a body over the size limit, a client
+   * gone) stores the whole lines read before it, as batch by batch, instead of nothing.
+   */
+  bulkLoadKeepsWhatWasRead?: boolean;
   /** How many refused lines the report lists (all are counted). */
   maxReportedErrors?: number;
   /** See MAX_WAITING_RECORDS and MAX_WAITING_CHARS. */
@@ -285,7 +290,8 @@ export async function importNdjson(
   };
   let end: { report: ImportEndReport; refusal: RefusedLine | null; followed: boolean } | null = null;
 
-  const run = async (): Promise<void> => {
+  /** Reads the input and stores it; what it returns is the input's failure, once what was read before it is stored. */
+  const run = async (): Promise<ImportInterrupted | null> => {
     let batch: ParsedRecord[] = [];
     /** Stores the records read, then those whose keys have come, a batch (transaction) at a time. */
     const flush = async () => {
@@ -413,7 +419,7 @@ export async function importNdjson(
       // The input ended early (cut off at a size limit, or it failed): the whole lines read
       // before are stored as usual, and records still waiting for keys are refused, since
       // the lines that would have held them were never read.
-      if (bulkLoad) throw inputFailure.error;
+      if (bulkLoad && !options.bulkLoadKeepsWhatWasRead) throw inputFailure.error;
       await flush();
       const cutOff = [...waiting.values()].filter((w) => w.record.line < stopLine).sort((a, b) => a.record.line - b.record.line);
       for (const waiter of cutOff) {
@@ -427,7 +433,7 @@ export async function importNdjson(
       }
       waiting.clear();
       dependents.clear();
-      throw new ImportInterrupted(inputFailure.error, report);
+      return new ImportInterrupted(inputFailure.error, report);
     }
     await flush();
 
@@ -440,16 +446,19 @@ export async function importNdjson(
       await flush();
     }
     options.onProgress?.(report, waitingState());
+    return null;
   };
 
   const interrupted = (error: unknown) => (error instanceof ImportInterrupted ? error : new ImportInterrupted(error, report));
+  let cutOff: ImportInterrupted | null;
   try {
-    await run();
+    cutOff = await run();
   } catch (error) {
     await session.abort();
     // a bulk load stored nothing: its error is the import's
     throw bulkLoad ? error : interrupted(error);
   }
   await session.finish();
+  if (cutOff) throw cutOff;
   return report;
 }

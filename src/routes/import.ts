@@ -10,6 +10,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isBusyError } from '../storage/errors.js';
 import { ProblemError, databaseBusy, idempotencyKeyReused } from '../schemas/problems.js';
 import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
+import { parseStreamInWorker } from '../import/parallel.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
 import { bodyChunk } from '../plugins/connections.js';
 import { IdempotencyHeaders, StreamBody, jsonResponse, problemResponses } from '../schemas/common.js';
@@ -19,6 +20,13 @@ import type { ImportReport as ImportReportValue } from '../import/ndjson.js';
 import { ImportProblem, ImportQuery, ImportReport } from '../schemas/import.js';
 
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
+
+/**
+ * Smallest body (by its `Content-Length`) imported into an empty database as one bulk load.
+ * A small one gains little from it, and keeps the usual batches: visible as they commit, and
+ * other writes served between them.
+ */
+export const BULK_IMPORT_MIN_BYTES = 8 * 1024 * 1024;
 
 const importProblemResponse = (status: number, description: string) => ({
   [status]: { description, content: { 'application/problem+json': { schema: ImportProblem } } },
@@ -88,6 +96,8 @@ export async function importRoutes(fastify: FastifyInstance) {
           'With `dryRun=true` every line is validated and reported exactly as an import would, and nothing is stored ' +
           '(not even the revision); the body is read whole before the dry run starts, and other writes answer 503 ' +
           'while it runs. A dry run ignores `Idempotency-Key`.\n\n' +
+          'An import into an empty database is one bulk load: its records become visible together when it ends, ' +
+          'and other writes answer 503 while it runs.\n\n' +
           'With an `Idempotency-Key`, a retry of the same body within 24 hours replays the first report; while the ' +
           'first request runs, a retry is a 409 (the key is freed when its server process dies).',
         security: bearerSecurity,
@@ -160,7 +170,13 @@ export async function importRoutes(fastify: FastifyInstance) {
           : () => {};
         let report: ImportReportValue;
         try {
-          report = await importNdjson(await app.storage.beginImport(), chunks(), options);
+          // A large body into an empty database is a bulk load: the whole body in one unit,
+          // written the engine's fastest way, with what was read stored when the body is cut
+          // off; its lines are parsed on the second core, as the import command does.
+          const length = Number(request.headers['content-length'] ?? 0);
+          const session = await app.storage.beginImport(length >= app.bulkImportMinBytes && length > 0 ? { bulkLoad: 'when-empty' } : {});
+          const input = session.mode === 'bulk' ? { parsed: parseStreamInWorker(chunks()) } : chunks();
+          report = await importNdjson(session, input, { ...options, bulkLoadKeepsWhatWasRead: true });
         } catch (error) {
           stopLease();
           // what it committed before it stopped (a 413 of a chunked body, a 503) is stored all the same
@@ -169,11 +185,13 @@ export async function importRoutes(fastify: FastifyInstance) {
           throw importProblem(request, error, limit);
         }
         stopLease();
-        await refreshStatisticsAfter(request, report);
+        // the key first: a bulk load holds the write lock for long enough that its lease may
+        // have run out, and a retry must find the report, not a key free to take over
         if (idempotency) {
           const done = { ...idempotency, bodyHash: hash.digest('hex') };
           await app.storage.completeIdempotencyKey(done, 200, JSON.stringify(report));
         }
+        await refreshStatisticsAfter(request, report);
         return report;
       } finally {
         // When the import stops early, the body must not be destroyed mid-upload (the client's
@@ -265,5 +283,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Largest import body accepted, in bytes. */
     importLimitBytes: number;
+    /** Smallest body imported into an empty database as one bulk load (AppConfig.bulkImportMinBytes). */
+    bulkImportMinBytes: number;
   }
 }

@@ -9,7 +9,7 @@ import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import { beginBulkLoad } from './bulk.js';
 import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
-import { holdWriteLockElsewhere, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
+import { holdWriteLockElsewhere, openDatabase, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
 import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';
 import { bumpRevision } from './settings.js';
 import { RECORD_SPECS } from './specs.js';
@@ -48,12 +48,31 @@ export function holdsNoRecords(db: Db): boolean {
 }
 
 /**
+ * Page cache of the connection a shared database's bulk load runs on, in KiB: half the serving
+ * connection's, which stays open beside it in the same process (a load appends rows, and reads
+ * back little beyond the key indexes).
+ */
+const BULK_CONNECTION_CACHE_KIB = 32768;
+
+const onFile = (path: string) => path !== ':memory:' && path !== '';
+
+/**
  * Opens an import session on `db` (the database file `path`, or `:memory:`): a dry run on a
  * connection of its own, a bulk load, or batches each in a transaction of its own.
+ * `shared`: other requests use `db` meanwhile (the server's connection), so a bulk load runs
+ * on a connection of its own, as a dry run does; an in-memory database, which no other
+ * connection can open, is then imported batch by batch.
  */
-export async function beginSqliteImport(db: Db, path: string, options: ImportSessionOptions = {}): Promise<ImportSession> {
+export async function beginSqliteImport(
+  db: Db,
+  path: string,
+  options: ImportSessionOptions = {},
+  { shared = false }: { shared?: boolean } = {},
+): Promise<ImportSession> {
   if (options.dryRun) return dryRunSession(db, path, options.lockWaitMs);
-  if (options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db))) return bulkSession(db);
+  const bulk = options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db));
+  if (bulk && !shared) return bulkSession(db, beginBulkLoad(db.$client, IMPORT_TABLES), () => {});
+  if (bulk && onFile(path)) return privateBulkSession(db, path, options.lockWaitMs);
   return batchImportSession(db, options.lockWaitMs);
 }
 
@@ -147,8 +166,7 @@ export function batchImportSession(db: Db, lockWaitMs?: number): ImportSession {
  */
 async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefined): Promise<ImportSession> {
   const connection = openPrivateConnection(db, path);
-  const onFile = path !== ':memory:' && path !== '';
-  const release = onFile ? holdWriteLockElsewhere(db.$client) : () => {};
+  const release = onFile(path) ? holdWriteLockElsewhere(db.$client) : () => {};
   const end = () => {
     try {
       if (connection.$client.inTransaction) connection.$client.exec('ROLLBACK');
@@ -184,16 +202,19 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
  * not look up again the same places, actors and sources and normalise their names again;
  * dropped when it grows past a bound, to keep memory flat on a large file.
  */
-function bulkSession(db: Db): ImportSession {
-  const load = beginBulkLoad(db.$client, IMPORT_TABLES);
+function bulkSession(db: Db, load: BulkLoad, afterEnd: () => void): ImportSession {
   let cache = newWriteCache(true);
   let ended = false;
   const end = (commit: boolean) => {
     if (ended) return;
     ended = true;
-    load.end(commit);
-    // rolled back: nothing the load changed is left to render
-    if (!commit) discardEntryDocumentChanges(db);
+    try {
+      load.end(commit);
+    } finally {
+      // rolled back: nothing the load changed is left to render
+      if (!commit) discardEntryDocumentChanges(db);
+      afterEnd();
+    }
   };
   return {
     mode: 'bulk',
@@ -215,4 +236,40 @@ function bulkSession(db: Db): ImportSession {
       end(false);
     },
   };
+}
+
+type BulkLoad = ReturnType<typeof beginBulkLoad>;
+
+/**
+ * A bulk load of the server's database (an import through the API into an empty one): on a
+ * connection of its own, which holds the write lock from start to end, since the serving one
+ * is shared by every request, which would run inside its transaction. Readers go on meanwhile
+ * and see the database as it was until the load commits (it runs in the WAL: the serving
+ * connection keeps the file open); the serving connection's writes fail at once (busy, a 503)
+ * instead of blocking the thread that runs the load, as during a dry run.
+ */
+async function privateBulkSession(db: Db, path: string, lockWaitMs: number | undefined): Promise<ImportSession> {
+  const connection = openDatabase(path, { cacheKib: BULK_CONNECTION_CACHE_KIB });
+  const release = holdWriteLockElsewhere(db.$client);
+  const close = () => {
+    release();
+    connection.$client.close();
+  };
+  let load: BulkLoad;
+  try {
+    // waited for between attempts, as a batch does, when another process writes
+    load = await whenWriteLockFree(
+      connection.$client,
+      (locked) => {
+        const begun = beginBulkLoad(connection.$client, IMPORT_TABLES);
+        locked();
+        return begun;
+      },
+      lockWaitMs,
+    );
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return bulkSession(connection, load, close);
 }

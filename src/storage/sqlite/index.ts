@@ -79,12 +79,19 @@ export class SqliteStorage implements Storage {
   readonly engine = 'sqlite' as const;
   readonly #optimizeTimer: NodeJS.Timeout | null;
   readonly #committedMigrations = committedMigrations();
+  readonly #exclusive: boolean;
 
   constructor(
     readonly db: Db,
     readonly path: string,
-    options: { optimizeIntervalMs?: number | undefined; onOptimizeError?: (error: unknown) => void } = {},
+    options: {
+      optimizeIntervalMs?: number | undefined;
+      onOptimizeError?: (error: unknown) => void;
+      /** The connection serves nobody else (a command-line tool): a bulk load may run on it. */
+      exclusive?: boolean;
+    } = {},
   ) {
+    this.#exclusive = options.exclusive ?? false;
     // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
     // close: a short-lived app on a small database (a test, a benchmark phase) would leave
     // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
@@ -141,7 +148,7 @@ export class SqliteStorage implements Storage {
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
-    return beginSqliteImport(this.db, this.path, options);
+    return beginSqliteImport(this.db, this.path, options, { shared: !this.#exclusive });
   }
 
   async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {
