@@ -55,6 +55,10 @@ export class DocumentRenderer {
   readonly #bytes = new Map<number, MapBytes>();
 
   readonly pick: LanguagePick = (map, original) => {
+    // a map of one member or none reads the same in every language: written as it is
+    let members = 0;
+    for (const tag in map) if (Object.hasOwn(map, tag) && ++members > 1) break;
+    if (members < 2) return map;
     this.#maps.push({ map, original: original ?? null });
     return { [this.#tag]: String(this.#maps.length - 1) };
   };
@@ -96,14 +100,17 @@ export class DocumentRenderer {
     const tags = Object.keys(map);
     let languages: StoredMap | null = null;
     if (tags.length > 1) {
-      // JSON.stringify of an object of strings: its members in key order, each as it would be alone
+      // JSON.stringify of an object of strings: its members in key order, `,` between them. A
+      // member ends where `,"<next tag>":` begins, which cannot occur inside a string (its quotes
+      // would be escaped there)
       languages = [0, json.length, original];
-      let offset = 1;
-      for (const tag of tags) {
-        const length = Buffer.byteLength(JSON.stringify(tag)) + 1 + Buffer.byteLength(JSON.stringify(map[tag]));
-        languages.push(tag, offset, offset + length);
-        offset += length + 1;
-      }
+      let start = 1;
+      tags.forEach((tag, i) => {
+        const next = tags[i + 1];
+        const end = next === undefined ? json.length - 1 : json.indexOf(`,${JSON.stringify(next)}:`, start);
+        languages!.push(tag, start, end);
+        start = end + 1;
+      });
     }
     bytes = { bytes: json, languages };
     this.#bytes.set(n, bytes);
