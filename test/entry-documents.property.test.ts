@@ -8,6 +8,7 @@
 // ENTRY_DOCUMENTS_RUNS are for exploring.
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
@@ -15,10 +16,11 @@ import { describe, expect, it } from 'vitest';
 import { importNdjson } from '../src/import/ndjson.js';
 import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
-import { beginSqliteImport } from '../src/storage/sqlite/import.js';
+import { writeAllMissingEntryDocuments } from '../src/storage/sqlite/documents.js';
+import { batchImportSession, beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { seedFiles } from '../src/storage/sqlite/seed.js';
 import { AUTH, buildTestApp, ndjson } from './helpers.js';
-import { expectDocumentsCurrent } from './support/documents.js';
+import { expectDocumentsCurrent, expectStoredDocumentsCurrent } from './support/documents.js';
 import { sqliteDb } from './support/sqlite.js';
 
 const SEED_ENV = process.env.ENTRY_DOCUMENTS_SEED;
@@ -247,12 +249,44 @@ describe('entry documents after random writes', () => {
       }
       const report = await importNdjson(await beginSqliteImport(db, join(dir, 'annals.db'), { bulkLoad: 'always' }), lines());
       expect(report.refused, JSON.stringify(report.errors)).toBe(0);
+      // a bulk load leaves documents to be rendered after it: none stale meanwhile
+      expectStoredDocumentsCurrent(db, 'after a bulk load');
+      writeAllMissingEntryDocuments(db);
       expectDocumentsCurrent(db, 'after a bulk load');
       const names = db.$client
         .prepare("SELECT count(*) FROM entry_documents WHERE CAST(body AS TEXT) LIKE '%Renamed in the load%'")
         .pluck()
         .get() as number;
       expect(names).toBeGreaterThan(0);
+    } finally {
+      db.$client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are never stale after a bulk load into a database that has documents, which replaces records they embed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'annals-bulk-documents-'));
+    const path = join(dir, 'annals.db');
+    const db = openDatabase(path);
+    try {
+      runMigrations(db);
+      for (const file of seedFiles()) await importNdjson(batchImportSession(db), createReadStream(file));
+      expectDocumentsCurrent(db, 'after the seed, batch by batch');
+      const before = db.$client.prepare('SELECT count(*) FROM entry_documents').pluck().get() as number;
+      const replacing = ndjson([
+        { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
+        { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+        { kind: 'event', key: 'event:bulk-new', type: 'meeting', date: '2022-01-07', title: { en: 'New in the load' }, actors: [{ actor: 'actor:amreyev', role: 'participant' }] },
+      ]);
+      const report = await importNdjson(await beginSqliteImport(db, path, { bulkLoad: 'always' }), Readable.from([Buffer.from(replacing)]));
+      expect(report.refused, JSON.stringify(report.errors)).toBe(0);
+      expectStoredDocumentsCurrent(db, 'after the bulk load');
+      const after = db.$client.prepare('SELECT count(*) FROM entry_documents').pluck().get() as number;
+      // the documents naming the renamed actor or place went, the others stayed
+      expect(after).toBeLessThan(before);
+      expect(after).toBeGreaterThan(0);
+      writeAllMissingEntryDocuments(db);
+      expectDocumentsCurrent(db, 'once the missing ones are rendered');
     } finally {
       db.$client.close();
       rmSync(dir, { recursive: true, force: true });

@@ -23,3 +23,21 @@ export function expectDocumentsCurrent(db: Db, where: string): void {
     stored.forEach((document, i) => expect(document, `${where}: entry ${ids[i]}, lang ${lang}`).toBe(oracle[i]));
   }
 }
+
+/**
+ * Every document that is stored reads, in every language, as its entry rendered from its rows
+ * (entries may lack one: a bulk load leaves them to be rendered after it).
+ */
+export function expectStoredDocumentsCurrent(db: Db, where: string): void {
+  const documented = db.$client
+    .prepare('SELECT d.entry_id FROM entry_documents d JOIN entries e ON e.id = d.entry_id ORDER BY d.entry_id')
+    .pluck()
+    .all() as number[];
+  const orphans = db.$client.prepare('SELECT count(*) FROM entry_documents WHERE entry_id NOT IN (SELECT id FROM entries)').pluck().get();
+  expect(orphans, `${where}: documents of no entry`).toBe(0);
+  for (const lang of DOCUMENT_LANGS) {
+    const stored = renderEntries(db, documented, lang).map((b) => b.toString());
+    const oracle = loadEntries(db, documented, lang).map((e) => JSON.stringify(e));
+    stored.forEach((document, i) => expect(document, `${where}: entry ${documented[i]}, lang ${lang}`).toBe(oracle[i]));
+  }
+}

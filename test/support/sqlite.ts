@@ -9,3 +9,9 @@ export function sqliteDb(app: FastifyInstance): Db {
   if (!(app.storage instanceof SqliteStorage)) throw new Error(`this test checks the SQLite engine, not ${app.storage.engine}`);
   return app.storage.db;
 }
+
+/** Resolves once the SQLite engine behind `app.storage` has rendered every document its entries lack. */
+export async function documentsWritten(app: FastifyInstance): Promise<void> {
+  if (!(app.storage instanceof SqliteStorage)) throw new Error(`this test checks the SQLite engine, not ${app.storage.engine}`);
+  await app.storage.writeMissingDocuments();
+}

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { finishBulkLoadDocuments } from './documents.js';
+import { deferEntryDocuments, finishBulkLoadDocuments, stopDeferringEntryDocuments } from './documents.js';
 
 /**
  * A bulk load into an empty database: SQLite builds an index from sorted rows far faster
@@ -34,12 +34,14 @@ export function beginBulkLoad(
     try {
       if (client.inTransaction) client.exec(commit ? 'COMMIT' : 'ROLLBACK');
     } finally {
+      stopDeferringEntryDocuments(client);
       client.pragma('foreign_keys = ON');
       if (rollbackJournal) switchJournal(client, 'wal');
     }
   };
   try {
     client.exec('BEGIN IMMEDIATE');
+    deferEntryDocuments(client);
     const indexes = client
       .prepare(
         `SELECT name, sql FROM sqlite_master
@@ -76,6 +78,7 @@ export function beginBulkLoad(
           client.pragma(`cache_size = ${cacheSize}`);
         }
         // after the indexes: the entries that name a record updated by the load are found by them
+        // (their documents go; all are rendered again after the load, see documents.ts)
         finishBulkLoadDocuments(client);
         if (countTriggers.length > 0) {
           // from scratch, so that rows counted before the load (if any) are not counted twice;

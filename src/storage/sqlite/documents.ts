@@ -49,8 +49,21 @@ function changesOf(tx: Tx): Changes {
   return changes;
 }
 
+/**
+ * Connections in a bulk load: rendering there would cost as much as the load itself, so the
+ * documents its records reach are removed instead (when there were any: `hadDocuments`) and
+ * rendered afterwards by {@link writeMissingEntryDocuments}. An entry without a document is
+ * read from its rows meanwhile, so that what is served stays current either way.
+ */
+const deferring = new WeakMap<Database.Database, { hadDocuments: boolean }>();
+
 /** The entry `id` was created or replaced (its rows and children are all written). */
 export function entryStored(tx: Tx, id: number): void {
+  const deferred = deferring.get(clientOf(tx));
+  if (deferred) {
+    if (deferred.hadDocuments) prepared(tx, 'DELETE FROM entry_documents WHERE entry_id = ?').run(id);
+    return;
+  }
   const changes = changesOf(tx);
   changes.entries.add(id);
   if (++changes.size >= REFRESH_AFTER) refreshEntryDocuments(tx);
@@ -58,14 +71,29 @@ export function entryStored(tx: Tx, id: number): void {
 
 /** A record other entries embed was replaced: their documents change with it. */
 export function embeddedRecordStored(tx: Tx, kind: EmbeddedKind, id: number): void {
+  const deferred = deferring.get(clientOf(tx));
+  if (deferred && !deferred.hadDocuments) return;
   const changes = changesOf(tx);
   changes.embedded[kind].add(id);
-  if (++changes.size >= REFRESH_AFTER) refreshEntryDocuments(tx);
+  // a bulk load's are resolved once, by its finish, when its indexes are back
+  if (++changes.size >= REFRESH_AFTER && !deferred) refreshEntryDocuments(tx);
 }
 
 /** Forgets the changes of a transaction that rolled back. */
 export function discardEntryDocumentChanges(tx: Tx): void {
   changesByConnection.delete(clientOf(tx));
+  deferring.delete(clientOf(tx));
+}
+
+/** The end of a bulk load, however it ended. */
+export function stopDeferringEntryDocuments(client: Database.Database): void {
+  deferring.delete(client);
+}
+
+/** From here until {@link finishBulkLoadDocuments}, the connection's writes leave documents to be rendered later. */
+export function deferEntryDocuments(client: Database.Database): void {
+  const hadDocuments = client.prepare('SELECT EXISTS (SELECT 1 FROM entry_documents)').pluck().get() === 1;
+  deferring.set(client, { hadDocuments });
 }
 
 /**
@@ -83,11 +111,11 @@ const EMBEDDING: Record<EmbeddedKind, string> = {
     UNION SELECT entry_id FROM entry_events WHERE event_id IN (SELECT value FROM json_each(:ids))`,
 };
 
-/** Writes the documents the changes so far reach, inside the transaction that made them. */
-export function refreshEntryDocuments(tx: Tx): void {
+/** The entries the changes so far reach (forgotten as changes). */
+function takeReachedEntries(tx: Tx): Set<number> | undefined {
   const client = clientOf(tx);
   const changes = changesByConnection.get(client);
-  if (changes === undefined) return;
+  if (changes === undefined) return undefined;
   changesByConnection.delete(client);
   const ids = changes.entries;
   for (const kind of Object.keys(EMBEDDING) as EmbeddedKind[]) {
@@ -98,6 +126,13 @@ export function refreshEntryDocuments(tx: Tx): void {
       for (const id of found) ids.add(id);
     }
   }
+  return ids;
+}
+
+/** Writes the documents the changes so far reach, inside the transaction that made them. */
+export function refreshEntryDocuments(tx: Tx): void {
+  const ids = takeReachedEntries(tx);
+  if (ids === undefined) return;
   // in id order: entries written together are near each other in every table
   writeEntryDocuments(
     tx,
@@ -153,10 +188,10 @@ export const ENTRY_DOCUMENTS_VERSION = '1';
 const VERSION_SETTING = 'entry_documents_version';
 
 /**
- * Renders the documents of every entry when they were rendered by another version (or never:
- * a database from before migration 0006, whose entries have none). One transaction, so that
- * an interrupted run leaves the version unchanged and the next start does it again; a
- * process that finds the work done by another meanwhile does nothing.
+ * Removes the documents rendered by another version of this code (or none, on a database from
+ * before migration 0006): they are rendered again by {@link writeMissingEntryDocuments}, after
+ * start-up rather than before it, since a large database takes minutes. A process that finds
+ * the work done by another meanwhile does nothing.
  */
 export function ensureEntryDocuments(db: Db): boolean {
   const storedVersion = (tx: Tx) =>
@@ -166,13 +201,6 @@ export function ensureEntryDocuments(db: Db): boolean {
     (tx) => {
       if (storedVersion(tx) === ENTRY_DOCUMENTS_VERSION) return false;
       prepared(tx, 'DELETE FROM entry_documents').run();
-      const nextIds = prepared(tx, 'SELECT id FROM entries WHERE id > ? ORDER BY id LIMIT 5000').pluck();
-      for (let after = 0; ; ) {
-        const ids = nextIds.all(after) as number[];
-        if (ids.length === 0) break;
-        writeEntryDocuments(tx, ids);
-        after = ids[ids.length - 1]!;
-      }
       prepared(
         tx,
         `INSERT INTO settings (name, value) VALUES ('${VERSION_SETTING}', ?)
@@ -189,5 +217,40 @@ export function ensureEntryDocuments(db: Db): boolean {
  * inside its transaction.
  */
 export function finishBulkLoadDocuments(client: Database.Database): void {
-  refreshEntryDocuments(drizzle({ client, schema }));
+  const tx = drizzle({ client, schema });
+  deferring.delete(client);
+  const reached = takeReachedEntries(tx);
+  if (reached === undefined) return;
+  const remove = prepared(tx, 'DELETE FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))');
+  for (const chunk of chunked([...reached], 10_000)) remove.run(JSON.stringify(chunk));
+}
+
+/**
+ * Renders up to `limit` entries that have no document, in id order after `after`, in one
+ * write transaction of their own (the data does not change: no revision is bumped). Returns
+ * the last id it looked at, or null when no entry after `after` lacks a document.
+ */
+export function writeMissingEntryDocuments(db: Db, after: number, limit: number, locked?: () => void): number | null {
+  return db.transaction(
+    (tx) => {
+      locked?.();
+      const ids = prepared(
+        tx,
+        `SELECT e.id FROM entries e WHERE e.id > ?
+            AND NOT EXISTS (SELECT 1 FROM entry_documents d WHERE d.entry_id = e.id)
+          ORDER BY e.id LIMIT ?`,
+      )
+        .pluck()
+        .all(after, limit) as number[];
+      if (ids.length === 0) return null;
+      writeEntryDocuments(tx, ids);
+      return ids[ids.length - 1]!;
+    },
+    { behavior: 'immediate' },
+  );
+}
+
+/** Renders every entry that has no document (tests, and tools that hold the database alone). */
+export function writeAllMissingEntryDocuments(db: Db): void {
+  for (let after: number | null = 0; after !== null; ) after = writeMissingEntryDocuments(db, after, 5000);
 }

@@ -16,7 +16,7 @@ import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
 import { isBusyError, openDatabase, openSnapshot, whenWriteLockFree, type Db } from './client.js';
-import { renderEntries } from './documents.js';
+import { renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { createExportPlan, dropExportPlan, emptyExportCounts, exportLines, exportPlanPage, exportTrailer } from './export.js';
 import { countedByDate, dateCounts, spanCounts } from './histogram.js';
@@ -50,6 +50,11 @@ const SPECS: Record<RecordKind, AnySpec> = {
   timeline: timelineSpec,
 };
 
+/** Entries rendered into documents in one write transaction after a bulk load: short enough not to hold requests up. */
+const DOCUMENTS_PAGE = 200;
+/** How long a page of documents waits for a write lock another connection holds before the pass gives up (the next interval retries). */
+const DOCUMENTS_LOCK_WAIT_MS = 60_000;
+
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
 
@@ -80,18 +85,24 @@ export class SqliteStorage implements Storage {
   readonly #optimizeTimer: NodeJS.Timeout | null;
   readonly #committedMigrations = committedMigrations();
   readonly #exclusive: boolean;
+  readonly #onBackgroundError: (error: unknown) => void;
+  #documentsPass: Promise<void> | null = null;
+  #documentsAgain = false;
+  #closed = false;
 
   constructor(
     readonly db: Db,
     readonly path: string,
     options: {
       optimizeIntervalMs?: number | undefined;
-      onOptimizeError?: (error: unknown) => void;
+      /** A failure of work done between requests (planner statistics, documents rendered after a bulk load). */
+      onBackgroundError?: (error: unknown) => void;
       /** The connection serves nobody else (a command-line tool): a bulk load may run on it. */
       exclusive?: boolean;
     } = {},
   ) {
     this.#exclusive = options.exclusive ?? false;
+    this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error instanceof Error ? error : String(error)));
     // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
     // close: a short-lived app on a small database (a test, a benchmark phase) would leave
     // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
@@ -102,15 +113,54 @@ export class SqliteStorage implements Storage {
             try {
               refreshPlannerStatistics(db.$client);
             } catch (error) {
-              options.onOptimizeError?.(error);
+              this.#onBackgroundError(error);
             }
+            // entries another process bulk-loaded without documents
+            void this.writeMissingDocuments();
           }, interval).unref()
         : null;
   }
 
   static async open(config: AppConfig): Promise<SqliteStorage> {
     const db = await prepareSqliteDatabase(config);
-    return new SqliteStorage(db, config.databasePath, { optimizeIntervalMs: config.optimizeIntervalMs });
+    const storage = new SqliteStorage(db, config.databasePath, { optimizeIntervalMs: config.optimizeIntervalMs });
+    void storage.writeMissingDocuments();
+    return storage;
+  }
+
+  /**
+   * Renders the documents that entries lack (after a bulk load, or a new rendering version), a
+   * page at a time between requests, each page a write transaction that waits its turn for the
+   * lock. Entries without one are read from their rows meanwhile: slower, never stale. Resolves
+   * when none is left; a call while a pass runs makes it go round once more.
+   */
+  writeMissingDocuments(): Promise<void> {
+    if (this.#documentsPass) {
+      this.#documentsAgain = true;
+      return this.#documentsPass;
+    }
+    const pass = async () => {
+      do {
+        this.#documentsAgain = false;
+        for (let after: number | null = 0; after !== null && !this.#closed; ) {
+          const from: number = after;
+          after = await whenWriteLockFree(
+            this.db.$client,
+            (locked) => writeMissingEntryDocuments(this.db, from, DOCUMENTS_PAGE, locked),
+            DOCUMENTS_LOCK_WAIT_MS,
+          );
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } while (this.#documentsAgain && !this.#closed);
+    };
+    this.#documentsPass = pass()
+      .catch((error: unknown) => {
+        if (!this.#closed && this.db.$client.open) this.#onBackgroundError(error);
+      })
+      .finally(() => {
+        this.#documentsPass = null;
+      });
+    return this.#documentsPass;
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
@@ -148,7 +198,16 @@ export class SqliteStorage implements Storage {
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
-    return beginSqliteImport(this.db, this.path, options, { shared: !this.#exclusive });
+    const session = await beginSqliteImport(this.db, this.path, options, { shared: !this.#exclusive });
+    if (session.mode !== 'bulk' || this.#exclusive) return session;
+    // a bulk load leaves its entries' documents to be rendered once it has committed
+    return {
+      ...session,
+      finish: async () => {
+        await session.finish();
+        void this.writeMissingDocuments();
+      },
+    };
   }
 
   async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {
@@ -319,6 +378,8 @@ export class SqliteStorage implements Storage {
   }
 
   async close() {
+    this.#closed = true;
+    await this.#documentsPass;
     if (this.#optimizeTimer) clearInterval(this.#optimizeTimer);
     if (this.db.$client.open) this.db.$client.close();
   }
