@@ -588,6 +588,54 @@ describe('POST /v1/import?dryRun=true', () => {
   });
 });
 
+describe('POST /v1/import as a bulk load (a large body into an empty database)', () => {
+  it('over HTTP with writes going on: every write is stored or refused with 503, and the load is stored whole', { timeout: 60_000 }, async () => {
+    const app = await fresh({ config: { bulkImportMinBytes: 0 } });
+    const base = await listen(app);
+    const big = ndjson(forwardChain(6000, 'place:bulk'));
+    const load = fetch(`${base}/v1/import`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, body: big }).then(
+      async (res) => ({ status: res.status, body: (await res.json()) as Json }),
+    );
+    let done = false;
+    void load.finally(() => (done = true));
+    const writes: { key: string; status: number; retryAfter: string | null }[] = [];
+    const reads: number[] = [];
+    for (let i = 0; !done || i < 3; i++) {
+      const key = `place:w${i}`;
+      const res = await fetch(`${base}/v1/places`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ key, type: 'site', name: { en: key } }),
+      });
+      await res.text();
+      writes.push({ key, status: res.status, retryAfter: res.headers.get('retry-after') });
+      // the load's records appear together when it commits: the last one only with all the others
+      const last = await fetch(`${base}/v1/places/place:bulk5999`);
+      await last.text();
+      if (!done) reads.push(last.status);
+      await sleep(20);
+    }
+    const result = await load;
+    console.log(`[bulk load] writes meanwhile: ${writes.map((w) => w.status).join(' ')}; reads of its last record: ${reads.join(' ')}`);
+    expect(result.status).toBe(200);
+    expect(result.body).toMatchObject({ created: 6000, refused: 0 });
+    for (const write of writes) {
+      expect([201, 503], JSON.stringify(write)).toContain(write.status);
+      if (write.status === 503) expect(write.retryAfter).toMatch(/^\d+$/);
+      expect((await fetch(`${base}/v1/places/${write.key}`)).status, write.key).toBe(write.status === 201 ? 200 : 404);
+    }
+    for (const status of reads) expect([200, 404]).toContain(status);
+    expect(count(app.databasePath, "SELECT count(*) FROM places WHERE key LIKE 'place:bulk%'")).toBe(6000);
+    // once it has ended, writes are served again
+    const after = await fetch(`${base}/v1/places`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'place:after', type: 'site', name: { en: 'After' }, parent: 'place:bulk5999' }),
+    });
+    expect(after.status, await after.text()).toBe(201);
+  });
+});
+
 describe('unknown query parameters', () => {
   it('are a 400 naming the parameter on every write route, which then changes nothing', async () => {
     const app = await fresh();

@@ -92,6 +92,9 @@ export function parseFileInWorker(
   return linesFrom(startWorker({ file, maxLineBytes, batchLines, batchesAhead }), file);
 }
 
+/** Bytes of input gathered into one message to the worker. */
+const MESSAGE_BYTES = 256 * 1024;
+
 /**
  * The same for a byte stream read on this thread (a request body): its chunks are sent to the
  * worker as they come, at most `chunksAhead` of them not yet taken in, so that a slow import
@@ -101,7 +104,13 @@ export function parseFileInWorker(
  */
 export async function* parseStreamInWorker(
   input: AsyncIterable<Buffer | Uint8Array>,
-  { maxLineBytes = 16 * 1024 * 1024, batchLines = 250, batchesAhead = 2, chunksAhead = 4 }: ParseOptions & { chunksAhead?: number } = {},
+  {
+    maxLineBytes = 16 * 1024 * 1024,
+    batchLines = 250,
+    batchesAhead = 2,
+    chunksAhead = 4,
+    messageBytes = MESSAGE_BYTES,
+  }: ParseOptions & { chunksAhead?: number; messageBytes?: number } = {},
 ): AsyncGenerator<ParsedLine[]> {
   const worker = startWorker({ file: null, maxLineBytes, batchLines, batchesAhead });
   let inFlight = 0;
@@ -112,18 +121,38 @@ export async function* parseStreamInWorker(
     wakePump?.();
     wakePump = null;
   };
+  // a socket's chunks are small (16-64 KiB): sent a few together, in one message
+  let gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
+  const send = async () => {
+    if (gatheredBytes === 0) return;
+    while (inFlight >= chunksAhead && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
+    if (stopped) return;
+    // a copy, whose memory moves to the worker: the chunks' may be shared with others
+    const bytes = new Uint8Array(gatheredBytes);
+    let at = 0;
+    for (const part of gathered) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    gathered = [];
+    gatheredBytes = 0;
+    inFlight += 1;
+    worker.postMessage({ type: 'chunk', bytes } satisfies ToWorker, [bytes.buffer]);
+  };
   const pump = async () => {
     try {
       for await (const chunk of input) {
-        while (inFlight >= chunksAhead && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
         if (stopped) return;
-        // a copy, whose memory moves to the worker: the chunk's may be shared with others
-        const bytes = new Uint8Array(chunk);
-        inFlight += 1;
-        worker.postMessage({ type: 'chunk', bytes } satisfies ToWorker, [bytes.buffer]);
+        gathered.push(chunk);
+        gatheredBytes += chunk.length;
+        if (gatheredBytes >= messageBytes) await send();
       }
+      await send();
       if (!stopped) worker.postMessage({ type: 'end' } satisfies ToWorker);
     } catch (error) {
+      // the whole chunks before the failure are the input's, as parseLines would read them
+      await send();
       failure = { error };
       if (!stopped) worker.postMessage({ type: 'fail' } satisfies ToWorker);
     }
