@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Tests in tiers: `npm test -- --project unit` answers in seconds (pure modules, no app);
 // `api` builds the app on fresh databases and drives it with inject or loopback HTTP;
 // `process` starts real server processes or runs the benchmark. `npm test` runs all three.
-const unit = ['test/dates.test.ts', 'test/search-text.test.ts', 'test/fts5.test.ts', 'test/seed-data.test.ts'];
+const unit = ['test/config.test.ts', 'test/dates.test.ts', 'test/search-text.test.ts', 'test/fts5.test.ts', 'test/seed-data.test.ts'];
 const process = ['test/resilience.test.ts', 'test/workers.test.ts', 'test/bench.test.ts', 'test/*.process.test.ts'];
 
 export default defineConfig({
