@@ -11,6 +11,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // the PostgreSQL server of the suite's PostgreSQL half (ANNALS_TEST_PG_URL, or a throwaway cluster)
+    globalSetup: ['test/support/postgres.ts'],
+    // the last lines say how many tests each engine ran, and when the PostgreSQL half did not
+    reporters: ['default', './test/support/engines-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: unit } },
       { extends: true, test: { name: 'api', include: ['test/**/*.test.ts'], exclude: [...unit, ...process] } },
