@@ -91,6 +91,46 @@ async function sourceScenario(storage: Storage) {
   return answers;
 }
 
+/** Places: parents, cycles refused, deletes refused while referred to, coordinates inherited. */
+async function placeScenario(storage: Storage) {
+  const answers: unknown[] = [];
+  const place = (key: string, over: Partial<RecordInput<'place'>> = {}): RecordInput<'place'> => ({
+    key,
+    type: 'city',
+    name: { en: key, ar: 'ألماتي' },
+    ...over,
+  });
+  const kz = await storage.createRecord('place', place('place:kz', { type: 'country', countryCode: 'KZ', lat: 48, lon: 68 }), null);
+  answers.push(withoutTimes(kz.record));
+  const almaty = await storage.createRecord('place', place('place:almaty', { parent: 'place:kz' }), null);
+  answers.push(withoutTimes(almaty.record));
+  const square = await storage.createRecord('place', place('place:square', { parent: String(almaty.record.id), lat: 43.2, lon: 76.9 }), null);
+  answers.push(withoutTimes(await storage.getRecord('place', String(square.record.id), 'ar')));
+  answers.push(await problem(storage.createRecord('place', place('place:x', { parent: 'place:none' }), null)));
+  answers.push(await problem(storage.patchRecord('place', 'place:kz', { parent: 'place:square' })));
+  answers.push(await problem(storage.patchRecord('place', 'place:kz', { parent: 'place:kz' })));
+  answers.push(await problem(storage.deleteRecord('place', 'place:kz')));
+  answers.push([...(await storage.placeCoordinates([kz.record.id, almaty.record.id, square.record.id, 12345])).entries()]);
+  answers.push(await storage.listPlaceIds({ parent: kz.record.id }, undefined, 10));
+  answers.push(await storage.listPlaceIds({ countryCode: ['KZ'] }, undefined, 10));
+  answers.push(await storage.listPlaceIds({ type: ['city'] }, almaty.record.id, 10));
+  answers.push(withoutTimes(await storage.patchRecord('place', 'place:square', { parent: null, lat: null, lon: null })));
+  await storage.deleteRecord('place', 'place:square');
+  await storage.deleteRecord('place', 'place:almaty');
+  answers.push(await storage.listPlaceIds({}, undefined, 10));
+  return answers;
+}
+
+describePg('places through the storage port', () => {
+  it('answer as they do on SQLite', async () => {
+    const [sqlite] = await openEngine('sqlite');
+    const onSqlite = await placeScenario(sqlite!);
+    const [postgres] = await openEngine('postgres');
+    expect(await placeScenario(postgres!)).toEqual(onSqlite);
+    expect(onSqlite.flatMap((a: Json) => (a?.status ? [a.status] : []))).toEqual([422, 400, 400, 409]);
+  });
+});
+
 describePg('sources through the storage port', () => {
   it('answer as they do on SQLite', async () => {
     const [sqlite] = await openEngine('sqlite');

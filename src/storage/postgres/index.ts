@@ -17,6 +17,7 @@ import { appliedMigrations, committedMigrations, runMigrations } from './migrate
 import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, renewLineage } from './settings.js';
+import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { writeTransaction } from './transactions.js';
 
@@ -27,6 +28,7 @@ import { writeTransaction } from './transactions.js';
  */
 const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   source: sourceSpec,
+  place: placeSpec,
 };
 
 /** An operation of the port this engine does not implement yet. */
@@ -112,8 +114,8 @@ export class PostgresStorage implements Storage {
     return listSourceIds(this.db, { type: filters.type, lang: filters.language }, after, limit);
   }
 
-  async listPlaceIds(_filters: PlaceFilters, _after: number | undefined, _limit: number): Promise<number[]> {
-    return notYet('listPlaceIds');
+  async listPlaceIds(filters: PlaceFilters, after: number | undefined, limit: number) {
+    return listPlaceIds(this.db, filters, after, limit);
   }
 
   async listActorIds(_filters: ActorFilters, _after: number | undefined, _limit: number): Promise<number[]> {
@@ -152,8 +154,8 @@ export class PostgresStorage implements Storage {
     return notYet('renderEntries');
   }
 
-  async placeCoordinates(_ids: number[]): Promise<Map<number, [number, number]>> {
-    return notYet('placeCoordinates');
+  async placeCoordinates(ids: number[]) {
+    return placeCoordinates(this.db, ids);
   }
 
   async spanCounts(_query: TimelineQuery): ReturnType<Storage['spanCounts']> {

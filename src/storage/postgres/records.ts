@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { generateKey } from '../keys.js';
 import type { RecordKind, RefTable } from '../types.js';
-import { conflict, notFound, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import type { PgDb } from './client.js';
-import { assertKeyFree, findId } from './references.js';
+import { assertKeyFree, findId, PgRefResolver } from './references.js';
 import { now, writeTransaction, type PgTransaction, type PgTx } from './transactions.js';
 
 /**
@@ -16,7 +16,7 @@ export interface PgRecordSpec<Input, Write extends { key: string }, Dto> {
   table: RefTable;
   entryKind?: 'event' | 'statement';
   /** Resolves the fields present in `input` over `base` (the stored write form on patch); refuses text PostgreSQL cannot hold. */
-  toWrite(input: Partial<Input>, key: string, base: Write | null): Write;
+  toWrite(input: Partial<Input>, resolver: PgRefResolver, key: string, base: Write | null): Promise<Write> | Write;
   check?(tx: PgTx, id: number | null, write: Write): Promise<FieldError[]>;
   readWrite(tx: PgTx, id: number): Promise<Write | null>;
   store(tx: PgTransaction, id: number | null, write: Write, timestamp: string): Promise<number>;
@@ -44,7 +44,11 @@ async function prepareWrite<Input, Write extends { key: string }>(
 ): Promise<Write> {
   const key = input.key ?? base?.key ?? generateKey(spec.kind);
   await assertKeyFree(tx, key, spec.kind, id);
-  const write = spec.toWrite(input, key, base);
+  const resolver = new PgRefResolver(tx);
+  const write = await spec.toWrite(input, resolver, key, base);
+  if (resolver.errors.length > 0) {
+    throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
+  }
   const problems = (await spec.check?.(tx, id, write)) ?? [];
   if (problems.length > 0) throw validationFailed(problems.map((e) => `${e.path}: ${e.message}`).join('; '), problems);
   return write;
@@ -76,6 +80,46 @@ export async function patchRecord<Input, Write extends { key: string }, Dto>(
     return (await spec.load(tx, [id]))[0]!;
   });
 }
+
+/**
+ * The keys on the parent chain from `from` up to `to`, both included, or null when `to` is
+ * not `from` nor above it: what a new parent `from` of `to` would close into a cycle (as on
+ * SQLite: no depth limit, and UNION ends the walk even on a stored cycle).
+ */
+export async function parentChain(tx: PgTx, table: 'places' | 'entries', from: number, to: number): Promise<string[] | null> {
+  const t = sql.raw(table);
+  if (from !== to) {
+    const { rows } = await tx.execute(
+      sql`WITH RECURSIVE up(id) AS (
+            SELECT parent_id FROM ${t} WHERE id = ${from} AND parent_id IS NOT NULL
+            UNION SELECT r.parent_id FROM ${t} r JOIN up ON r.id = up.id WHERE r.parent_id IS NOT NULL)
+          SELECT 1 AS hit FROM up WHERE id = ${to} LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+  }
+  const keys: string[] = [];
+  const seen = new Set<number>();
+  let current: number | null = from;
+  while (current !== null && !seen.has(current)) {
+    seen.add(current);
+    const id: number = current;
+    const result = await tx.execute<{ key: string; parent_id: number | null }>(sql`SELECT key, parent_id FROM ${t} WHERE id = ${id}`);
+    const row: { key: string; parent_id: number | null } | undefined = result.rows[0];
+    if (row === undefined) break;
+    keys.push(row.key);
+    if (current === to) break;
+    current = row.parent_id;
+  }
+  return keys;
+}
+
+/** The parent stored for the place or entry `id` (null: none, or no such record). */
+export async function storedParent(tx: PgTx, table: 'places' | 'entries', id: number): Promise<number | null> {
+  const { rows } = await tx.execute<{ parent_id: number | null }>(sql`SELECT parent_id FROM ${sql.raw(table)} WHERE id = ${id}`);
+  return rows[0]?.parent_id ?? null;
+}
+
+export { describeChain } from '../chains.js';
 
 const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { isNumericId } from '../keys.js';
 import type { RecordKind, RefTable } from '../types.js';
-import { validationFailed } from '../../schemas/problems.js';
+import { validationFailed, type FieldError } from '../../schemas/problems.js';
 import { holdsNul, MAX_ID } from './text.js';
 import type { PgTx } from './transactions.js';
 
@@ -50,4 +50,39 @@ export async function findId(tx: PgTx, table: RefTable, ref: string, expect?: 'e
     }
   }
   return rows[0]?.id ?? null;
+}
+
+/**
+ * Resolves references (ids or keys) to ids, as SQLite's RefResolver does: unknown
+ * references are collected into `errors` with their path (and resolve to -1), for the caller
+ * to report together.
+ */
+export class PgRefResolver {
+  readonly errors: FieldError[] = [];
+  readonly #found = new Map<string, number | null>();
+
+  constructor(
+    private readonly tx: PgTx,
+    private readonly location: string = 'body',
+  ) {}
+
+  async resolve(table: RefTable, ref: string | number, path: string, expect?: 'event' | 'statement'): Promise<number> {
+    const cacheKey = `${table}|${expect ?? ''}|${ref}`;
+    let id = this.#found.get(cacheKey);
+    if (id === undefined) {
+      id = await findId(this.tx, table, String(ref), expect);
+      this.#found.set(cacheKey, id);
+    }
+    if (id === null) {
+      this.errors.push({ in: this.location, path, message: `no ${expect ?? table} with id or key ${JSON.stringify(ref)}` });
+      return -1;
+    }
+    return id;
+  }
+
+  async resolveAll(table: RefTable, refs: readonly (string | number)[] | undefined, path: string, expect?: 'event' | 'statement') {
+    const ids: number[] = [];
+    for (const [i, ref] of (refs ?? []).entries()) ids.push(await this.resolve(table, ref, `${path}/${i}`, expect));
+    return ids;
+  }
 }

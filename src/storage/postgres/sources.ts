@@ -31,7 +31,7 @@ export const sourceSpec: PgRecordSpec<z.infer<typeof SourceInput>, SourceWrite, 
   kind: 'source',
   table: 'source',
 
-  toWrite(input, key, base) {
+  toWrite(input, _resolver, key, base) {
     const write = {
       key,
       type: pick(input.type, base?.type ?? ''),
