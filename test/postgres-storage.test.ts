@@ -131,6 +131,58 @@ describePg('places through the storage port', () => {
   });
 });
 
+/** Actors: affiliations resolved, cycles of any length refused, deletes refused while affiliated to. */
+async function actorScenario(storage: Storage) {
+  const answers: unknown[] = [];
+  const actor = (key: string, over: Partial<RecordInput<'actor'>> = {}): RecordInput<'actor'> => ({
+    key,
+    type: 'person',
+    name: { en: key, ar: 'قاسم جومارت توكاييف' },
+    ...over,
+  });
+  const org = await storage.createRecord('actor', actor('actor:otc', { type: 'organization', externalIds: { wikidata: 'Q1', b: 'x', a: 'y' } }), null);
+  answers.push(withoutTimes(org.record));
+  const amreyev = await storage.createRecord(
+    'actor',
+    actor('actor:amreyev', { aliases: [{ en: 'Baghdad Amreyev' }], affiliations: [{ actor: 'actor:otc', role: 'secretary-general', date: '2022' }] }),
+    null,
+  );
+  answers.push(withoutTimes(amreyev.record));
+  const third = await storage.createRecord('actor', actor('actor:third', { affiliations: [{ actor: String(amreyev.record.id), role: 'member' }] }), null);
+  answers.push(withoutTimes(await storage.getRecord('actor', String(third.record.id), 'ar')));
+  answers.push(await problem(storage.createRecord('actor', actor('actor:x', { affiliations: [{ actor: 'actor:none', role: 'r' }, { actor: 'actor:gone', role: 'r' }] }), null)));
+  answers.push(await problem(storage.patchRecord('actor', 'actor:otc', { affiliations: [{ actor: 'actor:third', role: 'member' }] })));
+  answers.push(await problem(storage.patchRecord('actor', 'actor:otc', { affiliations: [{ actor: 'actor:otc', role: 'member' }] })));
+  answers.push(
+    await problem(
+      storage.patchRecord('actor', 'actor:third', {
+        affiliations: [
+          { actor: 'actor:otc', role: 'member' },
+          { actor: 'actor:otc', role: 'member' },
+        ],
+      }),
+    ),
+  );
+  answers.push(await problem(storage.deleteRecord('actor', 'actor:otc')));
+  answers.push(withoutTimes(await storage.patchRecord('actor', 'actor:otc', { name: { en: 'Organization of Turkic States' } })));
+  answers.push((await storage.loadRecords('actor', [third.record.id, 999, amreyev.record.id])).map(withoutTimes));
+  answers.push(await storage.listActorIds({ type: ['person'] }, undefined, 10));
+  answers.push(await storage.listActorIds({}, org.record.id, 1));
+  await storage.deleteRecord('actor', 'actor:third');
+  answers.push(await storage.listActorIds({}, undefined, 10));
+  return answers;
+}
+
+describePg('actors through the storage port', () => {
+  it('answer as they do on SQLite', async () => {
+    const [sqlite] = await openEngine('sqlite');
+    const onSqlite = await actorScenario(sqlite!);
+    const [postgres] = await openEngine('postgres');
+    expect(await actorScenario(postgres!)).toEqual(onSqlite);
+    expect(onSqlite.flatMap((a: Json) => (a?.status ? [a.status] : []))).toEqual([422, 400, 400, 400, 409]);
+  });
+});
+
 describePg('sources through the storage port', () => {
   it('answer as they do on SQLite', async () => {
     const [sqlite] = await openEngine('sqlite');

@@ -12,6 +12,7 @@ import type {
   RelevancePosition,
   TimelineQuery,
 } from '../types.js';
+import { actorSpec, listActorIds } from './actors.js';
 import { openPool, type PgDb } from './client.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
@@ -29,6 +30,7 @@ import { writeTransaction } from './transactions.js';
 const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   source: sourceSpec,
   place: placeSpec,
+  actor: actorSpec,
 };
 
 /** An operation of the port this engine does not implement yet. */
@@ -118,8 +120,8 @@ export class PostgresStorage implements Storage {
     return listPlaceIds(this.db, filters, after, limit);
   }
 
-  async listActorIds(_filters: ActorFilters, _after: number | undefined, _limit: number): Promise<number[]> {
-    return notYet('listActorIds');
+  async listActorIds(filters: ActorFilters, after: number | undefined, limit: number) {
+    return listActorIds(this.db, filters, after, limit);
   }
 
   async listTimelineIds(_after: number | undefined, _limit: number): Promise<number[]> {

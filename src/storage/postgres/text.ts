@@ -8,13 +8,13 @@ import { validationFailed, type FieldError } from '../../schemas/problems.js';
  */
 export const holdsNul = (value: string) => value.includes('\u0000');
 
-/** Refuses `write` when one of its `fields` is a string holding U+0000. */
-export function refuseNul<W extends object>(write: W, fields: readonly (keyof W & string)[]): void {
+/** Refuses `write` when one of its `fields` is a string holding U+0000 (paths under `at`). */
+export function refuseNul<W extends object>(write: W, fields: readonly (keyof W & string)[], at = ''): void {
   const errors: FieldError[] = [];
   for (const field of fields) {
     const value = write[field];
     if (typeof value === 'string' && holdsNul(value)) {
-      errors.push({ in: 'body', path: `/${field}`, message: 'must not contain U+0000 (NUL)' });
+      errors.push({ in: 'body', path: `${at}/${field}`, message: 'must not contain U+0000 (NUL)' });
     }
   }
   if (errors.length > 0) throw validationFailed(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
