@@ -6,6 +6,7 @@ import type { Storage } from '../src/storage/port.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
 import type { RecordInput } from '../src/storage/types.js';
+import { tsqueryLiteral } from '../src/storage/postgres/search-text.js';
 import { describeEngines, describePg, freshPgDatabase, type Engine, type PgDatabase } from './support/pg.js';
 
 type Json = any;
@@ -180,6 +181,109 @@ describePg('actors through the storage port', () => {
     const [postgres] = await openEngine('postgres');
     expect(await actorScenario(postgres!)).toEqual(onSqlite);
     expect(onSqlite.flatMap((a: Json) => (a?.status ? [a.status] : []))).toEqual([422, 400, 400, 400, 409]);
+  });
+});
+
+/** Events, statements and curated timelines: references, citations, cycles, search documents. */
+async function entryScenario(storage: Storage) {
+  const answers: unknown[] = [];
+  const text = 'أعلن الرئيس الكازاخستاني حالة الطوارئ في ألماتي';
+  await storage.createRecord('source', { key: 'src:report', type: 'news_article', text, lang: 'ar', title: { ar: 'تقرير' } }, null);
+  await storage.createRecord('place', { key: 'place:almaty', type: 'city', name: { en: 'Almaty', ar: 'ألماتي' } }, null);
+  await storage.createRecord('actor', { key: 'actor:otc', type: 'organization', name: { en: 'OTS' } }, null);
+  await storage.createRecord(
+    'actor',
+    { key: 'actor:amreyev', type: 'person', name: { en: 'Amreyev' }, affiliations: [{ actor: 'actor:otc', role: 'secretary-general', date: '2022' }] },
+    null,
+  );
+  const protests = await storage.createRecord(
+    'event',
+    {
+      key: 'event:protests',
+      type: 'protest',
+      date: '2022-01-02/2022-01-11',
+      title: { en: 'Protests', ar: 'احتجاجات' },
+      places: ['place:almaty'],
+      actors: [{ actor: 'actor:otc', role: 'observer' }],
+      tags: ['unrest', 'unrest', 'fuel'],
+      sources: [{ source: 'src:report', excerpt: 'حالة الطوارئ', start: 25, end: 37 }],
+    },
+    null,
+  );
+  answers.push(withoutTimes(protests.record));
+  const emergency = await storage.createRecord(
+    'event',
+    { key: 'event:emergency', type: 'emergency', date: '2022-01-05?', title: { en: 'State of emergency' }, parent: 'event:protests' },
+    null,
+  );
+  answers.push(withoutTimes(emergency.record));
+  const said = await storage.createRecord(
+    'statement',
+    {
+      key: 'stmt:amreyev',
+      type: 'paraphrase',
+      date: '2022-01-07',
+      speaker: 'actor:amreyev',
+      text: { ar: 'نص', en: 'text' },
+      originalLang: 'ar',
+      context: 'event:protests',
+      about: { actors: ['actor:otc'], places: ['place:almaty'], events: ['event:emergency'] },
+      sources: [{ source: 'src:report' }],
+    },
+    null,
+  );
+  answers.push(withoutTimes(said.record));
+  answers.push((await storage.loadEntries([said.record.id, 999, protests.record.id], 'ar')).map(withoutTimes));
+  answers.push((await storage.renderEntries([protests.record.id], undefined)).map((b) => withoutTimes(JSON.parse(b.toString()))));
+  answers.push(await problem(storage.createRecord('event', { key: 'event:bad', type: 'x', date: '2022', title: { en: 'x' }, sources: [{ source: 'src:report', excerpt: 'no', start: 0, end: 2 }] }, null)));
+  answers.push(await problem(storage.createRecord('event', { key: 'event:bad', type: 'x', date: '2022', title: { en: 'x' }, parent: 'stmt:amreyev' }, null)));
+  answers.push(await problem(storage.patchRecord('event', 'event:protests', { parent: 'event:emergency' })));
+  answers.push(await problem(storage.createRecord('statement', { type: 'quote', date: '2022', speaker: 'actor:amreyev', text: { en: 'x' }, originalLang: 'ar' }, null)));
+  answers.push(await problem(storage.patchRecord('source', 'src:report', { text: 'نص آخر' })));
+  answers.push(await problem(storage.deleteRecord('event', 'event:protests')));
+  answers.push(await problem(storage.getRecord('event', 'stmt:amreyev')));
+  const curated = await storage.createRecord(
+    'timeline',
+    { key: 'timeline:kz', slug: 'kazakhstan-2022', title: { en: 'Kazakhstan' }, entries: ['stmt:amreyev', 'event:protests'] },
+    null,
+  );
+  answers.push(withoutTimes(curated.record));
+  answers.push(await storage.timelineEntryIds(curated.record.id));
+  answers.push(await storage.findId('timeline', 'kazakhstan-2022'));
+  answers.push(await problem(storage.createRecord('timeline', { key: 'kazakhstan-2022', slug: 'other', title: { en: 'x' } }, null)));
+  answers.push(await problem(storage.createRecord('timeline', { slug: 'kazakhstan-2022', title: { en: 'x' }, entries: ['event:protests', 'event:protests'] }, null)));
+  answers.push(await problem(storage.deleteRecord('event', 'event:emergency')));
+  answers.push(withoutTimes(await storage.patchRecord('timeline', 'kazakhstan-2022', { entries: [] })));
+  answers.push(await storage.listTimelineIds(undefined, 10));
+  await storage.deleteRecord('statement', 'stmt:amreyev');
+  await storage.deleteRecord('event', 'event:emergency');
+  answers.push(withoutTimes(await storage.patchRecord('event', 'event:protests', { tags: ['fuel'], actors: [] })));
+  return answers;
+}
+
+describePg('events, statements and timelines through the storage port', () => {
+  it('answer as they do on SQLite', async () => {
+    const [sqlite] = await openEngine('sqlite');
+    const onSqlite = await entryScenario(sqlite!);
+    const [postgres] = await openEngine('postgres');
+    expect(await entryScenario(postgres!)).toEqual(onSqlite);
+    expect(onSqlite.flatMap((a: Json) => (a?.status ? [a.status] : []))).toEqual([400, 422, 400, 400, 409, 409, 404, 400, 400, 409]);
+  });
+
+  it('keep search documents with the names of the actors and places they mention', async () => {
+    const [storage] = await openEngine('postgres');
+    const pool = (storage as PostgresStorage).db.$client;
+    await storage!.createRecord('actor', { key: 'actor:a', type: 'person', name: { en: 'Amreyev' } }, null);
+    const { record } = await storage!.createRecord('event', { key: 'event:e', type: 'x', date: '2022', title: { en: 'Meeting' }, actors: [{ actor: 'actor:a', role: 'host' }] }, null);
+    const found = async (q: string) =>
+      (await pool.query<{ entry_id: number }>('SELECT entry_id FROM search_index WHERE document @@ $1::tsquery', [tsqueryLiteral(q)])).rows.map((r) => r.entry_id);
+    expect(await found('amreyev')).toEqual([record.id]);
+    // renamed through the port: the entry is found by the new name, and no longer by the old one
+    await storage!.patchRecord('actor', 'actor:a', { name: { ar: 'أمرييف' } });
+    expect(await found('امرييف')).toEqual([record.id]);
+    expect(await found('amreyev')).toEqual([]);
+    await storage!.deleteRecord('event', 'event:e');
+    expect((await pool.query('SELECT count(*)::integer AS n FROM search_index')).rows[0].n).toBe(0);
   });
 });
 

@@ -14,12 +14,14 @@ import type {
 } from '../types.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { openPool, type PgDb } from './client.js';
+import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, renewLineage } from './settings.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { listSourceIds, sourceSpec } from './sources.js';
+import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
 
 /**
@@ -31,6 +33,9 @@ const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   source: sourceSpec,
   place: placeSpec,
   actor: actorSpec,
+  timeline: timelineSpec,
+  event: eventSpec,
+  statement: statementSpec,
 };
 
 /** An operation of the port this engine does not implement yet. */
@@ -124,12 +129,12 @@ export class PostgresStorage implements Storage {
     return listActorIds(this.db, filters, after, limit);
   }
 
-  async listTimelineIds(_after: number | undefined, _limit: number): Promise<number[]> {
-    return notYet('listTimelineIds');
+  async listTimelineIds(after: number | undefined, limit: number) {
+    return listTimelineIds(this.db, after, limit);
   }
 
-  async timelineEntryIds(_timelineId: number): Promise<number[]> {
-    return notYet('timelineEntryIds');
+  async timelineEntryIds(timelineId: number) {
+    return timelineEntryIds(this.db, timelineId);
   }
 
   async timelinePage(_query: TimelineQuery, _after: unknown, _limit: number): ReturnType<Storage['timelinePage']> {
@@ -148,12 +153,17 @@ export class PostgresStorage implements Storage {
     return notYet('relevanceIds');
   }
 
-  async loadEntries(_ids: number[], _lang: string | undefined): ReturnType<Storage['loadEntries']> {
-    return notYet('loadEntries');
+  async loadEntries(ids: number[], lang: string | undefined) {
+    return loadEntries(this.db, ids, lang);
   }
 
-  async renderEntries(_ids: number[], _lang: string | undefined): Promise<Buffer[]> {
-    return notYet('renderEntries');
+  /**
+   * Rendered from the rows every time: no server keeps rendered entries, so none can serve one
+   * older than a write another server acknowledged (a cache shared through the database, or
+   * invalidated by it, is for the timeline's turn).
+   */
+  async renderEntries(ids: number[], lang: string | undefined) {
+    return (await loadEntries(this.db, ids, lang)).map((entry) => Buffer.from(JSON.stringify(entry)));
   }
 
   async placeCoordinates(ids: number[]) {
