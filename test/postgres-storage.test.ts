@@ -20,8 +20,8 @@ afterEach(async () => {
 });
 
 /** A database of its own on `engine`, opened as `servers` storages (servers sharing it). */
-async function openEngine(engine: Engine, servers = 1): Promise<Storage[]> {
-  const base = { seedWhenEmpty: false, logLevel: 'silent' as const };
+async function openEngine(engine: Engine, servers = 1, bootstrapKey?: string): Promise<Storage[]> {
+  const base = { seedWhenEmpty: false, logLevel: 'silent' as const, bootstrapKey };
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'annals-storage-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -333,6 +333,53 @@ describeEngines('storage shared by several servers', (engine) => {
     const writes = (await revision()) - start;
     if (engine === 'postgres') expect(writes).toBe(11);
     else expect(writes).toBeGreaterThanOrEqual(11);
+  });
+});
+
+describeEngines('API and idempotency keys shared by several servers', (engine) => {
+  const secret = 'a-bootstrap-secret-chosen-by-hand';
+
+  it('know the bootstrap key on every server, once however many start at once', async () => {
+    const [a, b, c] = await openEngine(engine, 3, secret);
+    const ids = new Set<number>();
+    for (const storage of [a!, b!, c!]) {
+      // a secret chosen by hand takes the slow hash: known without it only where verified before
+      const key = await storage.verifySecret(secret);
+      expect(key?.scopes.length).toBeGreaterThan(0);
+      expect((await storage.knownApiKey(secret))?.id).toBe(key!.id);
+      ids.add(key!.id);
+    }
+    // one key row, whichever server verified it
+    expect(ids.size).toBe(1);
+    expect(await a!.verifySecret('not-the-secret-at-all-0000')).toBeNull();
+    expect(await a!.knownApiKey('annals_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).toBeNull();
+  });
+
+  it('replay a create across servers, refuse a reused key, and answer 409 while one runs', async () => {
+    const [a, b] = await openEngine(engine, 2, secret);
+    const apiKeyId = (await a!.verifySecret(secret))!.id;
+    const request = { apiKeyId, key: 'idem-1', method: 'POST', path: '/v1/sources', bodyHash: 'h1' };
+    const first = await a!.createRecord('source', source({ key: 'src:idem' }), request);
+    expect(first.replayed).toBe(false);
+    const again = await b!.createRecord('source', source({ key: 'src:idem' }), request);
+    expect(again).toEqual({ replayed: true, record: first.record });
+    expect(await problem(b!.createRecord('source', source({ key: 'src:idem' }), { ...request, bodyHash: 'other' }))).toMatchObject({ status: 422 });
+    expect(await problem(b!.createRecord('source', source(), { ...request, path: '/v1/places' }))).toMatchObject({ status: 422 });
+    // a streamed request claims first and completes later
+    const streamed = { apiKeyId, key: 'idem-2', method: 'POST', path: '/v1/import', bodyHash: null };
+    expect(await a!.claimIdempotencyKey(streamed)).toEqual({ kind: 'fresh' });
+    expect(await problem(b!.claimIdempotencyKey(streamed))).toMatchObject({ status: 409 });
+    const stop = a!.holdIdempotencyLease(streamed, (error) => {
+      throw error;
+    });
+    await a!.completeIdempotencyKey({ ...streamed, bodyHash: 'h2' }, 200, '{"done":true}');
+    stop();
+    expect(await b!.claimIdempotencyKey({ ...streamed, bodyHash: 'h2' })).toEqual({ kind: 'replay', status: 200, response: '{"done":true}', bodyHash: 'h2' });
+    // a released key runs again
+    const failed = { apiKeyId, key: 'idem-3', method: 'POST', path: '/v1/import', bodyHash: null };
+    await a!.claimIdempotencyKey(failed);
+    await a!.releaseIdempotencyKey(failed);
+    expect(await b!.claimIdempotencyKey(failed)).toEqual({ kind: 'fresh' });
   });
 });
 

@@ -13,6 +13,10 @@ import type {
   TimelineQuery,
 } from '../types.js';
 import { actorSpec, listActorIds } from './actors.js';
+import { knownApiKey, prepareApiKeys, verifiedSecretCount, verifySecret } from './apiKeys.js';
+import { VERIFIED_LIMIT } from '../api-key-hashes.js';
+import { RENEW_LEASE_MS } from '../idempotency.js';
+import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyLease } from './idempotency.js';
 import { openPool, type PgDb } from './client.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
@@ -57,11 +61,12 @@ function specOf(kind: RecordKind): AnyPgSpec {
  * Opens the pool and brings the database up to date: migrations (under the advisory lock,
  * so several servers may start at once) and a new lineage for the revisions.
  */
-export async function preparePostgresDatabase(target: PostgresTarget): Promise<PgDb> {
+export async function preparePostgresDatabase(target: PostgresTarget, bootstrapKey?: string): Promise<PgDb> {
   const db = openPool(target);
   try {
     await runMigrations(db.$client);
     await renewLineage(db);
+    await prepareApiKeys(db, bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: bootstrapKey });
   } catch (error) {
     await db.$client.end();
     throw error;
@@ -83,7 +88,7 @@ export class PostgresStorage implements Storage {
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
-    return new PostgresStorage(await preparePostgresDatabase(config.postgres));
+    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config.bootstrapKey));
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
@@ -103,10 +108,14 @@ export class PostgresStorage implements Storage {
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
   ): Promise<CreateResult<RecordOutput<K>>> {
-    if (idempotency) notYet('idempotency keys');
     const spec = specOf(kind);
-    const record = await writeTransaction(this.db, (tx) => createRecordIn(tx, spec, input));
-    return { replayed: false, record: record as RecordOutput<K> };
+    return writeTransaction(this.db, async (tx) => {
+      const claim = idempotency ? await claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
+      if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
+      const created = (await createRecordIn(tx, spec, input)) as RecordOutput<K>;
+      if (idempotency) await completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
+      return { replayed: false, record: created };
+    });
   }
 
   async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>) {
@@ -194,28 +203,39 @@ export class PostgresStorage implements Storage {
     return cursorSecret(this.db);
   }
 
-  async knownApiKey(_secret: string): ReturnType<Storage['knownApiKey']> {
-    return notYet('knownApiKey');
+  async knownApiKey(secret: string) {
+    return knownApiKey(this.db, secret);
   }
 
-  async verifySecret(_secret: string): ReturnType<Storage['verifySecret']> {
-    return notYet('verifySecret');
+  async verifySecret(secret: string) {
+    return verifySecret(this.db, secret);
   }
 
-  async claimIdempotencyKey(_request: IdempotencyRequest): ReturnType<Storage['claimIdempotencyKey']> {
-    return notYet('claimIdempotencyKey');
+  async claimIdempotencyKey(request: IdempotencyRequest) {
+    return writeTransaction(this.db, (tx) => claimIdempotencyKey(tx, request));
   }
 
-  async completeIdempotencyKey(_request: IdempotencyRequest, _status: number, _response: string): Promise<void> {
-    notYet('completeIdempotencyKey');
+  async completeIdempotencyKey(request: IdempotencyRequest, status: number, response: string) {
+    await writeTransaction(this.db, (tx) => completeIdempotencyKey(tx, request, status, response));
   }
 
-  async releaseIdempotencyKey(_request: IdempotencyRequest): Promise<void> {
-    notYet('releaseIdempotencyKey');
+  async releaseIdempotencyKey(request: IdempotencyRequest) {
+    await writeTransaction(this.db, (tx) => releaseIdempotencyKey(tx, request));
   }
 
-  holdIdempotencyLease(_request: IdempotencyRequest, _onError: (error: unknown) => void): () => void {
-    return notYet('holdIdempotencyLease');
+  /** Renewed outside write transactions: a lease is no data, and must not wait behind an import's writes. */
+  holdIdempotencyLease(request: IdempotencyRequest, onError: (error: unknown) => void): () => void {
+    let closed = false;
+    const timer = setInterval(() => {
+      renewIdempotencyLease(this.db, request).catch((error: unknown) => {
+        if (!closed) onError(error);
+      });
+    }, RENEW_LEASE_MS);
+    timer.unref();
+    return () => {
+      closed = true;
+      clearInterval(timer);
+    };
   }
 
   /** The database answers and has every migration this code ships. */
@@ -237,7 +257,7 @@ export class PostgresStorage implements Storage {
   }
 
   boundedStructures() {
-    return {};
+    return { verifiedSecrets: { size: verifiedSecretCount(this.db), limit: VERIFIED_LIMIT } };
   }
 
   async close() {
