@@ -4,6 +4,7 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { entries, settings, type LanguageMap } from './schema.js';
 import { normalizeForIndex } from '../../search/text.js';
+import { ftsMatch } from './match.js';
 import { allRows, prepared } from './statements.js';
 import { cursorExpired } from '../cursor.js';
 import { bumpRevision, currentRevision } from './settings.js';
@@ -167,7 +168,7 @@ export function addToDigest(digest: readonly [number, number], ids: readonly num
 }
 
 const relevanceSql = (q: TimelineQuery & { text: string }, maxId: number, extra: SQL[], limit: SQL) => {
-  const where = [sql`search_index MATCH ${q.text}`, sql`e.id <= ${maxId}`, ...windowConditions(q), ...filterConditions(q), ...extra];
+  const where = [sql`search_index MATCH ${ftsMatch(q.text)}`, sql`e.id <= ${maxId}`, ...windowConditions(q), ...filterConditions(q), ...extra];
   return sql`SELECT e.id, bm25(search_index) AS rank FROM search_index JOIN entries e ON e.id = search_index.rowid
     WHERE ${sql.join(where, sql` AND `)} ORDER BY rank, e.id LIMIT ${limit}`;
 };
