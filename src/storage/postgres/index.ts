@@ -23,7 +23,9 @@ import { appliedMigrations, committedMigrations, runMigrations } from './migrate
 import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, renewLineage } from './settings.js';
+import { countedByDate, dateCounts, spanCounts } from './histogram.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
+import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
@@ -146,8 +148,8 @@ export class PostgresStorage implements Storage {
     return timelineEntryIds(this.db, timelineId);
   }
 
-  async timelinePage(_query: TimelineQuery, _after: unknown, _limit: number): ReturnType<Storage['timelinePage']> {
-    return notYet('timelinePage');
+  async timelinePage(query: TimelineQuery, after: unknown, limit: number) {
+    return timelinePage(this.db, query, after, limit);
   }
 
   async relevancePage(
@@ -179,16 +181,16 @@ export class PostgresStorage implements Storage {
     return placeCoordinates(this.db, ids);
   }
 
-  async spanCounts(_query: TimelineQuery): ReturnType<Storage['spanCounts']> {
-    return notYet('spanCounts');
+  async spanCounts(query: TimelineQuery) {
+    return spanCounts(this.db, query);
   }
 
-  async countsByDate(_query: TimelineQuery): Promise<boolean> {
-    return notYet('countsByDate');
+  async countsByDate(query: TimelineQuery) {
+    return countedByDate(query);
   }
 
-  async dateCounts(_query: TimelineQuery, _first: number, _last: number, _maxDays: number): ReturnType<Storage['dateCounts']> {
-    return notYet('dateCounts');
+  async dateCounts(query: TimelineQuery, first: number, last: number, maxDays: number) {
+    return dateCounts(this.db, query, first, last, maxDays);
   }
 
   exportStream(_query: TimelineQuery | null): Readable {
