@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- the operations this engine does not have yet fail at once, inside the port's async signatures */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import type { AppConfig, PostgresTarget } from '../../config.js';
 import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
 import type {
@@ -22,8 +23,11 @@ import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
 import { findId } from './references.js';
-import { cursorSecret, currentRevision, renewLineage } from './settings.js';
+import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
+import { emptyExportCounts, exportTrailer } from '../export-format.js';
+import { createExportPlan, exportLines, exportPlanPage } from './export.js';
 import { countedByDate, dateCounts, spanCounts } from './histogram.js';
+import * as schema from './schema.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
@@ -35,6 +39,9 @@ import { writeTransaction } from './transactions.js';
  * fail with {@link notYet}, follow the SQLite engine's modules one by one. Until every one is
  * there, openStorage (src/storage/index.ts) refuses to serve from PostgreSQL.
  */
+/** Records an export reads a page at a time. */
+const EXPORT_PAGE = 250;
+
 const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   source: sourceSpec,
   place: placeSpec,
@@ -193,8 +200,44 @@ export class PostgresStorage implements Storage {
     return dateCounts(this.db, query, first, last, maxDays);
   }
 
-  exportStream(_query: TimelineQuery | null): Readable {
-    return notYet('exportStream');
+  /**
+   * Reads one snapshot (a REPEATABLE READ transaction on a connection of its own, taken when
+   * the first bytes are asked for), so that writes made meanwhile, through any server, are in
+   * the next export; destroying the stream ends the transaction and gives the connection back.
+   */
+  exportStream(query: TimelineQuery | null): Readable {
+    const pool = this.db.$client;
+    async function* generate() {
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        const tx = drizzle({ client, schema });
+        const revision = await dataRevision(tx);
+        const counts = emptyExportCounts();
+        await createExportPlan(tx, query);
+        let after: [number, number, number] | undefined;
+        for (;;) {
+          const page = await exportPlanPage(tx, after, EXPORT_PAGE);
+          if (page === null) break;
+          const { text, records } = await exportLines(tx, page.kind, page.ids);
+          counts[page.kind] += records;
+          yield Buffer.from(text);
+          after = page.last;
+        }
+        yield Buffer.from(exportTrailer(counts, revision));
+      } catch (error) {
+        failed = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // a read-only snapshot: nothing to keep, and the plan goes with it
+        await client.query('ROLLBACK').catch((error: unknown) => {
+          failed ??= error instanceof Error ? error : new Error(String(error));
+        });
+        client.release(failed);
+      }
+    }
+    return Readable.from(generate(), { objectMode: false });
   }
 
   async currentRevision() {

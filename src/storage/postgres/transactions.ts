@@ -1,10 +1,12 @@
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
+import type * as schema from './schema.js';
 import { bumpRevision } from './settings.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
 export type PgTransaction = Parameters<Parameters<PgDb['transaction']>[0]>[0];
-/** A transaction or the pool: the engine's modules accept either. */
-export type PgTx = PgDb | PgTransaction;
+/** A transaction, the pool, or one connection of it (an export's snapshot): the engine's queries accept any. */
+export type PgTx = NodePgDatabase<typeof schema> | PgTransaction;
 
 export const now = () => new Date().toISOString();
 
