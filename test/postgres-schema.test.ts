@@ -70,7 +70,7 @@ describePg('PostgreSQL schema', () => {
       expected.set(config.name, config.columns.map((c) => c.name));
     }
     // SQLite's search index is an FTS5 table of migration 0001, not in its drizzle schema
-    expected.set('search_index', ['entry_id', 'document']);
+    expected.set('search_index', ['entry_id', 'document', 'length']);
     expect(new Set(columns.keys())).toEqual(new Set(expected.keys()));
     for (const [table, names] of expected) expect(new Set(columns.get(table)), table).toEqual(new Set(names));
     // every text column orders by code point, as SQLite's BINARY does
@@ -200,7 +200,7 @@ describePg('PostgreSQL full text', () => {
          VALUES ($1, $2, 'event', 'x', '2022', 'year', 0, 0, 0, 0, 0, '', '')`,
         [id, `e${id}`],
       );
-      await db.query('INSERT INTO search_index (entry_id, document) VALUES ($1, $2::tsvector)', [id, tsvectorLiteral(normalizeForIndex(text))]);
+      await db.query('INSERT INTO search_index (entry_id, document, length) VALUES ($1, $2::tsvector, 0)', [id, tsvectorLiteral(normalizeForIndex(text))]);
       ftsInsert.run(id, normalizeForIndex(text));
     }
     let matchedSomething = 0;

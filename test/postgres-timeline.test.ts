@@ -197,6 +197,33 @@ describePg('the timeline on PostgreSQL', () => {
     }
   });
 
+  it('ranks full-text matches as the BM25 of SQLite does, and pages them alike', async () => {
+    let compared = 0;
+    for (const text of ['emergency', 'airport seized', 'talks', 'احتجاجات', 'الاحتجاجات', 'أمرييف', 'a1', 'alias 3', 'p2 emergency', 'نص']) {
+      for (const filters of [{}, { kinds: ['event' as const] }, { from: day('2022-01-01'), to: day('2022-01-31') }, { actors: [ids.actors[1]!] }]) {
+        const q = { match: 'overlaps' as const, order: 'asc' as const, text, ...filters };
+        const expected = await sqlite.relevanceIds(q);
+        expect(await postgres.relevanceIds(q), `${text} ${JSON.stringify(filters)}`).toEqual(expected);
+        const pages = async (storage: Storage) => {
+          const out: number[][] = [];
+          let after: Parameters<Storage['relevancePage']>[1];
+          for (;;) {
+            const page = await storage.relevancePage(q, after, 7);
+            out.push(page.ids);
+            if (page.next === null) return { out, last: after };
+            after = page.next;
+          }
+        };
+        const [onSqlite, onPostgres] = [await pages(sqlite), await pages(postgres)];
+        expect(onPostgres.out).toEqual(onSqlite.out);
+        // ranks are the same numbers, not only the same order
+        if (onSqlite.last !== undefined) expect(onPostgres.last![5]).toBeCloseTo(onSqlite.last[5], 9);
+        if (expected.length > 7) compared += 1;
+      }
+    }
+    expect(compared).toBeGreaterThan(10);
+  });
+
   it('refuses a cursor of another shape', async () => {
     await expect(postgres.timelinePage({ match: 'overlaps', order: 'asc' }, [1, 2], 10)).rejects.toMatchObject({ status: 400 });
   });

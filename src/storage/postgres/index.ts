@@ -29,6 +29,7 @@ import { createExportPlan, exportLines, exportPlanPage } from './export.js';
 import { countedByDate, dateCounts, spanCounts } from './histogram.js';
 import * as schema from './schema.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
+import { relevanceIds, relevancePage } from './relevance.js';
 import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
@@ -159,16 +160,12 @@ export class PostgresStorage implements Storage {
     return timelinePage(this.db, query, after, limit);
   }
 
-  async relevancePage(
-    _query: TimelineQuery & { text: string },
-    _after: RelevancePosition | undefined,
-    _limit: number,
-  ): ReturnType<Storage['relevancePage']> {
-    return notYet('relevancePage');
+  async relevancePage(query: TimelineQuery & { text: string }, after: RelevancePosition | undefined, limit: number) {
+    return relevancePage(this.db, query, after, limit);
   }
 
-  async relevanceIds(_query: TimelineQuery & { text: string }): Promise<number[]> {
-    return notYet('relevanceIds');
+  async relevanceIds(query: TimelineQuery & { text: string }) {
+    return relevanceIds(this.db, query);
   }
 
   async loadEntries(ids: number[], lang: string | undefined) {

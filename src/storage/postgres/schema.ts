@@ -310,6 +310,8 @@ export const searchIndex = pgTable(
       .primaryKey()
       .references(() => entries.id, { onDelete: 'cascade' }),
     document: tsvector('document').notNull(),
+    /** Tokens in the document, as FTS5 counts a row's size: BM25's document length (src/storage/postgres/relevance.ts). */
+    length: integer('length').notNull(),
   },
   (t) => [index('search_index_document_idx').using('gin', t.document)],
 );

@@ -35,6 +35,7 @@ export async function indexEntries(tx: PgTx, ids: readonly number[]): Promise<vo
   for (const link of links) linksOf.set(link.entry_id, [...(linksOf.get(link.entry_id) ?? []), link]);
   const documentIds: number[] = [];
   const documents: string[] = [];
+  const lengths: number[] = [];
   for (const row of entryRows) {
     // normalisation never crosses a line break: the names, normalised once each, are appended
     let body = normalizeForIndex([row.title, row.description, row.text].flatMap(texts).join('\n'));
@@ -42,11 +43,13 @@ export async function indexEntries(tx: PgTx, ids: readonly number[]): Promise<vo
     for (const link of linksOf.get(row.id) ?? []) body = appendWords(body, names.get(`${link.kind}:${link.id}`) ?? '');
     documentIds.push(row.id);
     documents.push(tsvectorLiteral(body));
+    lengths.push(body === '' ? 0 : body.split(' ').length);
   }
   await tx.execute(sql`
-    INSERT INTO search_index (entry_id, document)
-      SELECT id, document::tsvector FROM unnest(${sql.param(documentIds)}::integer[], ${sql.param(documents)}::text[]) AS d(id, document)
-    ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document`);
+    INSERT INTO search_index (entry_id, document, length)
+      SELECT id, document::tsvector, length
+      FROM unnest(${sql.param(documentIds)}::integer[], ${sql.param(documents)}::text[], ${sql.param(lengths)}::integer[]) AS d(id, document, length)
+    ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document, length = excluded.length`);
 }
 
 /** The normalised names of actors (with their aliases) and places, by `actor:<id>` and `place:<id>`. */
