@@ -394,6 +394,22 @@ describePg('PostgreSQL storage', () => {
     expect((await storage!.getRecord('source', String(record.id))).title).toEqual({ en: 'a\u0000b' });
   });
 
+  it('rebuilds the search documents at start-up when the normalisation changed', async () => {
+    const database = await freshPgDatabase();
+    cleanups.push(() => database.drop());
+    const config = { seedWhenEmpty: false, logLevel: 'silent' as const, databasePath: '', postgres: { url: database.url, poolSize: 2 } };
+    const first = await PostgresStorage.open(config);
+    opened.push(first);
+    await first.createRecord('event', { key: 'event:e', type: 'x', date: '2022', title: { ar: 'الطوارئ' } }, null);
+    const pool = first.db.$client;
+    await pool.query("UPDATE search_index SET document = ''::tsvector, length = 0");
+    await pool.query("UPDATE settings SET value = 'old' WHERE name = 'search_index_version'");
+    // a server of the new version starts
+    opened.push(await PostgresStorage.open(config));
+    const { rows } = await pool.query("SELECT length, document @@ $1::tsquery AS hit FROM search_index", [tsqueryLiteral('طوارئ')]);
+    expect(rows).toEqual([{ length: 2, hit: true }]);
+  });
+
   it('is ready once migrated, and several servers start on one database at once', async () => {
     const storages = await openEngine('postgres', 3);
     for (const storage of storages) expect(await storage.ready()).toBe(true);

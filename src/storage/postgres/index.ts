@@ -30,6 +30,7 @@ import { countedByDate, dateCounts, spanCounts } from './histogram.js';
 import * as schema from './schema.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { relevanceIds, relevancePage } from './relevance.js';
+import { ensureSearchIndex } from './search.js';
 import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
@@ -75,6 +76,7 @@ export async function preparePostgresDatabase(target: PostgresTarget, bootstrapK
   const db = openPool(target);
   try {
     await runMigrations(db.$client);
+    await ensureSearchIndex(db);
     await renewLineage(db);
     await prepareApiKeys(db, bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: bootstrapKey });
   } catch (error) {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { normalizeForIndex } from '../../search/text.js';
+import { normalizeForIndex, SEARCH_INDEX_VERSION } from '../../search/text.js';
+import type { PgDb } from './client.js';
 import type { LanguageMap } from './schema.js';
 import { tsvectorLiteral } from './search-text.js';
 import type { PgTx } from './transactions.js';
@@ -77,4 +78,30 @@ export async function entriesNaming(tx: PgTx, kind: 'actor' | 'place', id: numbe
       ? await tx.execute<{ id: number }>(sql`SELECT DISTINCT entry_id AS id FROM entry_actors WHERE actor_id = ${id}`)
       : await tx.execute<{ id: number }>(sql`SELECT DISTINCT entry_id AS id FROM entry_places WHERE place_id = ${id}`);
   return rows.map((r) => r.id);
+}
+
+/** The lock under which one starting server rebuilds the documents (the others wait, then find it done): "annals search". */
+const REBUILD_LOCK = '107083530496117';
+
+/**
+ * Rebuilds every search document when they were written by another version of the
+ * normalisation (SEARCH_INDEX_VERSION), in batches of entries, as SQLite's ensureSearchIndex
+ * does; true when it rebuilt.
+ */
+export async function ensureSearchIndex(db: PgDb): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${REBUILD_LOCK}::bigint)`);
+    const { rows } = await tx.execute<{ value: string }>(sql`SELECT value FROM settings WHERE name = 'search_index_version'`);
+    if (rows[0]?.value === SEARCH_INDEX_VERSION) return false;
+    for (let after = 0; ; ) {
+      const { rows: batch } = await tx.execute<{ id: number }>(sql`SELECT id FROM entries WHERE id > ${after} ORDER BY id LIMIT 1000`);
+      if (batch.length === 0) break;
+      await indexEntries(tx, batch.map((r) => r.id));
+      after = batch[batch.length - 1]!.id;
+    }
+    await tx.execute(sql`
+      INSERT INTO settings (name, value) VALUES ('search_index_version', ${SEARCH_INDEX_VERSION})
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value`);
+    return true;
+  });
 }

@@ -11,11 +11,8 @@ import { bumpRevision, currentRevision } from './settings.js';
 import { writeCacheOf, type Tx } from './support.js';
 import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
 
-/**
- * Bump when the normalisation in src/search/text.ts changes: start-up then rebuilds the
- * index, since stored bodies were normalised the old way.
- */
-export const SEARCH_INDEX_VERSION = '1';
+import { SEARCH_INDEX_VERSION } from '../../search/text.js';
+export { SEARCH_INDEX_VERSION } from '../../search/text.js';
 
 const texts = (map: LanguageMap | null | undefined) => (map ? Object.values(map) : []);
 
