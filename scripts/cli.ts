@@ -1,4 +1,5 @@
 import { ConfigError, readServerConfig } from '../src/config.js';
+import { POSTGRES_NOT_READY } from '../src/storage/index.js';
 import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
@@ -19,6 +20,7 @@ export function openConfiguredStorage(): SqliteStorage {
 function openMigrated(): { db: Db; path: string } {
   try {
     const config = readServerConfig();
+    if (config.postgres) fail(POSTGRES_NOT_READY);
     const db = openDatabase(config.databasePath);
     runMigrations(db);
     ensureSearchIndex(db);

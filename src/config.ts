@@ -1,12 +1,55 @@
 import { z } from 'zod';
 
+export class ConfigError extends Error {}
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Connections each server keeps to PostgreSQL when ANNALS_DB_POOL is not set: one Node
+ * process runs one query at a time per connection, and a handful covers its concurrency
+ * while N servers together stay well under PostgreSQL's default max_connections (100).
+ */
+export const DEFAULT_POOL_SIZE = 10;
+
+/** Where the data lives, as ANNALS_DB names it. */
+export type DatabaseTarget =
+  | { engine: 'sqlite'; path: string }
+  | { engine: 'postgres'; url: string };
+
+/** A PostgreSQL database to serve from, with the size of this server's connection pool. */
+export interface PostgresTarget {
+  /** A `postgres://` or `postgresql://` connection URL (libpq's form, as node-postgres reads it). */
+  url: string;
+  poolSize: number;
+}
+
+/**
+ * Reads ANNALS_DB: a `postgres://` or `postgresql://` URL names a PostgreSQL database; any
+ * other `scheme://` value is refused, so that a mistyped URL (`postgress://`, `mysql://`) is
+ * an error at start-up instead of a folder of that name holding a new SQLite file; anything
+ * else is the path of an SQLite file (or `:memory:`).
+ */
+export function parseDatabaseTarget(value: string): DatabaseTarget {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) return { engine: 'sqlite', path: value };
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw new ConfigError(
+      `ANNALS_DB: ${scheme}:// is not a database Annals can use (a postgres:// or postgresql:// URL, or the path of an SQLite file)`,
+    );
+  }
+  // the value is not repeated in the message: the URL may hold a password
+  if (!URL.canParse(value)) {
+    throw new ConfigError('ANNALS_DB: not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
+  }
+  return { engine: 'postgres', url: value };
+}
 
 /** Everything the server reads from its environment, read once at start-up. */
 export const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   ANNALS_DB: z.string().min(1).default('data/annals.db'),
+  ANNALS_DB_POOL: z.coerce.number().int().min(1).max(1000).default(DEFAULT_POOL_SIZE),
   ANNALS_BOOTSTRAP_KEY: z
     .string()
     .min(16, 'must be at least 16 characters so that it cannot be guessed')
@@ -32,8 +75,10 @@ export const environmentSchema = z.object({
 });
 
 export interface AppConfig {
-  /** Path of the SQLite database file, or `:memory:`. */
+  /** Path of the SQLite database file, or `:memory:`; not read when `postgres` is set. */
   databasePath: string;
+  /** When set, the data lives in this PostgreSQL database instead of an SQLite file. */
+  postgres?: PostgresTarget | undefined;
   /** When set, an API key with this secret and every scope exists after start-up. */
   bootstrapKey?: string | undefined;
   /** Load the shipped seed dataset into an empty database at start-up. */
@@ -84,8 +129,6 @@ export interface ServerConfig extends AppConfig {
   shutdownTimeoutMs: number;
 }
 
-export class ConfigError extends Error {}
-
 /** Reads and validates the environment; a bad value throws one line naming the variable. */
 export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const picked = Object.fromEntries(
@@ -98,11 +141,13 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     throw new ConfigError(`${name}=${JSON.stringify(picked[name] ?? '')}: ${issue.message}`);
   }
   const e = result.data;
+  const target = parseDatabaseTarget(e.ANNALS_DB);
   return {
     port: e.PORT,
     host: e.HOST,
     workers: e.ANNALS_WORKERS,
-    databasePath: e.ANNALS_DB,
+    databasePath: target.engine === 'sqlite' ? target.path : '',
+    postgres: target.engine === 'postgres' ? { url: target.url, poolSize: e.ANNALS_DB_POOL } : undefined,
     bootstrapKey: e.ANNALS_BOOTSTRAP_KEY,
     seedWhenEmpty: e.ANNALS_SEED === 'auto',
     logLevel: e.LOG_LEVEL,

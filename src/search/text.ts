@@ -24,6 +24,12 @@
  *      both the folded surface form and the stem; the query matches either.
  */
 
+/**
+ * Bump when the normalisation below changes: each engine then rebuilds its search index at
+ * start-up, since stored documents were normalised the old way.
+ */
+export const SEARCH_INDEX_VERSION = '1';
+
 /** Longest query (in UTF-16 code units) that the search route accepts; longer queries get a 400. */
 export const MAX_QUERY_LENGTH = 500;
 

@@ -66,3 +66,26 @@ export function isRelevancePosition(value: unknown): value is RelevancePosition 
     Number.isSafeInteger(id)
   );
 }
+
+/** murmur3's 32-bit finaliser: a bijection of 32-bit integers that mixes every bit. */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * The digest of a set of ids with `ids` added: the XOR of a 64-bit hash of each, so the same
+ * set in any order or any split into pages gives the same digest. Each half is a bijection of
+ * the id's low 32 bits, so two sets that differ by one id swapped for another never collide.
+ */
+export function addToDigest(digest: readonly [number, number], ids: readonly number[]): [number, number] {
+  let [high, low] = digest;
+  for (const id of ids) {
+    const upper = Math.floor(id / 0x100000000) >>> 0;
+    const lower = id >>> 0;
+    high = (high ^ mix32(lower ^ mix32(upper ^ 0x9e3779b9))) >>> 0;
+    low = (low ^ mix32((lower ^ 0x7f4a7c15) ^ mix32(upper + 0x632be5ab))) >>> 0;
+  }
+  return [high, low];
+}

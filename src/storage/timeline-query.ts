@@ -50,8 +50,9 @@ export async function resolveTimelineQuery(
 
   const actors = await ids('actor', params.actor, 'actor');
   const placeRefs = await ids('place', params.place, 'place');
-  const text = params.q === undefined ? undefined : buildMatchQuery(params.q);
-  if (text === null) errors.push({ in: 'query', path: '/q', message: 'q has no word to search for' });
+  // each engine builds its expression from the query itself: here only that it has a word
+  const text = params.q;
+  if (text !== undefined && buildMatchQuery(text) === null) errors.push({ in: 'query', path: '/q', message: 'q has no word to search for' });
   if (errors.length > 0) throw validationFailed(errors.map((e) => e.message).join('; '), errors);
 
   // a scoped timeline's path names the actor or place; its query has no such parameter
@@ -67,7 +68,7 @@ export async function resolveTimelineQuery(
     actors: scopedActors,
     role: params.role,
     places: scopedPlaces,
-    text: text ?? undefined,
+    text,
     order: params.order ?? 'asc',
   };
 }

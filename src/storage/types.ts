@@ -53,7 +53,11 @@ export interface TimelineQuery {
   role?: string | undefined;
   /** Place ids (OR), each with every place under it (expanded by the engine, however many). */
   places?: number[] | undefined;
-  /** A full-text expression over the search index (built by src/search/text.ts, never raw input). */
+  /**
+   * The user's full-text query, checked to hold a word to search for (resolveTimelineQuery):
+   * each engine builds its own expression from it with src/search/text.ts's analysis (SQLite
+   * an FTS5 MATCH, PostgreSQL a tsquery), so that none reads another's syntax.
+   */
   text?: string | undefined;
   order: 'asc' | 'desc';
 }

@@ -1,137 +1,35 @@
-import { createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { and, asc, eq, isNull, like, not } from 'drizzle-orm';
 import { clientOf } from './statements.js';
 import { apiKeys } from './schema.js';
-import { ProblemError } from '../../schemas/problems.js';
+import {
+  countSlowVerification,
+  enterSlowVerification,
+  fastHashOfDigest,
+  GENERATED,
+  generateSecret,
+  hintOf,
+  LIKE_FAST,
+  LIKE_SLOW,
+  sha256Hex,
+  SLOW,
+  slowHashOfDigest,
+  slowMatches,
+  slowMatchesSync,
+  storedHashOf,
+  VerifiedSecrets,
+} from '../api-key-hashes.js';
 import { now, type Tx } from './support.js';
 
 import { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';
 export { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';
-
-/** A new secret: 256 random bits, prefixed so that leaked keys are easy to recognise. */
-export const generateSecret = () => `annals_${randomBytes(32).toString('base64url')}`;
-
-/** What {@link generateSecret} makes: a secret no one could guess, so a fast hash keeps it. */
-const GENERATED = /^annals_[A-Za-z0-9_-]{43}$/;
-
-/*
- * The `hash` column holds one of two forms, both over SHA-256(secret) (in hex), so that rows of
- * the first version (a bare SHA-256 in hex) are upgraded at start-up without their secrets:
- *
- *   fast$<hex>      generated secrets: SHA-256 again, domain-separated. 256 random bits cannot be
- *                   searched for, so a copy of the database gives nothing away; the lookup is one
- *                   indexed query.
- *   scrypt$<log2 N>$<r>$<p>$<salt>$<hash>
- *                   every other secret (the bootstrap key from the environment, a secret chosen
- *                   by hand): scrypt with a salt of its own, so a guess costs tens of milliseconds
- *                   and 32 MiB per key. A request cannot pay that each time: a secret verified
- *                   once is remembered in memory (see {@link VerifiedSecrets}).
- */
-const FAST = 'fast$';
-const SLOW = 'scrypt$';
-const SCRYPT = { log2N: 15, r: 8, p: 1, keyLength: 32 };
-
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-const fastHashOfDigest = (digest: string) => `${FAST}${sha256Hex(`annals api key\0${digest}`)}`;
-
-const scryptOptions = (log2N: number, r: number, p: number): ScryptOptions => ({
-  N: 2 ** log2N,
-  r,
-  p,
-  // the default (32 MiB) is exactly what N = 2^15, r = 8 needs, and Node refuses equality
-  maxmem: 2 * 128 * 2 ** log2N * r * p + 1024 * 1024,
-});
-
-function slowHashOfDigest(digest: string): string {
-  const salt = randomBytes(16);
-  const { log2N, r, p, keyLength } = SCRYPT;
-  const hash = scryptSync(digest, salt, keyLength, scryptOptions(log2N, r, p));
-  return `${SLOW}${log2N}$${r}$${p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
-}
-
-interface SlowHash {
-  log2N: number;
-  r: number;
-  p: number;
-  salt: Buffer;
-  hash: Buffer;
-}
-
-function parseSlowHash(stored: string): SlowHash | null {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || `${parts[0]}$` !== SLOW) return null;
-  const [log2N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  if (![log2N, r, p].every((n) => Number.isInteger(n) && n > 0 && n < 64)) return null;
-  return { log2N, r, p, salt: Buffer.from(parts[4]!, 'base64url'), hash: Buffer.from(parts[5]!, 'base64url') };
-}
-
-function slowMatchesSync(stored: string, digest: string): boolean {
-  const parsed = parseSlowHash(stored);
-  if (!parsed) return false;
-  const computed = scryptSync(digest, parsed.salt, parsed.hash.length, scryptOptions(parsed.log2N, parsed.r, parsed.p));
-  return timingSafeEqual(computed, parsed.hash);
-}
-
-function slowMatches(stored: string, digest: string): Promise<boolean> {
-  const parsed = parseSlowHash(stored);
-  if (!parsed) return Promise.resolve(false);
-  return new Promise((resolve, reject) => {
-    scrypt(digest, parsed.salt, parsed.hash.length, scryptOptions(parsed.log2N, parsed.r, parsed.p), (error, computed) =>
-      error ? reject(error) : resolve(timingSafeEqual(computed, parsed.hash)),
-    );
-  });
-}
-
-/**
- * The hint shown beside a key (`keys list`): enough to tell keys apart, never enough to help
- * guess one. A generated secret shows its public `annals_` prefix and 4 of its characters; any
- * other at most 4, and at most a quarter of it.
- */
-export function hintOf(secret: string): string {
-  if (GENERATED.test(secret)) return `${secret.slice(0, 11)}…`;
-  return `${secret.slice(0, Math.min(4, Math.floor(secret.length / 4)))}…`;
-}
-
-/*
- * Secrets verified by the slow hash, remembered per database connection, so that a key pays
- * for scrypt once per process and every later request costs two hashes and an indexed read.
- * Entries are keyed by an HMAC of the secret under a key that lives only in this process's
- * memory, and hold the row's id and stored hash: a key revoked or changed since is read from
- * the database on every request and refused. Only secrets that verified are kept, and at most
- * VERIFIED_LIMIT of them (least recently used first out).
- */
-export const VERIFIED_LIMIT = 1000;
-const processKey = randomBytes(32);
-const rememberedKey = (secret: string) => createHmac('sha256', processKey).update(secret, 'utf8').digest('base64url');
-
-class VerifiedSecrets {
-  readonly #entries = new Map<string, { id: number; hash: string }>();
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  get(secret: string) {
-    const key = rememberedKey(secret);
-    const hit = this.#entries.get(key);
-    if (hit) {
-      this.#entries.delete(key);
-      this.#entries.set(key, hit);
-    }
-    return hit;
-  }
-
-  remember(secret: string, id: number, hash: string): void {
-    const key = rememberedKey(secret);
-    this.#entries.delete(key);
-    this.#entries.set(key, { id, hash });
-    while (this.#entries.size > VERIFIED_LIMIT) this.#entries.delete(this.#entries.keys().next().value!);
-  }
-
-  forget(secret: string): void {
-    this.#entries.delete(rememberedKey(secret));
-  }
-}
+export {
+  generateSecret,
+  hintOf,
+  slowVerificationCount,
+  SLOW_VERIFICATIONS_AT_ONCE,
+  VERIFIED_LIMIT,
+} from '../api-key-hashes.js';
 
 const verifiedByConnection = new WeakMap<object, VerifiedSecrets>();
 function verified(tx: Tx): VerifiedSecrets {
@@ -147,11 +45,6 @@ function verified(tx: Tx): VerifiedSecrets {
 /** How many verified secrets this connection remembers (at most {@link VERIFIED_LIMIT}). */
 export const verifiedSecretCount = (tx: Tx) => verified(tx).size;
 
-let slowVerifications = 0;
-/** Slow verifications run so far in this process: a remembered secret runs none. */
-export const slowVerificationCount = () => slowVerifications;
-
-
 const info = (row: typeof apiKeys.$inferSelect): ApiKeyInfo => ({
   id: row.id,
   name: row.name,
@@ -160,9 +53,6 @@ const info = (row: typeof apiKeys.$inferSelect): ApiKeyInfo => ({
   createdAt: row.createdAt,
   revokedAt: row.revokedAt,
 });
-
-const storedHashOf = (secret: string) =>
-  GENERATED.test(secret) ? fastHashOfDigest(sha256Hex(secret)) : slowHashOfDigest(sha256Hex(secret));
 
 /** Stores a key; only its hash is kept, so the secret is returned this once. */
 export function createApiKey(tx: Tx, name: string, scopes: readonly Scope[], secret = generateSecret()) {
@@ -184,7 +74,7 @@ export function upgradeApiKeys(tx: Tx): number {
   const legacy = tx
     .select()
     .from(apiKeys)
-    .where(and(not(like(apiKeys.hash, `${FAST}%`)), not(like(apiKeys.hash, `${SLOW}%`))))
+    .where(and(not(like(apiKeys.hash, LIKE_FAST)), not(like(apiKeys.hash, LIKE_SLOW))))
     .all();
   for (const row of legacy) {
     const generated = /^annals_[A-Za-z0-9_-]{4}…$/.test(row.hint);
@@ -215,7 +105,7 @@ export function ensureApiKey(tx: Tx, name: string, secret: string): void {
     existing = tx
       .select()
       .from(apiKeys)
-      .where(like(apiKeys.hash, `${SLOW}%`))
+      .where(like(apiKeys.hash, LIKE_SLOW))
       .all()
       .find((row) => slowMatchesSync(row.hash, digest));
   }
@@ -253,10 +143,6 @@ export function knownApiKey(tx: Tx, secret: string): ApiKeyInfo | null | undefin
   return undefined;
 }
 
-/** Slow verifications a process runs at once; more are refused until one ends. */
-export const SLOW_VERIFICATIONS_AT_ONCE = 4;
-let slowInFlight = 0;
-
 /**
  * The live key with this secret, verified with the slow hash against every live key stored in
  * the slow form. Remembers a secret that verifies. Several at once beyond
@@ -265,21 +151,16 @@ let slowInFlight = 0;
 export async function verifySecret(tx: Tx, secret: string): Promise<ApiKeyInfo | null> {
   const known = knownApiKey(tx, secret);
   if (known !== undefined) return known;
-  if (slowInFlight >= SLOW_VERIFICATIONS_AT_ONCE) {
-    throw new ProblemError(503, 'overloaded', 'Service unavailable', 'too many API keys are being verified at once; retry in 1 s', {
-      headers: { 'retry-after': '1' },
-    });
-  }
-  slowInFlight++;
+  const release = enterSlowVerification();
   try {
     const digest = sha256Hex(secret);
     const candidates = tx
       .select({ id: apiKeys.id, hash: apiKeys.hash })
       .from(apiKeys)
-      .where(and(like(apiKeys.hash, `${SLOW}%`), isNull(apiKeys.revokedAt)))
+      .where(and(like(apiKeys.hash, LIKE_SLOW), isNull(apiKeys.revokedAt)))
       .all();
     for (const candidate of candidates) {
-      slowVerifications++;
+      countSlowVerification();
       if (!(await slowMatches(candidate.hash, digest))) continue;
       const row = liveRow(tx, eq(apiKeys.id, candidate.id));
       if (!row || row.hash !== candidate.hash) return null;
@@ -288,7 +169,7 @@ export async function verifySecret(tx: Tx, secret: string): Promise<ApiKeyInfo |
     }
     return null;
   } finally {
-    slowInFlight--;
+    release();
   }
 }
 

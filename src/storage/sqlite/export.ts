@@ -21,9 +21,8 @@ import { timelinePage, type TimelinePosition, type TimelineQuery } from './timel
  * connection, so a million-record export holds one page in memory.
  */
 
-const KIND_RANK = { source: 0, place: 1, actor: 2, event: 3, statement: 4, timeline: 5 } as const;
-export type ExportKind = keyof typeof KIND_RANK;
-const KINDS = Object.keys(KIND_RANK) as ExportKind[];
+import { KIND_RANK, KINDS, type ExportKind } from '../export-format.js';
+export { emptyExportCounts, exportTrailer, type ExportCounts, type ExportKind } from '../export-format.js';
 
 let planCounter = 0;
 
@@ -301,21 +300,6 @@ export function exportLines(tx: Tx, kind: ExportKind, ids: number[]): { text: st
   if (kind === 'event' || kind === 'statement') return exportEntryLines(tx, kind, ids);
   const records = exportRecords(tx, kind, ids);
   return { text: records.map((record) => `${JSON.stringify(record)}\n`).join(''), records: records.length };
-}
-
-/** Records an export wrote, by kind: what its trailer counts. */
-export type ExportCounts = Record<ExportKind, number>;
-
-export const emptyExportCounts = (): ExportCounts => ({ source: 0, place: 0, actor: 0, event: 0, statement: 0, timeline: 0 });
-
-/**
- * The last line of every export: how many records it holds, of each kind, and the data
- * revision of the snapshot it read. A file that does not end with it was cut short.
- */
-export function exportTrailer(counts: ExportCounts, revision: string): string {
-  const records = KINDS.reduce((n, kind) => n + counts[kind], 0);
-  const byKind = Object.fromEntries(KINDS.map((kind) => [kind, counts[kind]]));
-  return `${JSON.stringify({ kind: 'end', records, counts: byKind, revision })}\n`;
 }
 
 /**

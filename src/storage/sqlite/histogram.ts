@@ -1,6 +1,7 @@
 import type { DateCounts } from '../types.js';
 export type { DateCounts } from '../types.js';
 import { sql, type SQL } from 'drizzle-orm';
+import { ftsMatch } from './match.js';
 import { allRows, allTuples } from './statements.js';
 import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
 import { filterConditions, positionBounds, windowConditions, type TimelineQuery } from './timeline.js';
@@ -34,7 +35,7 @@ export function countedByKind(q: TimelineQuery): boolean {
  */
 export function spanCountsSql(q: TimelineQuery): SQL {
   const counted = countedByKind(q);
-  const text = q.text === undefined ? [] : [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`];
+  const text = q.text === undefined ? [] : [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${ftsMatch(q.text)})`];
   const branches = SPAN_CLASS_MAX_DAYS.map((maxSpan, spanClass) => {
     const where: SQL[] = [sql`e.span_class = ${spanClass}`, ...windowConditions(q), ...filterConditions(q), ...text];
     if (q.match === 'overlaps' && q.from !== undefined && Number.isFinite(maxSpan)) {

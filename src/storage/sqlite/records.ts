@@ -86,11 +86,7 @@ export function storedParent(tx: Tx, table: 'places' | 'entries', id: number): n
   return tx.get<{ parentId: number | null }>(sql`SELECT parent_id AS parentId FROM ${sql.raw(table)} WHERE id = ${id}`)?.parentId ?? null;
 }
 
-/** `a → b → c`, shortened in the middle when long. */
-export function describeChain(keys: string[]): string {
-  const shown = keys.length > 12 ? [...keys.slice(0, 6), `… ${keys.length - 11} more …`, ...keys.slice(-5)] : keys;
-  return shown.join(' → ');
-}
+export { describeChain } from '../chains.js';
 
 export function getRecord<Dto>(db: Db | Tx, spec: RecordKindSpec<unknown, { key: string }, Dto>, ref: string, lang?: string): Dto {
   const id = findId(db, spec.table, ref, spec.entryKind);

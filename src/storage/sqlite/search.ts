@@ -4,17 +4,15 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { entries, settings, type LanguageMap } from './schema.js';
 import { normalizeForIndex } from '../../search/text.js';
+import { ftsMatch } from './match.js';
 import { allRows, prepared } from './statements.js';
 import { cursorExpired } from '../cursor.js';
 import { bumpRevision, currentRevision } from './settings.js';
 import { writeCacheOf, type Tx } from './support.js';
 import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
 
-/**
- * Bump when the normalisation in src/search/text.ts changes: start-up then rebuilds the
- * index, since stored bodies were normalised the old way.
- */
-export const SEARCH_INDEX_VERSION = '1';
+import { SEARCH_INDEX_VERSION } from '../../search/text.js';
+export { SEARCH_INDEX_VERSION } from '../../search/text.js';
 
 const texts = (map: LanguageMap | null | undefined) => (map ? Object.values(map) : []);
 
@@ -143,31 +141,11 @@ export function ensureSearchIndex(db: Db): boolean {
 
 export { isRelevancePosition } from '../cursor.js';
 
-/** murmur3's 32-bit finaliser: a bijection of 32-bit integers that mixes every bit. */
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-/**
- * The digest of a set of ids with `ids` added: the XOR of a 64-bit hash of each, so the same
- * set in any order or any split into pages gives the same digest. Each half is a bijection of
- * the id's low 32 bits, so two sets that differ by one id swapped for another never collide.
- */
-export function addToDigest(digest: readonly [number, number], ids: readonly number[]): [number, number] {
-  let [high, low] = digest;
-  for (const id of ids) {
-    const upper = Math.floor(id / 0x100000000) >>> 0;
-    const lower = id >>> 0;
-    high = (high ^ mix32(lower ^ mix32(upper ^ 0x9e3779b9))) >>> 0;
-    low = (low ^ mix32((lower ^ 0x7f4a7c15) ^ mix32(upper + 0x632be5ab))) >>> 0;
-  }
-  return [high, low];
-}
+export { addToDigest } from '../cursor.js';
+import { addToDigest } from '../cursor.js';
 
 const relevanceSql = (q: TimelineQuery & { text: string }, maxId: number, extra: SQL[], limit: SQL) => {
-  const where = [sql`search_index MATCH ${q.text}`, sql`e.id <= ${maxId}`, ...windowConditions(q), ...filterConditions(q), ...extra];
+  const where = [sql`search_index MATCH ${ftsMatch(q.text)}`, sql`e.id <= ${maxId}`, ...windowConditions(q), ...filterConditions(q), ...extra];
   return sql`SELECT e.id, bm25(search_index) AS rank FROM search_index JOIN entries e ON e.id = search_index.rowid
     WHERE ${sql.join(where, sql` AND `)} ORDER BY rank, e.id LIMIT ${limit}`;
 };

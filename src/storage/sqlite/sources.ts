@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { citations, entries, sources, type LanguageMap } from './schema.js';
 import { conflict } from '../../schemas/problems.js';
 import type { SourceInput } from '../../schemas/sources.js';
-import { citationProblem, citedText } from './entries.js';
+import { citationProblem, citedText } from '../citations.js';
 import type { RecordKindSpec } from './records.js';
 import { dateValue, dayBounds, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
 import { parseEdtf } from '../../dates/edtf.js';

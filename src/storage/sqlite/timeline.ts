@@ -1,6 +1,7 @@
 import type { TimelinePosition, TimelineQuery } from '../types.js';
 export type { TimelinePosition, TimelineQuery } from '../types.js';
 import { sql, type SQL } from 'drizzle-orm';
+import { ftsMatch } from './match.js';
 import { invalidCursor } from '../cursor.js';
 import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
 import { allRows } from './statements.js';
@@ -166,7 +167,7 @@ export function timelinePageSql(
     // entries) and sorts them, instead of scanning the window; so do a few actors' or places'
     // links. NOT INDEXED leaves SQLite only the rowid lookups of those ids.
     const where = [
-      ...(q.text !== undefined ? [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${q.text})`] : []),
+      ...(q.text !== undefined ? [sql`e.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ${ftsMatch(q.text)})`] : []),
       ...windowConditions(q),
       ...afterCondition(q.order, after),
       ...filterConditions(q, drivenBy === 'text' ? 'window' : drivenBy),

@@ -1,0 +1,315 @@
+/* eslint-disable @typescript-eslint/require-await -- the operations this engine does not have yet fail at once, inside the port's async signatures */
+import { Readable } from 'node:stream';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type { AppConfig, PostgresTarget } from '../../config.js';
+import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
+import type { ImportSession, ImportSessionOptions } from '../import.js';
+import type {
+  IdempotencyRequest,
+  RecordInput,
+  RecordKind,
+  RecordOutput,
+  RecordPatch,
+  RefTable,
+  RelevancePosition,
+  TimelineQuery,
+} from '../types.js';
+import { actorSpec, listActorIds } from './actors.js';
+import { knownApiKey, prepareApiKeys, verifiedSecretCount, verifySecret } from './apiKeys.js';
+import { VERIFIED_LIMIT } from '../api-key-hashes.js';
+import { RENEW_LEASE_MS } from '../idempotency.js';
+import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyLease } from './idempotency.js';
+import { openPool, type PgDb } from './client.js';
+import { eventSpec, loadEntries, statementSpec } from './entries.js';
+import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
+import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
+import { findId } from './references.js';
+import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
+import { emptyExportCounts, exportTrailer } from '../export-format.js';
+import { createExportPlan, exportLines, exportPlanPage } from './export.js';
+import { countedByDate, dateCounts, spanCounts } from './histogram.js';
+import * as schema from './schema.js';
+import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
+import { relevanceIds, relevancePage } from './relevance.js';
+import { ensureSearchIndex } from './search.js';
+import { timelinePage } from './timeline.js';
+import { listSourceIds, sourceSpec } from './sources.js';
+import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
+import { writeTransaction } from './transactions.js';
+
+/**
+ * The kinds of record this engine stores so far; the others, and the operations below that
+ * fail with {@link notYet}, follow the SQLite engine's modules one by one. Until every one is
+ * there, openStorage (src/storage/index.ts) refuses to serve from PostgreSQL.
+ */
+/** Records an export reads a page at a time. */
+const EXPORT_PAGE = 250;
+
+const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
+  source: sourceSpec,
+  place: placeSpec,
+  actor: actorSpec,
+  timeline: timelineSpec,
+  event: eventSpec,
+  statement: statementSpec,
+};
+
+/** An operation of the port this engine does not implement yet. */
+export class NotImplementedOnPostgres extends Error {
+  constructor(operation: string) {
+    super(`${operation} is not implemented on PostgreSQL yet`);
+  }
+}
+
+const notYet = (operation: string): never => {
+  throw new NotImplementedOnPostgres(operation);
+};
+
+function specOf(kind: RecordKind): AnyPgSpec {
+  return SPECS[kind] ?? notYet(`records of kind ${kind}`);
+}
+
+/**
+ * Opens the pool and brings the database up to date: migrations (under the advisory lock,
+ * so several servers may start at once) and a new lineage for the revisions.
+ */
+export async function preparePostgresDatabase(target: PostgresTarget, bootstrapKey?: string): Promise<PgDb> {
+  const db = openPool(target);
+  try {
+    await runMigrations(db.$client);
+    await ensureSearchIndex(db);
+    await renewLineage(db);
+    await prepareApiKeys(db, bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: bootstrapKey });
+  } catch (error) {
+    await db.$client.end();
+    throw error;
+  }
+  return db;
+}
+
+/**
+ * The PostgreSQL engine: a pool of connections per server, any number of servers on one
+ * database. Everything that must hold across servers (the revision, the cursor secret,
+ * idempotency keys) lives in the database; a write is one transaction that bumps the
+ * revision first, so that writes from every server are ordered.
+ */
+export class PostgresStorage implements Storage {
+  readonly engine = 'postgres' as const;
+  readonly #committedMigrations = committedMigrations();
+
+  constructor(readonly db: PgDb) {}
+
+  static async open(config: AppConfig): Promise<PostgresStorage> {
+    if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
+    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config.bootstrapKey));
+  }
+
+  async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
+    return findId(this.db, table, ref, expect);
+  }
+
+  async getRecord<K extends RecordKind>(kind: K, ref: string, lang?: string) {
+    return (await getRecord(this.db, specOf(kind), ref, lang)) as RecordOutput<K>;
+  }
+
+  async loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string) {
+    return (await specOf(kind).load(this.db, ids, lang)) as RecordOutput<K>[];
+  }
+
+  async createRecord<K extends RecordKind>(
+    kind: K,
+    input: RecordInput<K>,
+    idempotency: IdempotencyRequest | null,
+  ): Promise<CreateResult<RecordOutput<K>>> {
+    const spec = specOf(kind);
+    return writeTransaction(this.db, async (tx) => {
+      const claim = idempotency ? await claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
+      if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
+      const created = (await createRecordIn(tx, spec, input)) as RecordOutput<K>;
+      if (idempotency) await completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
+      return { replayed: false, record: created };
+    });
+  }
+
+  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>) {
+    return (await patchRecord(this.db, specOf(kind), ref, patch)) as RecordOutput<K>;
+  }
+
+  async deleteRecord(kind: RecordKind, ref: string) {
+    await deleteRecord(this.db, specOf(kind), ref);
+  }
+
+  async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {
+    return listSourceIds(this.db, { type: filters.type, lang: filters.language }, after, limit);
+  }
+
+  async listPlaceIds(filters: PlaceFilters, after: number | undefined, limit: number) {
+    return listPlaceIds(this.db, filters, after, limit);
+  }
+
+  async listActorIds(filters: ActorFilters, after: number | undefined, limit: number) {
+    return listActorIds(this.db, filters, after, limit);
+  }
+
+  async listTimelineIds(after: number | undefined, limit: number) {
+    return listTimelineIds(this.db, after, limit);
+  }
+
+  async timelineEntryIds(timelineId: number) {
+    return timelineEntryIds(this.db, timelineId);
+  }
+
+  async timelinePage(query: TimelineQuery, after: unknown, limit: number) {
+    return timelinePage(this.db, query, after, limit);
+  }
+
+  async relevancePage(query: TimelineQuery & { text: string }, after: RelevancePosition | undefined, limit: number) {
+    return relevancePage(this.db, query, after, limit);
+  }
+
+  async relevanceIds(query: TimelineQuery & { text: string }) {
+    return relevanceIds(this.db, query);
+  }
+
+  async loadEntries(ids: number[], lang: string | undefined) {
+    return loadEntries(this.db, ids, lang);
+  }
+
+  /**
+   * Rendered from the rows every time: no server keeps rendered entries, so none can serve one
+   * older than a write another server acknowledged (a cache shared through the database, or
+   * invalidated by it, is for the timeline's turn).
+   */
+  async renderEntries(ids: number[], lang: string | undefined) {
+    return (await loadEntries(this.db, ids, lang)).map((entry) => Buffer.from(JSON.stringify(entry)));
+  }
+
+  async placeCoordinates(ids: number[]) {
+    return placeCoordinates(this.db, ids);
+  }
+
+  async spanCounts(query: TimelineQuery) {
+    return spanCounts(this.db, query);
+  }
+
+  async countsByDate(query: TimelineQuery) {
+    return countedByDate(query);
+  }
+
+  async dateCounts(query: TimelineQuery, first: number, last: number, maxDays: number) {
+    return dateCounts(this.db, query, first, last, maxDays);
+  }
+
+  /**
+   * Reads one snapshot (a REPEATABLE READ transaction on a connection of its own, taken when
+   * the first bytes are asked for), so that writes made meanwhile, through any server, are in
+   * the next export; destroying the stream ends the transaction and gives the connection back.
+   */
+  exportStream(query: TimelineQuery | null): Readable {
+    const pool = this.db.$client;
+    async function* generate() {
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        const tx = drizzle({ client, schema });
+        const revision = await dataRevision(tx);
+        const counts = emptyExportCounts();
+        await createExportPlan(tx, query);
+        let after: [number, number, number] | undefined;
+        for (;;) {
+          const page = await exportPlanPage(tx, after, EXPORT_PAGE);
+          if (page === null) break;
+          const { text, records } = await exportLines(tx, page.kind, page.ids);
+          counts[page.kind] += records;
+          yield Buffer.from(text);
+          after = page.last;
+        }
+        yield Buffer.from(exportTrailer(counts, revision));
+      } catch (error) {
+        failed = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // a read-only snapshot: nothing to keep, and the plan goes with it
+        await client.query('ROLLBACK').catch((error: unknown) => {
+          failed ??= error instanceof Error ? error : new Error(String(error));
+        });
+        client.release(failed);
+      }
+    }
+    return Readable.from(generate(), { objectMode: false });
+  }
+
+  async currentRevision() {
+    return currentRevision(this.db);
+  }
+
+  async cursorSecret() {
+    return cursorSecret(this.db);
+  }
+
+  async knownApiKey(secret: string) {
+    return knownApiKey(this.db, secret);
+  }
+
+  async verifySecret(secret: string) {
+    return verifySecret(this.db, secret);
+  }
+
+  async claimIdempotencyKey(request: IdempotencyRequest) {
+    return writeTransaction(this.db, (tx) => claimIdempotencyKey(tx, request));
+  }
+
+  async completeIdempotencyKey(request: IdempotencyRequest, status: number, response: string) {
+    await writeTransaction(this.db, (tx) => completeIdempotencyKey(tx, request, status, response));
+  }
+
+  async releaseIdempotencyKey(request: IdempotencyRequest) {
+    await writeTransaction(this.db, (tx) => releaseIdempotencyKey(tx, request));
+  }
+
+  /** Renewed outside write transactions: a lease is no data, and must not wait behind an import's writes. */
+  holdIdempotencyLease(request: IdempotencyRequest, onError: (error: unknown) => void): () => void {
+    let closed = false;
+    const timer = setInterval(() => {
+      renewIdempotencyLease(this.db, request).catch((error: unknown) => {
+        if (!closed) onError(error);
+      });
+    }, RENEW_LEASE_MS);
+    timer.unref();
+    return () => {
+      closed = true;
+      clearInterval(timer);
+    };
+  }
+
+  /** The database answers and has every migration this code ships. */
+  async beginImport(_options: ImportSessionOptions = {}): Promise<ImportSession> {
+    return notYet('imports');
+  }
+
+  async ready() {
+    try {
+      return (await appliedMigrations(this.db.$client)) >= this.#committedMigrations;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * ANALYZE, for the planner (after bulk loads; autovacuum also does it at intervals). With
+   * `everyTable`, VACUUM ANALYZE: a bulk load leaves the visibility map unset, and until
+   * VACUUM sets it the timeline's index-only scans read the table as well.
+   */
+  async refreshStatistics(options: { everyTable?: boolean } = {}) {
+    await this.db.$client.query(options.everyTable ? 'VACUUM ANALYZE' : 'ANALYZE');
+  }
+
+  boundedStructures() {
+    return { verifiedSecrets: { size: verifiedSecretCount(this.db), limit: VERIFIED_LIMIT } };
+  }
+
+  async close() {
+    await this.db.$client.end();
+  }
+}

@@ -1,0 +1,142 @@
+import { sql } from 'drizzle-orm';
+import { generateKey } from '../keys.js';
+import type { RecordKind, RefTable } from '../types.js';
+import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import type { PgDb } from './client.js';
+import { assertKeyFree, findId, PgRefResolver } from './references.js';
+import { now, writeTransaction, type PgTransaction, type PgTx } from './transactions.js';
+
+/**
+ * What every kind of record provides on this engine, as on SQLite (src/storage/sqlite/records.ts,
+ * which explains the write form), async: the generic create, patch and delete below are
+ * written once over it.
+ */
+export interface PgRecordSpec<Input, Write extends { key: string }, Dto> {
+  kind: RecordKind;
+  table: RefTable;
+  entryKind?: 'event' | 'statement';
+  /** Resolves the fields present in `input` over `base` (the stored write form on patch); refuses text PostgreSQL cannot hold. */
+  toWrite(input: Partial<Input>, resolver: PgRefResolver, key: string, base: Write | null): Promise<Write> | Write;
+  check?(tx: PgTx, id: number | null, write: Write): Promise<FieldError[]>;
+  readWrite(tx: PgTx, id: number): Promise<Write | null>;
+  store(tx: PgTransaction, id: number | null, write: Write, timestamp: string): Promise<number>;
+  load(tx: PgTx, ids: number[], lang?: string): Promise<Dto[]>;
+  referrers(tx: PgTx, id: number): Promise<string[]>;
+}
+
+export type AnyPgSpec = PgRecordSpec<unknown, { key: string }, unknown>;
+
+const missing = (spec: { kind: RecordKind }, ref: string) => notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+
+export async function getRecord<Dto>(db: PgTx, spec: PgRecordSpec<unknown, { key: string }, Dto>, ref: string, lang?: string): Promise<Dto> {
+  const id = await findId(db, spec.table, ref, spec.entryKind);
+  const dto = id === null ? undefined : (await spec.load(db, [id], lang))[0];
+  if (dto === undefined) throw missing(spec, ref);
+  return dto;
+}
+
+async function prepareWrite<Input, Write extends { key: string }>(
+  tx: PgTx,
+  spec: PgRecordSpec<Input, Write, unknown>,
+  id: number | null,
+  input: Partial<Input> & { key?: string },
+  base: Write | null,
+): Promise<Write> {
+  const key = input.key ?? base?.key ?? generateKey(spec.kind);
+  await assertKeyFree(tx, key, spec.kind, id);
+  const resolver = new PgRefResolver(tx);
+  const write = await spec.toWrite(input, resolver, key, base);
+  if (resolver.errors.length > 0) {
+    throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
+  }
+  const problems = (await spec.check?.(tx, id, write)) ?? [];
+  if (problems.length > 0) throw validationFailed(problems.map((e) => `${e.path}: ${e.message}`).join('; '), problems);
+  return write;
+}
+
+/** Creates a record in `tx` (the caller's write transaction, which may claim an idempotency key with it). */
+export async function createRecordIn<Input, Write extends { key: string }, Dto>(
+  tx: PgTransaction,
+  spec: PgRecordSpec<Input, Write, Dto>,
+  input: Input & { key?: string },
+): Promise<Dto> {
+  const write = await prepareWrite(tx, spec, null, input, null);
+  const id = await spec.store(tx, null, write, now());
+  return (await spec.load(tx, [id]))[0]!;
+}
+
+export async function patchRecord<Input, Write extends { key: string }, Dto>(
+  db: PgDb,
+  spec: PgRecordSpec<Input, Write, Dto>,
+  ref: string,
+  patch: Partial<Input> & { key?: string },
+): Promise<Dto> {
+  return writeTransaction(db, async (tx) => {
+    const id = await findId(tx, spec.table, ref, spec.entryKind);
+    const base = id === null ? null : await spec.readWrite(tx, id);
+    if (id === null || base === null) throw missing(spec, ref);
+    const write = await prepareWrite(tx, spec, id, patch, base);
+    if (JSON.stringify(write) !== JSON.stringify(base)) await spec.store(tx, id, write, now());
+    return (await spec.load(tx, [id]))[0]!;
+  });
+}
+
+/**
+ * The keys on the parent chain from `from` up to `to`, both included, or null when `to` is
+ * not `from` nor above it: what a new parent `from` of `to` would close into a cycle (as on
+ * SQLite: no depth limit, and UNION ends the walk even on a stored cycle).
+ */
+export async function parentChain(tx: PgTx, table: 'places' | 'entries', from: number, to: number): Promise<string[] | null> {
+  const t = sql.raw(table);
+  if (from !== to) {
+    const { rows } = await tx.execute(
+      sql`WITH RECURSIVE up(id) AS (
+            SELECT parent_id FROM ${t} WHERE id = ${from} AND parent_id IS NOT NULL
+            UNION SELECT r.parent_id FROM ${t} r JOIN up ON r.id = up.id WHERE r.parent_id IS NOT NULL)
+          SELECT 1 AS hit FROM up WHERE id = ${to} LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+  }
+  const keys: string[] = [];
+  const seen = new Set<number>();
+  let current: number | null = from;
+  while (current !== null && !seen.has(current)) {
+    seen.add(current);
+    const id: number = current;
+    const result = await tx.execute<{ key: string; parent_id: number | null }>(sql`SELECT key, parent_id FROM ${t} WHERE id = ${id}`);
+    const row: { key: string; parent_id: number | null } | undefined = result.rows[0];
+    if (row === undefined) break;
+    keys.push(row.key);
+    if (current === to) break;
+    current = row.parent_id;
+  }
+  return keys;
+}
+
+/** The parent stored for the place or entry `id` (null: none, or no such record). */
+export async function storedParent(tx: PgTx, table: 'places' | 'entries', id: number): Promise<number | null> {
+  const { rows } = await tx.execute<{ parent_id: number | null }>(sql`SELECT parent_id FROM ${sql.raw(table)} WHERE id = ${id}`);
+  return rows[0]?.parent_id ?? null;
+}
+
+export { describeChain } from '../chains.js';
+
+const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
+
+export async function deleteRecord(db: PgDb, spec: AnyPgSpec, ref: string): Promise<void> {
+  await writeTransaction(db, async (tx) => {
+    const id = await findId(tx, spec.table, ref, spec.entryKind);
+    if (id === null) throw missing(spec, ref);
+    const referrers = await spec.referrers(tx, id);
+    if (referrers.length > 0) {
+      const shown = referrers.slice(0, 20);
+      const more = referrers.length > shown.length ? ` and ${referrers.length - shown.length} more` : '';
+      throw conflict(
+        `${spec.kind} ${JSON.stringify(ref)} is referred to by ${shown.join(', ')}${more}`,
+        shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
+      );
+    }
+    // children go with it by ON DELETE CASCADE, the search document too
+    await tx.execute(sql`DELETE FROM ${sql.raw(tableNames[spec.table])} WHERE id = ${id}`);
+  });
+}

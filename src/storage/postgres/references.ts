@@ -1,0 +1,88 @@
+import { sql } from 'drizzle-orm';
+import { isNumericId } from '../keys.js';
+import type { RecordKind, RefTable } from '../types.js';
+import { validationFailed, type FieldError } from '../../schemas/problems.js';
+import { holdsNul, MAX_ID } from './text.js';
+import type { PgTx } from './transactions.js';
+
+const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
+
+/** Keys are unique across the whole dataset, not per table: which kind, if any, holds this key. */
+export async function kindOfKey(tx: PgTx, key: string): Promise<{ kind: RecordKind; id: number } | null> {
+  if (holdsNul(key)) return null;
+  const { rows } = await tx.execute<{ kind: RecordKind; id: number }>(sql`
+    SELECT 'source' AS kind, id FROM sources WHERE key = ${key}
+    UNION ALL SELECT 'place', id FROM places WHERE key = ${key}
+    UNION ALL SELECT 'actor', id FROM actors WHERE key = ${key}
+    UNION ALL SELECT kind, id FROM entries WHERE key = ${key}
+    UNION ALL SELECT 'timeline', id FROM timelines WHERE key = ${key}
+    LIMIT 1`);
+  return rows[0] ?? null;
+}
+
+export async function assertKeyFree(tx: PgTx, key: string, kind: RecordKind, ownId: number | null): Promise<void> {
+  const holder = await kindOfKey(tx, key);
+  if (holder && !(holder.kind === kind && holder.id === ownId)) {
+    throw validationFailed(`key ${JSON.stringify(key)} is already used by a ${holder.kind}`, [
+      { in: 'body', path: '/key', message: `already used by ${holder.kind} ${holder.id}` },
+    ]);
+  }
+}
+
+/**
+ * Finds the id of a record by id or key (a curated timeline by its slug too), or null, as
+ * SQLite's findId answers: an id spelled otherwise than canonically is a key, and names
+ * nothing unless a record has that key.
+ */
+export async function findId(tx: PgTx, table: RefTable, ref: string, expect?: 'event' | 'statement'): Promise<number | null> {
+  const name = sql.raw(tableNames[table]);
+  const kind = table === 'entry' && expect ? sql` AND kind = ${expect}` : sql``;
+  let rows: { id: number }[];
+  if (isNumericId(ref)) {
+    const id = Number(ref);
+    if (id > MAX_ID) return null;
+    ({ rows } = await tx.execute<{ id: number }>(sql`SELECT id FROM ${name} WHERE id = ${id}${kind}`));
+  } else {
+    if (holdsNul(ref)) return null;
+    ({ rows } = await tx.execute<{ id: number }>(sql`SELECT id FROM ${name} WHERE key = ${ref}${kind}`));
+    if (rows.length === 0 && table === 'timeline') {
+      ({ rows } = await tx.execute<{ id: number }>(sql`SELECT id FROM timelines WHERE slug = ${ref}`));
+    }
+  }
+  return rows[0]?.id ?? null;
+}
+
+/**
+ * Resolves references (ids or keys) to ids, as SQLite's RefResolver does: unknown
+ * references are collected into `errors` with their path (and resolve to -1), for the caller
+ * to report together.
+ */
+export class PgRefResolver {
+  readonly errors: FieldError[] = [];
+  readonly #found = new Map<string, number | null>();
+
+  constructor(
+    private readonly tx: PgTx,
+    private readonly location: string = 'body',
+  ) {}
+
+  async resolve(table: RefTable, ref: string | number, path: string, expect?: 'event' | 'statement'): Promise<number> {
+    const cacheKey = `${table}|${expect ?? ''}|${ref}`;
+    let id = this.#found.get(cacheKey);
+    if (id === undefined) {
+      id = await findId(this.tx, table, String(ref), expect);
+      this.#found.set(cacheKey, id);
+    }
+    if (id === null) {
+      this.errors.push({ in: this.location, path, message: `no ${expect ?? table} with id or key ${JSON.stringify(ref)}` });
+      return -1;
+    }
+    return id;
+  }
+
+  async resolveAll(table: RefTable, refs: readonly (string | number)[] | undefined, path: string, expect?: 'event' | 'statement') {
+    const ids: number[] = [];
+    for (const [i, ref] of (refs ?? []).entries()) ids.push(await this.resolve(table, ref, `${path}/${i}`, expect));
+    return ids;
+  }
+}

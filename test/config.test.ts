@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_POOL_SIZE, parseDatabaseTarget, readServerConfig } from '../src/config.js';
+import { openStorage, POSTGRES_NOT_READY } from '../src/storage/index.js';
+
+const configError = (run: () => unknown): string => {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('ANNALS_DB', () => {
+  it('is an SQLite path by default and for paths', () => {
+    expect(readServerConfig({}).databasePath).toBe('data/annals.db');
+    expect(readServerConfig({}).postgres).toBeUndefined();
+    for (const path of ['data/x.db', '/var/lib/annals/annals.db', ':memory:', './postgres.db', 'C:\\data\\annals.db', 'file.db?x=y']) {
+      const config = readServerConfig({ ANNALS_DB: path });
+      expect(config.databasePath, path).toBe(path);
+      expect(config.postgres, path).toBeUndefined();
+      expect(parseDatabaseTarget(path)).toEqual({ engine: 'sqlite', path });
+    }
+  });
+
+  it('names PostgreSQL with a postgres:// or postgresql:// URL, with the default pool', () => {
+    for (const url of [
+      'postgres://annals:secret@127.0.0.1:5432/annals',
+      'postgresql://db.internal/annals?sslmode=require',
+      'POSTGRES://localhost/annals',
+      'postgres:///annals',
+    ]) {
+      const config = readServerConfig({ ANNALS_DB: url });
+      expect(config.postgres, url).toEqual({ url, poolSize: DEFAULT_POOL_SIZE });
+      expect(config.databasePath, url).toBe('');
+    }
+  });
+
+  it('takes the pool size from ANNALS_DB_POOL', () => {
+    const config = readServerConfig({ ANNALS_DB: 'postgres://localhost/annals', ANNALS_DB_POOL: '25' });
+    expect(config.postgres?.poolSize).toBe(25);
+    expect(readServerConfig({ ANNALS_DB: 'postgres://localhost/annals', ANNALS_DB_POOL: '' }).postgres?.poolSize).toBe(DEFAULT_POOL_SIZE);
+    for (const bad of ['0', '-1', '2.5', 'ten', '100000']) {
+      expect(configError(() => readServerConfig({ ANNALS_DB: 'postgres://localhost/annals', ANNALS_DB_POOL: bad })), bad).toMatch(
+        /^ANNALS_DB_POOL=/,
+      );
+    }
+  });
+
+  it('refuses any other URL at start-up, naming its scheme', () => {
+    for (const [url, scheme] of [
+      ['mysql://root@localhost/annals', 'mysql'],
+      ['postgress://localhost/annals', 'postgress'],
+      ['sqlite://data/annals.db', 'sqlite'],
+      ['file:///tmp/annals.db', 'file'],
+      ['https://example.org/annals', 'https'],
+    ] as const) {
+      const message = configError(() => readServerConfig({ ANNALS_DB: url }));
+      expect(message, url).toContain(`${scheme}://`);
+      expect(message, url).toMatch(/^ANNALS_DB: /);
+    }
+  });
+
+  it('refuses a PostgreSQL URL that does not parse, without repeating it (it may hold a password)', () => {
+    const message = configError(() => readServerConfig({ ANNALS_DB: 'postgres://user:hunter2@[::1/annals' }));
+    expect(message).toMatch(/^ANNALS_DB: not a valid PostgreSQL URL/);
+    expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('openStorage on PostgreSQL', () => {
+  it('refuses to start until the engine is complete', async () => {
+    await expect(
+      openStorage({ databasePath: '', postgres: { url: 'postgres://127.0.0.1:1/annals', poolSize: 1 }, seedWhenEmpty: false, logLevel: 'silent' }),
+    ).rejects.toThrow(POSTGRES_NOT_READY);
+  });
+});
