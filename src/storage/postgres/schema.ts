@@ -52,6 +52,10 @@ const idempotencyState = customType<{ data: 'running' | 'done'; driverData: stri
 });
 
 /** A text-search document: lexemes with positions, written as a tsvector literal (never parsed by a text-search configuration). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType: () => 'bytea',
+});
+
 const tsvector = customType<{ data: string; driverData: string }>({
   dataType: () => 'tsvector',
 });
@@ -262,6 +266,19 @@ export const entryEvents = pgTable(
     index('entry_events_event_idx').on(t.eventId),
   ],
 );
+
+/**
+ * Each entry as the API renders it, as in the SQLite engine (src/storage/documents.ts): the
+ * UTF-8 JSON of the entry in every language and where its language maps with several members
+ * lie in it. Not written by this engine yet: its reads render from the rows.
+ */
+export const entryDocuments = pgTable('entry_documents', {
+  entryId: integer('entry_id')
+    .primaryKey()
+    .references(() => entries.id, { onDelete: 'cascade' }),
+  body: bytea('body').notNull(),
+  languages: codePointText('languages'),
+});
 
 export const entryTags = pgTable(
   'entry_tags',
