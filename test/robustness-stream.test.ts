@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chronoPosition, parseEdtf } from '../src/dates/edtf.js';
 import { openSnapshotCount } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
-import { dayBounds, spanClass } from '../src/storage/sqlite/support.js';
+import { dayBounds, spanClass } from '../src/storage/dates.js';
 import { filterScope } from '../src/routes/crud.js';
 import { databaseBefore } from './support/migrations.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';

@@ -10,7 +10,10 @@ import { languagePick } from '../language.js';
 import { describeChain, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from './statements.js';
-import { dateValue, dayBounds, groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
+import { dateValue, dayBounds } from '../dates.js';
+import { groupBy, listIdsAfter, selectIn } from './rows.js';
+import { pickLanguage } from '../language.js';
+import type { Tx } from './transactions.js';
 
 export interface ActorWrite {
   key: string;

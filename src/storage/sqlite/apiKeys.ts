@@ -19,7 +19,7 @@ import {
   storedHashOf,
   VerifiedSecrets,
 } from '../api-key-hashes.js';
-import { now, type Tx } from './support.js';
+import { now, type Tx } from './transactions.js';
 
 import { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';
 export { SCOPES, type ApiKeyInfo, type Scope } from '../types.js';

@@ -18,7 +18,10 @@ import { describeChain, parentChain, storedParent, type RecordKindSpec } from '.
 import { embeddedRecordStored, entryStored } from './documents.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from './statements.js';
-import { dateColumns, dateValue, groupBy, parseJson, rowsIn, tuplesIn, type RefResolver, type Tx } from './support.js';
+import { dateColumns, dateValue } from '../dates.js';
+import { groupBy, parseJson, rowsIn, tuplesIn } from './rows.js';
+import type { RefResolver } from './references.js';
+import type { Tx } from './transactions.js';
 import { languagePick, type LanguagePick } from '../language.js';
 
 /** Events and statements: stored in `entries` and its child tables, loaded together. */

@@ -8,7 +8,8 @@ import {
   timelineEntries,
   timelines,
 } from './schema.js';
-import { groupBy, selectIn, tuplesIn, type Tx } from './support.js';
+import { groupBy, selectIn, tuplesIn } from './rows.js';
+import type { Tx } from './transactions.js';
 import { timelinePage, type TimelinePosition, type TimelineQuery } from './timeline.js';
 
 /**

@@ -3,7 +3,8 @@ export type { DateCounts } from '../types.js';
 import { sql, type SQL } from 'drizzle-orm';
 import { ftsMatch } from './match.js';
 import { allRows, allTuples } from './statements.js';
-import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
+import { SPAN_CLASS_MAX_DAYS } from '../dates.js';
+import type { Tx } from './transactions.js';
 import { filterConditions, positionBounds, windowConditions, type TimelineQuery } from './timeline.js';
 
 /**

@@ -3,7 +3,7 @@ export type { Claim, IdempotencyRequest, LeaseOwner } from '../types.js';
 export { THIS_PROCESS } from '../types.js';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from './schema.js';
-import type { Tx } from './support.js';
+import type { Tx } from './transactions.js';
 
 import { abandoned, conflictRunning, IDEMPOTENCY_TTL_MS, leaseText, mismatch, processExists } from '../idempotency.js';
 export { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS, LEASE_MS, RENEW_LEASE_MS, mismatch, processExists } from '../idempotency.js';

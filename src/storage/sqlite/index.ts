@@ -37,7 +37,9 @@ import { cursorSecret, currentRevision, dataRevision, renewLineage } from './set
 import { listSourceIds, sourceSpec } from './sources.js';
 import { MAX_STATEMENTS, preparedStatementCount } from './statements.js';
 import { OPTIMIZE_INTERVAL_MS, refreshPlannerStatistics } from './statistics.js';
-import { findId, PARSED_DATES_LIMIT, parsedDateCount, writeTransaction, type Tx } from './support.js';
+import { findId } from './references.js';
+import { PARSED_DATES_LIMIT, parsedDateCount } from '../dates.js';
+import { writeTransaction, type Tx } from './transactions.js';
 import { timelinePage } from './timeline.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 

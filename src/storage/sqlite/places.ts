@@ -8,7 +8,9 @@ import { languagePick } from '../language.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { entriesNaming, forgetNames, indexEntries } from './search.js';
 import { prepared } from './statements.js';
-import { listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
+import { listIdsAfter, selectIn } from './rows.js';
+import { pickLanguage } from '../language.js';
+import type { Tx } from './transactions.js';
 
 export interface PlaceWrite {
   key: string;

@@ -2,19 +2,10 @@ import { sql } from 'drizzle-orm';
 import type { Db } from './client.js';
 import { actors, entries, places, sources, timelines } from './schema.js';
 import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
-import {
-  RefResolver,
-  assertKeyFree,
-  findId,
-  generateKey,
-  isNumericId,
-  kindOfKey,
-  now,
-  writeTransaction,
-  type RecordKind,
-  type RefTable,
-  type Tx,
-} from './support.js';
+import { RefResolver, assertKeyFree, findId, kindOfKey } from './references.js';
+import { generateKey, isNumericId } from '../keys.js';
+import { now, writeTransaction, type Tx } from './transactions.js';
+import type { RecordKind, RefTable } from '../types.js';
 
 /**
  * What every kind of record provides; the generic create, patch, delete and import

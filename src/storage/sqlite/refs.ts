@@ -1,6 +1,8 @@
 import type { LanguageMap } from './schema.js';
 import type { LanguagePick } from '../language.js';
-import { dateValue, parseJson, rowsIn, type Tx } from './support.js';
+import { dateValue } from '../dates.js';
+import { parseJson, rowsIn } from './rows.js';
+import type { Tx } from './transactions.js';
 
 /**
  * Loaders of the compact records embedded in others, batched by id: prepared statements, no

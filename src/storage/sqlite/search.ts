@@ -8,7 +8,7 @@ import { ftsMatch } from './match.js';
 import { allRows, prepared } from './statements.js';
 import { cursorExpired } from '../cursor.js';
 import { bumpRevision, currentRevision } from './settings.js';
-import { writeCacheOf, type Tx } from './support.js';
+import { writeCacheOf, type Tx } from './transactions.js';
 import { filterConditions, windowConditions, type TimelineQuery } from './timeline.js';
 
 import { SEARCH_INDEX_VERSION } from '../../search/text.js';

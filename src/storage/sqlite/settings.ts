@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { prepared } from './statements.js';
 import { settings } from './schema.js';
-import type { Tx } from './support.js';
+import type { Tx } from './transactions.js';
 
 /**
  * The secret that signs cursors. It lives in the database so that it survives restarts and

@@ -6,7 +6,8 @@ import { invalidCursor } from '../cursor.js';
 import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
 import { allRows } from './statements.js';
 import { placeSubtreeSql } from './places.js';
-import { SPAN_CLASS_MAX_DAYS, type Tx } from './support.js';
+import { SPAN_CLASS_MAX_DAYS } from '../dates.js';
+import type { Tx } from './transactions.js';
 
 /**
  * Where an entry sits in chronological order, the keyset of timeline cursors: its position

@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import { timelineEntries, timelines, type LanguageMap } from './schema.js';
 import type { TimelineInput } from '../../schemas/timelines.js';
 import type { RecordKindSpec } from './records.js';
-import { groupBy, listIdsAfter, pickLanguage, selectIn, type Tx } from './support.js';
+import { groupBy, listIdsAfter, selectIn } from './rows.js';
+import { pickLanguage } from '../language.js';
+import type { Tx } from './transactions.js';
 
 export interface TimelineWrite {
   key: string;
