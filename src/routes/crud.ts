@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseWindowBound } from '../dates/window.js';
-import { bearerSecurity, publicSecurity, requireScope } from '../plugins/auth.js';
+import { bearerSecurity, publicSecurity, requireScope, writeContext } from '../plugins/auth.js';
 import { invalidCursor } from '../storage/cursor.js';
 import type { Storage } from '../storage/port.js';
 import type { IdPage, RecordInput, RecordKind, RecordPatch } from '../storage/types.js';
@@ -185,7 +185,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
       },
       async (request, reply) => {
         const idempotency = idempotencyRequest(request, hashBody(request.body));
-        const result = await app.storage.createRecord(kind, validatedBody<RecordInput<K>>(request.body), idempotency);
+        const result = await app.storage.createRecord(kind, validatedBody<RecordInput<K>>(request.body), idempotency, writeContext(request));
         if (result.replayed) reply.header(REPLAY_HEADER, 'true');
         reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${result.record.id}`);
         return result.record;
@@ -211,7 +211,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
           },
         },
       },
-      async (request) => app.storage.patchRecord(kind, request.params.id, validatedBody<RecordPatch<K>>(request.body)),
+      async (request) => app.storage.patchRecord(kind, request.params.id, validatedBody<RecordPatch<K>>(request.body), writeContext(request)),
     );
 
     app.delete(
@@ -232,7 +232,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
         },
       },
       async (request, reply) => {
-        await app.storage.deleteRecord(kind, request.params.id);
+        await app.storage.deleteRecord(kind, request.params.id, writeContext(request));
         return reply.code(204).send(null);
       },
     );

@@ -160,7 +160,7 @@ export async function importRoutes(fastify: FastifyInstance) {
           : () => {};
         let report: ImportReportValue;
         try {
-          report = await importNdjson(await app.storage.beginImport(), chunks(), options);
+          report = await importNdjson(await app.storage.beginImport({ author: request.apiKey?.name ?? null }), chunks(), options);
         } catch (error) {
           stopLease();
           // what it committed before it stopped (a 413 of a chunked body, a 503) is stored all the same

@@ -10,6 +10,10 @@ import type { Readable } from 'node:stream';
 import type { ImportSession, ImportSessionOptions } from './import.js';
 import type {
   ApiKeyInfo,
+  Change,
+  ChangeFilter,
+  ChangeLogExtent,
+  WriteContext,
   BoundedStructures,
   Claim,
   DateCounts,
@@ -62,17 +66,40 @@ export interface Storage {
   getRecord<K extends RecordKind>(kind: K, ref: string, lang?: string): Promise<RecordOutput<K>>;
   /** The records of `ids` that exist, in that order. */
   loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string): Promise<RecordOutput<K>[]>;
-  /** Creates a record; with an idempotency request, claims the key in the same transaction. */
+  /**
+   * Creates a record; with an idempotency request, claims the key in the same transaction.
+   * Every write logs what it changed in its own transaction (see the change log below), named
+   * after `context.author`.
+   */
   createRecord<K extends RecordKind>(
     kind: K,
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
+    context: WriteContext,
   ): Promise<CreateResult<RecordOutput<K>>>;
-  patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>): Promise<RecordOutput<K>>;
-  /** Refused with a 409 problem while other records refer to it. */
-  deleteRecord(kind: RecordKind, ref: string): Promise<void>;
-  /** Starts an import (src/import/ndjson.ts drives it): batch by batch, a bulk load, or a dry run. */
+  /** Logs an update with its changed fields, or nothing when the patch changes nothing. */
+  patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context: WriteContext): Promise<RecordOutput<K>>;
+  /**
+   * Refused with a 409 problem while other records refer to it (curated timelines too), so a
+   * delete changes no other record: it logs its tombstone alone.
+   */
+  deleteRecord(kind: RecordKind, ref: string, context: WriteContext): Promise<void>;
+  /**
+   * Starts an import (src/import/ndjson.ts drives it): batch by batch, a bulk load, or a dry
+   * run. Each batch logs its records' changes (`options.author`) in one statement.
+   */
   beginImport(options?: ImportSessionOptions): Promise<ImportSession>;
+
+  /**
+   * The change log: changes after sequence `after`, in sequence order, at most `limit`.
+   * Sequences only grow, and a reader never sees a sequence before a smaller one that commits
+   * later (each engine keeps that its own way: see the SQLite table's comment).
+   */
+  changesAfter(filter: ChangeFilter, after: number, limit: number): Promise<Change[]>;
+  /** What the log still holds (older changes are pruned) and its newest sequence. */
+  changeLogExtent(): Promise<ChangeLogExtent>;
+  /** Prunes the changes written before `before` (ISO 8601); returns how many. */
+  pruneChanges(before: string): Promise<number>;
 
   /** Record ids in id order after `after`, at most `limit`. */
   listSourceIds(filters: SourceFilters, after: number | undefined, limit: number): Promise<number[]>;
@@ -105,7 +132,8 @@ export interface Storage {
   /**
    * Interchange NDJSON of the dataset (or of what `query` selects and what it refers to),
    * from one consistent snapshot, ending with the trailer line. A stream, read as the client
-   * reads; destroying it releases the snapshot.
+   * reads; destroying it releases the snapshot. The trailer's `sequence` is the change log's
+   * newest sequence in that snapshot.
    */
   exportStream(query: TimelineQuery | null): Readable;
 

@@ -8,6 +8,7 @@ import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } 
 import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import { beginBulkLoad } from './bulk.js';
+import { logChanges, type NewChange } from './changes.js';
 import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
 import { holdWriteLockElsewhere, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
 import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';
@@ -52,9 +53,10 @@ export function holdsNoRecords(db: Db): boolean {
  * connection of its own, a bulk load, or batches each in a transaction of its own.
  */
 export async function beginSqliteImport(db: Db, path: string, options: ImportSessionOptions = {}): Promise<ImportSession> {
+  const author = options.author ?? null;
   if (options.dryRun) return dryRunSession(db, path, options.lockWaitMs);
-  if (options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db))) return bulkSession(db);
-  return batchImportSession(db, options.lockWaitMs);
+  if (options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db))) return bulkSession(db, author);
+  return batchImportSession(db, options.lockWaitMs, author);
 }
 
 /** Stores one record as the writer's contract says: every refusal before its first write. */
@@ -64,12 +66,13 @@ function upsertRecord(
   data: { key: string },
   timestamp: string,
   pendingKeys: ((key: string) => boolean) | undefined,
+  changes: NewChange[],
 ): ImportUpsert {
   const prepared = prepareUpsert(tx, spec, data, pendingKeys);
   if (prepared.outcome === 'deferred') return prepared;
   if (prepared.outcome === 'unchanged') return { outcome: 'unchanged' };
   try {
-    return { outcome: storeUpsert(tx, spec, prepared, timestamp).outcome };
+    return { outcome: storeUpsert(tx, spec, prepared, timestamp, changes).outcome };
   } catch (error) {
     // a problem found only while writing would leave the record half-written if it were a refusal
     if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
@@ -77,12 +80,20 @@ function upsertRecord(
   }
 }
 
-/** The records of a batch share what they looked up (references, names): see WriteCache. */
-function writerFor(tx: Tx, cache: WriteCache): ImportWriter {
+/**
+ * The records of a batch share what they looked up (references, names): see WriteCache. The
+ * changes they make are logged together by `logBatch`, in one statement, before the batch ends.
+ */
+function writerFor(tx: Tx, cache: WriteCache, author: string | null): ImportWriter & { logBatch(): void } {
   const timestamp = now();
+  const changes: NewChange[] = [];
   return {
     async upsert(kind: RecordKind, data: { key: string }, pendingKeys?: (key: string) => boolean) {
-      return withWriteCache(tx, () => upsertRecord(tx, RECORD_SPECS[kind], data, timestamp, pendingKeys), cache);
+      return withWriteCache(tx, () => upsertRecord(tx, RECORD_SPECS[kind], data, timestamp, pendingKeys, changes), cache);
+    },
+    logBatch() {
+      logChanges(tx, changes, timestamp, author);
+      changes.length = 0;
     },
   };
 }
@@ -117,13 +128,15 @@ const beginImmediate = (db: Db, lockWaitMs: number | undefined) =>
   );
 
 /** Each batch is a write transaction of its own, which bumps the revision as every write does. */
-export function batchImportSession(db: Db, lockWaitMs?: number): ImportSession {
+export function batchImportSession(db: Db, lockWaitMs?: number, author: string | null = null): ImportSession {
   return {
     mode: 'batches',
     async batch(work) {
       await beginImmediate(db, lockWaitMs);
       try {
-        await runBatch(work, writerFor(db, newWriteCache()));
+        const writer = writerFor(db, newWriteCache(), author);
+        await runBatch(work, writer);
+        writer.logBatch();
         // as writeTransaction does: the entries the batch changed are rendered before it commits
         refreshEntryDocuments(db);
         bumpRevision(db);
@@ -166,7 +179,8 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
   return {
     mode: 'dry-run',
     async batch(work) {
-      await runBatch(work, writerFor(connection, newWriteCache()));
+      // nothing it writes is kept, so nothing is logged
+      await runBatch(work, writerFor(connection, newWriteCache(), null));
     },
     async finish() {
       if (connection.$client.open) end();
@@ -184,7 +198,7 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
  * not look up again the same places, actors and sources and normalise their names again;
  * dropped when it grows past a bound, to keep memory flat on a large file.
  */
-function bulkSession(db: Db): ImportSession {
+function bulkSession(db: Db, author: string | null): ImportSession {
   const load = beginBulkLoad(db.$client, IMPORT_TABLES);
   let cache = newWriteCache(true);
   let ended = false;
@@ -199,7 +213,9 @@ function bulkSession(db: Db): ImportSession {
     mode: 'bulk',
     async batch(work) {
       if (cache.refs.size + cache.names.size > BULK_CACHE_ENTRIES) cache = newWriteCache(true);
-      await runBatch(work, writerFor(db, cache));
+      const writer = writerFor(db, cache, author);
+      await runBatch(work, writer);
+      writer.logBatch();
       bumpRevision(db);
     },
     async finish() {

@@ -11,7 +11,10 @@ import type {
   RefTable,
   RelevancePosition,
   TimelineQuery,
+  WriteContext,
+  ChangeFilter,
 } from '../types.js';
+import { changeLogExtent, changesAfter, latestSequence, pruneChanges } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -122,22 +125,35 @@ export class SqliteStorage implements Storage {
     kind: K,
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
+    context: WriteContext,
   ): Promise<CreateResult<RecordOutput<K>>> {
     return writeTransaction(this.db, (tx) => {
       const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
       if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
-      const created = createRecord(tx, SPECS[kind], input) as RecordOutput<K>;
+      const created = createRecord(tx, SPECS[kind], input, context) as RecordOutput<K>;
       if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
       return { replayed: false, record: created };
     });
   }
 
-  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>) {
-    return patchRecord(this.db, SPECS[kind], ref, patch) as RecordOutput<K>;
+  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context: WriteContext) {
+    return patchRecord(this.db, SPECS[kind], ref, patch, context) as RecordOutput<K>;
   }
 
-  async deleteRecord(kind: RecordKind, ref: string) {
-    deleteRecord(this.db, SPECS[kind], ref);
+  async deleteRecord(kind: RecordKind, ref: string, context: WriteContext) {
+    deleteRecord(this.db, SPECS[kind], ref, context);
+  }
+
+  async changesAfter(filter: ChangeFilter, after: number, limit: number) {
+    return changesAfter(this.db, filter, after, limit);
+  }
+
+  async changeLogExtent() {
+    return changeLogExtent(this.db);
+  }
+
+  async pruneChanges(before: string) {
+    return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
@@ -210,6 +226,7 @@ export class SqliteStorage implements Storage {
     const db = snapshot?.db ?? this.db;
     async function* generate() {
       const revision = dataRevision(db);
+      const sequence = latestSequence(db);
       const counts = emptyExportCounts();
       const plan = createExportPlan(db, query);
       try {
@@ -227,7 +244,7 @@ export class SqliteStorage implements Storage {
           after = page.last;
           await new Promise((resolve) => setImmediate(resolve));
         }
-        yield Buffer.from(exportTrailer(counts, revision));
+        yield Buffer.from(exportTrailer(counts, revision, sequence));
       } finally {
         dropExportPlan(db, plan);
       }

@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import type { WriteContext } from '../types.js';
+import { changedFields, logChanges, type NewChange } from './changes.js';
 import type { Db } from './client.js';
 import { actors, entries, places, sources, timelines } from './schema.js';
 import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
@@ -126,10 +128,13 @@ export function createRecord<Input, Write extends { key: string }, Dto>(
   db: Db | Tx,
   spec: RecordKindSpec<Input, Write, Dto>,
   input: Input & { key?: string },
+  context: WriteContext,
 ): Dto {
   return writeTransaction(db, (tx) => {
     const write = prepareWrite(tx, spec, null, input, null, new RefResolver(tx));
-    const id = spec.store(tx, null, write, now());
+    const timestamp = now();
+    const id = spec.store(tx, null, write, timestamp);
+    logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'create', fields: null }], timestamp, context.author);
     return spec.load(tx, [id])[0]!;
   });
 }
@@ -139,18 +144,24 @@ export function patchRecord<Input, Write extends { key: string }, Dto>(
   spec: RecordKindSpec<Input, Write, Dto>,
   ref: string,
   patch: Partial<Input> & { key?: string },
+  context: WriteContext,
 ): Dto {
   return writeTransaction(db, (tx) => {
     const id = findId(tx, spec.table, ref, spec.entryKind);
     const base = id === null ? null : spec.readWrite(tx, id);
     if (id === null || base === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
     const write = prepareWrite(tx, spec, id, patch, base, new RefResolver(tx));
-    if (JSON.stringify(write) !== JSON.stringify(base)) spec.store(tx, id, write, now());
+    const fields = changedFields(base, write);
+    if (fields.length > 0) {
+      const timestamp = now();
+      spec.store(tx, id, write, timestamp);
+      logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'update', fields }], timestamp, context.author);
+    }
     return spec.load(tx, [id])[0]!;
   });
 }
 
-export function deleteRecord(db: Db, spec: AnySpec, ref: string): void {
+export function deleteRecord(db: Db, spec: AnySpec, ref: string, context: WriteContext): void {
   writeTransaction(db, (tx) => {
     const id = findId(tx, spec.table, ref, spec.entryKind);
     if (id === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
@@ -163,8 +174,10 @@ export function deleteRecord(db: Db, spec: AnySpec, ref: string): void {
         shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
       );
     }
+    const key = tx.get<{ key: string }>(sql`SELECT key FROM ${tableOf[spec.table]} WHERE id = ${id}`).key;
     // children (citations, roles, tags, entries of a timeline) go with it by ON DELETE CASCADE
     tx.run(deleteStatement(spec, id));
+    logChanges(tx, [{ kind: spec.kind, id, key, operation: 'delete', fields: null }], now(), context.author);
   });
 }
 
@@ -187,15 +200,16 @@ export function upsertByKey<Input extends { key: string }, Write extends { key: 
   spec: RecordKindSpec<Input, Write, unknown>,
   input: Input,
   timestamp: string,
+  changes: NewChange[],
   pendingKeys?: (key: string) => boolean,
 ): { outcome: UpsertOutcome; id: number } | { outcome: 'deferred'; waitingFor: string[] } {
   const prepared = prepareUpsert(tx, spec, input, pendingKeys);
   if (prepared.outcome !== 'write') return prepared;
-  return storeUpsert(tx, spec, prepared, timestamp);
+  return storeUpsert(tx, spec, prepared, timestamp, changes);
 }
 
 export type PreparedUpsert<Write> =
-  | { outcome: 'write'; existing: number | null; write: Write }
+  | { outcome: 'write'; existing: number | null; base: Write | null; write: Write }
   | { outcome: 'unchanged'; id: number }
   | { outcome: 'deferred'; waitingFor: string[] };
 
@@ -221,16 +235,25 @@ export function prepareUpsert<Input extends { key: string }, Write extends { key
   if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) {
     return { outcome: 'unchanged', id: existing };
   }
-  return { outcome: 'write', existing, write };
+  return { outcome: 'write', existing, base, write };
 }
 
-/** The writing half of `upsertByKey`. */
+/** The writing half of `upsertByKey`; the change it makes goes to `changes`, for the caller to log. */
 export function storeUpsert<Write extends { key: string }>(
   tx: Tx,
   spec: RecordKindSpec<unknown, Write, unknown>,
-  prepared: { existing: number | null; write: Write },
+  prepared: { existing: number | null; base: Write | null; write: Write },
   timestamp: string,
+  changes: NewChange[],
 ): { outcome: 'created' | 'updated'; id: number } {
   const id = spec.store(tx, prepared.existing, prepared.write, timestamp);
+  const created = prepared.existing === null || prepared.base === null;
+  changes.push({
+    kind: spec.kind,
+    id,
+    key: prepared.write.key,
+    operation: created ? 'create' : 'update',
+    fields: created ? null : changedFields(prepared.base!, prepared.write),
+  });
   return { outcome: prepared.existing === null ? 'created' : 'updated', id };
 }
