@@ -37,6 +37,7 @@ import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugin
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
 import { installStreaming } from './plugins/streaming.js';
+import { installLiveFeeds } from './plugins/live.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -121,6 +122,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   });
   // after the database's hook: onClose hooks run last first, so streams go before it
   installStreaming(app);
+  installLiveFeeds(app, { pollMs: config.changesPollMs, heartbeatMs: config.changesHeartbeatMs });
 
   // Streamed bodies are passed through unvalidated: the handler reads and checks each line.
   app.setValidatorCompiler((route) =>

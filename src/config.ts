@@ -70,6 +70,8 @@ export interface AppConfig {
   changesPruneIntervalMs?: number;
   /** How often a live change feed looks for new changes in the log (written by any process), in milliseconds. */
   changesPollMs?: number;
+  /** How often a quiet live change feed sends a heartbeat comment, in milliseconds. */
+  changesHeartbeatMs?: number;
 }
 
 export const CHANGES_RETENTION_MS = 30 * 24 * 3600_000;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Actor } from './actors.js';
 import { repeated } from './common.js';
+import { timelineFilters } from './timeline.js';
 import { Event, Statement } from './entries.js';
 import { Place } from './places.js';
 import { Source } from './sources.js';
@@ -20,6 +21,24 @@ export const ChangesQuery = z.object({
     .meta({ description: 'Answer the changes after this sequence: 0 for all, or the `page.since` of the last page read, or an export trailer\'s `sequence`.' }),
   limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'Page size, 1 to 1000.' }),
   kind: repeated(z.enum(CHANGE_KINDS)).optional().meta({ description: 'Only changes of records of these kinds (repeatable).' }),
+  // a timeline query: only the entries it selects (as they are now), and every entry's delete
+  from: timelineFilters.from,
+  to: timelineFilters.to,
+  match: timelineFilters.match,
+  actor: timelineFilters.actor,
+  place: timelineFilters.place,
+  type: timelineFilters.type,
+});
+
+/** The parameters that make a timeline query of the feed: with any of them, only entries are followed. */
+export const TIMELINE_FILTER_PARAMS = ['from', 'to', 'actor', 'place', 'type'] as const;
+
+export const LastEventIdHeader = z.object({
+  'last-event-id': z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .optional()
+    .meta({ description: 'The `id:` of the last event received, sent by an EventSource that reconnects: the stream resumes after it (it wins over `since`).' }),
 });
 
 export const ChangeRecord = z.union([Source, Place, Actor, Event, Statement, CuratedTimeline]);

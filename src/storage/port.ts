@@ -115,6 +115,8 @@ export interface Storage {
   relevancePage(query: TimelineQuery & { text: string }, after: RelevancePosition | undefined, limit: number): Promise<IdPage<RelevancePosition>>;
   /** Every match of `query.text` by relevance, read at once (ranks move with every write). */
   relevanceIds(query: TimelineQuery & { text: string }): Promise<number[]>;
+  /** Which of the entries `ids` the query selects, in no order (its `text` and `order` aside). */
+  entriesMatching(query: TimelineQuery, ids: number[]): Promise<number[]>;
   /** Entries as the API returns them, in the order of `ids` (missing ones left out). */
   loadEntries(ids: number[], lang: string | undefined): Promise<EntryDto[]>;
   /** The same entries as UTF-8 JSON, each the bytes of JSON.stringify of its loadEntries value. */

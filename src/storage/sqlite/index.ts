@@ -41,7 +41,7 @@ import { listSourceIds, sourceSpec } from './sources.js';
 import { MAX_STATEMENTS, preparedStatementCount } from './statements.js';
 import { OPTIMIZE_INTERVAL_MS, refreshPlannerStatistics } from './statistics.js';
 import { findId, PARSED_DATES_LIMIT, parsedDateCount, writeTransaction, type Tx } from './support.js';
-import { timelinePage } from './timeline.js';
+import { entriesMatching, timelinePage } from './timeline.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 
 const SPECS: Record<RecordKind, AnySpec> = {
@@ -190,6 +190,10 @@ export class SqliteStorage implements Storage {
 
   async relevanceIds(query: TimelineQuery & { text: string }) {
     return relevanceIds(this.db, query);
+  }
+
+  async entriesMatching(query: TimelineQuery, ids: number[]) {
+    return entriesMatching(this.db, query, ids);
   }
 
   async loadEntries(ids: number[], lang: string | undefined) {
