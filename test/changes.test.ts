@@ -132,4 +132,28 @@ describe('change log', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await a.storage.changeLogExtent()).toEqual({ floor: 1, latest: 1 });
   });
+
+  test('a record\'s revisions: when, by whom, which fields, and what they were', async () => {
+    const a = await app();
+    await a.inject({ method: 'POST', url: '/v1/places', headers: AUTH, payload: { key: 'place:p', type: 'city', name: { en: 'P' } } });
+    await a.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:v', type: 'person', name: { en: 'V1' } } });
+    await a.inject({ method: 'PATCH', url: '/v1/actors/actor:v', headers: AUTH, payload: { name: { en: 'V2' }, aliases: [{ en: 'Vee' }] } });
+    await a.inject({ method: 'PATCH', url: '/v1/actors/actor:v', headers: AUTH, payload: { type: 'group' } });
+    const res = await a.inject({ url: '/v1/actors/actor:v/revisions' });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body.retainedAfter).toBe(0);
+    expect(body.data.map((r: Json) => [r.sequence, r.operation, r.author, r.fields, r.previous])).toEqual([
+      [2, 'create', 'bootstrap', null, null],
+      [3, 'update', 'bootstrap', ['aliases', 'name'], { aliases: [], name: { en: 'V1' } }],
+      [4, 'update', 'bootstrap', ['type'], { type: 'person' }],
+    ]);
+    expectProblem(await a.inject({ url: '/v1/actors/actor:none/revisions' }), 404);
+    // a delete keeps the whole record in the log
+    await a.inject({ method: 'DELETE', url: '/v1/places/place:p', headers: AUTH });
+    const [tombstone] = await a.storage.changesAfter({ kinds: ['place'] }, 1, 10);
+    expect(tombstone!.operation).toBe('delete');
+    const revisions = await a.storage.changesAfter({}, 0, 10);
+    expect(revisions.map((c) => c.operation)).toEqual(['create', 'create', 'update', 'update', 'delete']);
+  });
 });

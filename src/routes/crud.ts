@@ -7,6 +7,7 @@ import { invalidCursor } from '../storage/cursor.js';
 import type { Storage } from '../storage/port.js';
 import type { IdPage, RecordInput, RecordKind, RecordPatch } from '../storage/types.js';
 import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
+import { RevisionList } from '../schemas/changes.js';
 import {
   CursorParam,
   IdempotencyHeaders,
@@ -159,6 +160,31 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
         const query = request.query as Record<string, unknown> & { lang?: string };
         const { id } = request.params;
         return options.getOne ? options.getOne.handle(request, reply, id, query) : app.storage.getRecord(kind, id, query.lang);
+      },
+    );
+
+    app.get(
+      '/:id/revisions',
+      {
+        schema: {
+          operationId: `list${name}Revisions`,
+          tags: [tag],
+          summary: `List the revisions of ${aNoun(name)}`,
+          description:
+            `Every change of the ${words(name)} still in the change log (kept for the retention period, 30 days unless configured), ` +
+            'oldest first: when, by which API key (its name), which fields changed and what they were before.',
+          security: publicSecurity,
+          params,
+          response: { 200: jsonResponse(`The ${words(name)}'s revisions, oldest first.`, RevisionList), ...problemResponses(400, 404) },
+        },
+      },
+      async (request) => {
+        const revisions = await app.storage.recordRevisions(kind, request.params.id);
+        const { floor } = await app.storage.changeLogExtent();
+        return {
+          data: revisions.map(({ sequence, operation, key, at, author, fields, previous }) => ({ sequence, operation, key, at, author, fields, previous })),
+          retainedAfter: floor,
+        };
       },
     );
 

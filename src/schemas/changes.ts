@@ -100,3 +100,36 @@ export const ChangePage = z
     }),
   })
   .meta({ id: 'ChangePage' });
+
+export const Revision = z
+  .object({
+    sequence: sequence.meta({ description: 'The change\'s sequence in the change log.' }),
+    operation: z.enum(['create', 'update', 'delete']),
+    key: z.string().meta({ description: 'The record\'s key after the change.' }),
+    at: z.string().meta({ description: 'When it was committed (ISO 8601).' }),
+    author: z.string().nullable().meta({ description: 'The name of the API key that made it (null: the seed or the command line).' }),
+    fields: z.array(z.string()).nullable().meta({ description: 'For an update, the fields it changed (as the record is stored); null otherwise.' }),
+    previous: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .meta({ description: 'For an update, what the changed fields were before it, as stored (references as numeric ids); null for a create.' }),
+  })
+  .meta({
+    id: 'Revision',
+    example: {
+      sequence: 42,
+      operation: 'update',
+      key: 'actor:amreyev',
+      at: '2026-12-03T12:00:00.000Z',
+      author: 'bootstrap',
+      fields: ['aliases'],
+      previous: { aliases: [{ ar: 'أمرييف', en: 'Amreyev' }] },
+    },
+  });
+
+export const RevisionList = z
+  .object({
+    data: z.array(Revision),
+    retainedAfter: sequence.meta({ description: 'Revisions with sequences up to this one have been pruned from the log (0: none).' }),
+  })
+  .meta({ id: 'RevisionList' });

@@ -13,6 +13,7 @@ import type {
   Change,
   ChangeFilter,
   ChangeLogExtent,
+  Revision,
   WriteContext,
   BoundedStructures,
   Claim,
@@ -98,6 +99,8 @@ export interface Storage {
   changesAfter(filter: ChangeFilter, after: number, limit: number): Promise<Change[]>;
   /** What the log still holds (older changes are pruned) and its newest sequence. */
   changeLogExtent(): Promise<ChangeLogExtent>;
+  /** The revisions of a record (by reference) still in the log, oldest first; a 404 problem when there is no such record. */
+  recordRevisions(kind: RecordKind, ref: string): Promise<Revision[]>;
   /** Prunes the changes written before `before` (ISO 8601); returns how many. */
   pruneChanges(before: string): Promise<number>;
 

@@ -175,3 +175,9 @@ export interface ChangeLogExtent {
   floor: number;
   latest: number;
 }
+
+/** One revision of a record: a change of it, with what its changed fields were before (an update). */
+export interface Revision extends Change {
+  /** An update's changed fields as they were, in the record's stored form (references as ids); null for a create. */
+  previous: Record<string, unknown> | null;
+}

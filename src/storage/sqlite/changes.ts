@@ -15,28 +15,38 @@ export interface NewChange {
   key: string;
   operation: ChangeOperation;
   fields: string[] | null;
+  /** An update's changed fields as they were, or a deleted record's whole stored form; null for a create. */
+  previous: Record<string, unknown> | null;
 }
 
 /** Appends `changes` in their order (json_each reads the array in order, so sequences follow it). */
 export function logChanges(tx: Tx, changes: readonly NewChange[], at: string, author: string | null): void {
   if (changes.length === 0) return;
-  const rows = changes.map((c) => [c.kind, c.id, c.key, c.operation, c.fields === null ? null : JSON.stringify(c.fields)]);
+  const rows = changes.map((c) => [
+    c.kind,
+    c.id,
+    c.key,
+    c.operation,
+    c.fields === null ? null : JSON.stringify(c.fields),
+    c.previous === null ? null : JSON.stringify(c.previous),
+  ]);
   prepared(
     tx,
-    `INSERT INTO changes (kind, record_id, key, operation, at, author, fields)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, ?, value ->> 4 FROM json_each(?) ORDER BY key`,
+    `INSERT INTO changes (kind, record_id, key, operation, at, author, fields, previous)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, ?, value ->> 4, value ->> 5 FROM json_each(?) ORDER BY key`,
   ).run(at, author, JSON.stringify(rows));
 }
 
 /**
  * The top-level fields whose values differ between two stored forms of a record (an update's
- * changed fields), compared as JSON.
+ * changed fields, compared as JSON), and what they were.
  */
-export function changedFields(before: object, after: object): string[] {
+export function changedFields(before: object, after: object): { fields: string[]; previous: Record<string, unknown> } {
   const a = before as Record<string, unknown>;
   const b = after as Record<string, unknown>;
   const names = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...names].filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name])).sort();
+  const fields = [...names].filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name])).sort();
+  return { fields, previous: Object.fromEntries(fields.map((name) => [name, a[name] ?? null])) };
 }
 
 interface ChangeRow {
@@ -48,6 +58,7 @@ interface ChangeRow {
   at: string;
   author: string | null;
   fields: string | null;
+  previous?: string | null;
 }
 
 const toChange = (row: ChangeRow): Change => ({
@@ -98,4 +109,14 @@ export function pruneChanges(tx: Tx, before: string): number {
   const first = prepared(tx, `SELECT seq FROM changes WHERE at >= ? ORDER BY seq LIMIT 1`).get(before) as { seq: number } | undefined;
   const bound = first?.seq ?? latestSequence(tx) + 1;
   return prepared(tx, `DELETE FROM changes WHERE seq < ?`).run(bound).changes;
+}
+
+/** A record's revisions: its changes still in the log, oldest first, with what each changed field was before. */
+export function recordRevisions(tx: Tx, kinds: readonly RecordKind[], id: number): (Change & { previous: Record<string, unknown> | null })[] {
+  const rows = prepared(
+    tx,
+    `SELECT seq, kind, record_id AS recordId, key, operation, at, author, fields, previous FROM changes
+      WHERE record_id = ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+  ).all(id, JSON.stringify(kinds)) as ChangeRow[];
+  return rows.map((row) => ({ ...toChange(row), previous: row.previous == null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
 }

@@ -199,7 +199,8 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
  * dropped when it grows past a bound, to keep memory flat on a large file.
  */
 function bulkSession(db: Db, author: string | null): ImportSession {
-  const load = beginBulkLoad(db.$client, IMPORT_TABLES);
+  // the change log's index too: a load logs a change per record
+  const load = beginBulkLoad(db.$client, [...IMPORT_TABLES, 'changes']);
   let cache = newWriteCache(true);
   let ended = false;
   const end = (commit: boolean) => {

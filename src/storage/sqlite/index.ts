@@ -14,7 +14,7 @@ import type {
   WriteContext,
   ChangeFilter,
 } from '../types.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges } from './changes.js';
+import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -31,6 +31,7 @@ import {
   RENEW_LEASE_MS,
 } from './idempotency.js';
 import { beginSqliteImport } from './import.js';
+import { notFound } from '../../schemas/problems.js';
 import { committedMigrations, migrationsApplied, runMigrations } from './migrate.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from './records.js';
@@ -150,6 +151,13 @@ export class SqliteStorage implements Storage {
 
   async changeLogExtent() {
     return changeLogExtent(this.db);
+  }
+
+  async recordRevisions(kind: RecordKind, ref: string) {
+    const spec = SPECS[kind];
+    const id = findId(this.db, spec.table, ref, spec.entryKind);
+    if (id === null) throw notFound(`no ${kind} with id or key ${JSON.stringify(ref)}`);
+    return recordRevisions(this.db, [kind], id);
   }
 
   async pruneChanges(before: string) {

@@ -134,7 +134,7 @@ export function createRecord<Input, Write extends { key: string }, Dto>(
     const write = prepareWrite(tx, spec, null, input, null, new RefResolver(tx));
     const timestamp = now();
     const id = spec.store(tx, null, write, timestamp);
-    logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'create', fields: null }], timestamp, context.author);
+    logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'create', fields: null, previous: null }], timestamp, context.author);
     return spec.load(tx, [id])[0]!;
   });
 }
@@ -151,11 +151,11 @@ export function patchRecord<Input, Write extends { key: string }, Dto>(
     const base = id === null ? null : spec.readWrite(tx, id);
     if (id === null || base === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
     const write = prepareWrite(tx, spec, id, patch, base, new RefResolver(tx));
-    const fields = changedFields(base, write);
+    const { fields, previous } = changedFields(base, write);
     if (fields.length > 0) {
       const timestamp = now();
       spec.store(tx, id, write, timestamp);
-      logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'update', fields }], timestamp, context.author);
+      logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'update', fields, previous }], timestamp, context.author);
     }
     return spec.load(tx, [id])[0]!;
   });
@@ -174,10 +174,11 @@ export function deleteRecord(db: Db, spec: AnySpec, ref: string, context: WriteC
         shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
       );
     }
-    const key = tx.get<{ key: string }>(sql`SELECT key FROM ${tableOf[spec.table]} WHERE id = ${id}`).key;
+    // what it said, kept in the log as its last revision
+    const previous = spec.readWrite(tx, id)!;
     // children (citations, roles, tags, entries of a timeline) go with it by ON DELETE CASCADE
     tx.run(deleteStatement(spec, id));
-    logChanges(tx, [{ kind: spec.kind, id, key, operation: 'delete', fields: null }], now(), context.author);
+    logChanges(tx, [{ kind: spec.kind, id, key: previous.key, operation: 'delete', fields: null, previous }], now(), context.author);
   });
 }
 
@@ -247,13 +248,11 @@ export function storeUpsert<Write extends { key: string }>(
   changes: NewChange[],
 ): { outcome: 'created' | 'updated'; id: number } {
   const id = spec.store(tx, prepared.existing, prepared.write, timestamp);
-  const created = prepared.existing === null || prepared.base === null;
-  changes.push({
-    kind: spec.kind,
-    id,
-    key: prepared.write.key,
-    operation: created ? 'create' : 'update',
-    fields: created ? null : changedFields(prepared.base!, prepared.write),
-  });
+  if (prepared.existing === null || prepared.base === null) {
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'create', fields: null, previous: null });
+  } else {
+    const { fields, previous } = changedFields(prepared.base, prepared.write);
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'update', fields, previous });
+  }
   return { outcome: prepared.existing === null ? 'created' : 'updated', id };
 }

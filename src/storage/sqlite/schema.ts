@@ -403,9 +403,13 @@ export const idempotencyKeys = sqliteTable(
  * never later finds a smaller one committed. PostgreSQL's sequences are drawn before commit and
  * transactions commit in any order, so there the log needs more (a commit-ordered position,
  * or readers held back below the oldest transaction still in flight).
- * `fields` lists the changed fields of an update (of the record's stored form), null otherwise.
+ * `fields` lists the changed fields of an update (of the record's stored form), null otherwise;
+ * `previous` holds what they were (an update), or the whole stored form (a delete): a record's
+ * revisions, as far back as the log is kept.
  */
-export const changes = sqliteTable('changes', {
+export const changes = sqliteTable(
+  'changes',
+  {
   seq: integer('seq').primaryKey({ autoIncrement: true }),
   kind: text('kind').$type<'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline'>().notNull(),
   recordId: integer('record_id').notNull(),
@@ -414,4 +418,8 @@ export const changes = sqliteTable('changes', {
   at: text('at').notNull(),
   author: text('author'),
   fields: text('fields', { mode: 'json' }).$type<string[]>(),
-});
+  previous: text('previous', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  // a record's revisions; dropped and built again by a bulk load, as other secondary indexes
+  (t) => [index('changes_record_idx').on(t.recordId, t.seq)],
+);
