@@ -156,4 +156,50 @@ describe('change log', () => {
     const revisions = await a.storage.changesAfter({}, 0, 10);
     expect(revisions.map((c) => c.operation)).toEqual(['create', 'create', 'update', 'update', 'delete']);
   });
+
+  test('?as_of= answers a record as it was then; revisions of a reused id are only its own', async () => {
+    const a = await app();
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const send = async (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+      const res = await a.inject({ method, url, headers: AUTH, ...(payload ? { payload } : {}) });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      await pause();
+    };
+    const before = new Date().toISOString();
+    await pause();
+    await send('POST', '/v1/places', { key: 'place:one', type: 'city', name: { en: 'One' } });
+    await send('POST', '/v1/places', { key: 'place:two', type: 'city', name: { en: 'Two' } });
+    await send('POST', '/v1/events', { key: 'event:h', type: 'protest', date: '2022-01-05', title: { en: 'First' }, places: ['place:one'] });
+    const first = new Date().toISOString();
+    await pause();
+    await send('PATCH', '/v1/events/event:h', { title: { en: 'Second' }, date: '2022-01-06', places: ['place:two'] });
+    const second = new Date().toISOString();
+    await pause();
+    await send('PATCH', '/v1/events/event:h', { title: { en: 'Third' } });
+
+    const asOf = async (at: string) => a.inject({ url: `/v1/events/event:h?as_of=${encodeURIComponent(at)}` });
+    const now = (await a.inject({ url: '/v1/events/event:h' })).json();
+    const then = (await asOf(first)).json();
+    expect(then.title).toEqual({ en: 'First' });
+    expect(then.date.edtf).toBe('2022-01-05');
+    expect(then.places.map((p: Json) => p.key)).toEqual(['place:one']);
+    expect(then.createdAt).toBe(now.createdAt);
+    expect((await asOf(second)).json().title).toEqual({ en: 'Second' });
+    expect((await asOf(new Date().toISOString())).json()).toEqual(now);
+    // the same instant written with an offset
+    const shifted = new Date(Date.parse(first) + 3600_000).toISOString().replace('Z', '+01:00');
+    expect((await asOf(shifted)).json().title).toEqual({ en: 'First' });
+    expectProblem(await asOf(before), 404);
+    // the render left nothing behind: the record reads as it is now
+    expect((await a.inject({ url: '/v1/events/event:h' })).json()).toEqual(now);
+    expect((await a.inject({ url: '/v1/timeline?from=2022-01-05&to=2022-01-05' })).json().data).toEqual([]);
+
+    // a place deleted and a new one given its id: the new one's revisions start at its create
+    await send('POST', '/v1/places', { key: 'place:three', type: 'city', name: { en: 'Three' } });
+    await send('PATCH', '/v1/places/place:three', { name: { en: 'Three!' } });
+    await send('DELETE', '/v1/places/place:three');
+    const reborn = await a.inject({ method: 'POST', url: '/v1/places', headers: AUTH, payload: { key: 'place:four', type: 'city', name: { en: 'Four' } } });
+    const revisions = (await a.inject({ url: `/v1/places/${reborn.json().id}/revisions` })).json().data;
+    expect(revisions.map((r: Json) => [r.operation, r.key])).toEqual([['create', 'place:four']]);
+  });
 });

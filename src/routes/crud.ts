@@ -45,6 +45,17 @@ export interface CrudOptions<K extends RecordKind, Filters extends z.ZodObject> 
   };
 }
 
+/** `?as_of=`: a record as it was then, from the change log. */
+const AsOfParam = z.iso
+  .datetime({ offset: true })
+  .optional()
+  .meta({
+    description:
+      'The record as it was at this time (ISO 8601, such as `2026-12-03T12:00:00Z`), rebuilt from the change log: a 404 when it did ' +
+      'not exist then, a 410 when the log (kept for the retention period) no longer reaches back that far, a 409 when it referred to ' +
+      'records deleted since.',
+  });
+
 /** The position of an id-ordered list's cursor: an id, which the cursor's signature vouches for. */
 export function recordAfter(after: unknown): number | undefined {
   if (after === undefined) return undefined;
@@ -150,16 +161,19 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
             `\`lang\` keeps its texts in one language.${options.getOne ? ` ${options.getOne.description}` : ''}`,
           security: publicSecurity,
           params,
-          querystring: options.getOne?.query ?? z.object({ lang: LangParam }),
+          querystring: options.getOne?.query ?? z.object({ lang: LangParam, as_of: AsOfParam }),
           response: options.getOne
             ? { 200: options.getOne.response, ...problemResponses(...options.getOne.statuses) }
-            : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404) },
+            : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404, 409, 410) },
         },
       },
       async (request, reply) => {
-        const query = request.query as Record<string, unknown> & { lang?: string };
+        const query = request.query as Record<string, unknown> & { lang?: string; as_of?: string };
         const { id } = request.params;
-        return options.getOne ? options.getOne.handle(request, reply, id, query) : app.storage.getRecord(kind, id, query.lang);
+        if (options.getOne) return options.getOne.handle(request, reply, id, query);
+        if (query.as_of === undefined) return app.storage.getRecord(kind, id, query.lang);
+        // compared with the log's times, which are UTC with milliseconds
+        return app.storage.getRecordAsOf(kind, id, new Date(query.as_of).toISOString(), query.lang);
       },
     );
 

@@ -65,6 +65,11 @@ export interface Storage {
   findId(table: RefTable, ref: string, expect?: 'event' | 'statement'): Promise<number | null>;
   /** A record by reference, as the API returns it; a 404 problem when there is none. */
   getRecord<K extends RecordKind>(kind: K, ref: string, lang?: string): Promise<RecordOutput<K>>;
+  /**
+   * A record as it was at `asOf` (ISO 8601), rebuilt from the change log: a 404 problem when it
+   * did not exist then, a 410 when the log no longer reaches back that far.
+   */
+  getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string): Promise<RecordOutput<K>>;
   /** The records of `ids` that exist, in that order. */
   loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string): Promise<RecordOutput<K>[]>;
   /**

@@ -34,7 +34,7 @@ import { beginSqliteImport } from './import.js';
 import { notFound } from '../../schemas/problems.js';
 import { committedMigrations, migrationsApplied, runMigrations } from './migrate.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
-import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from './records.js';
+import { createRecord, deleteRecord, getRecord, patchRecord, recordAsOf, type AnySpec } from './records.js';
 import { ensureSearchIndex, relevanceIds, relevancePage } from './search.js';
 import { loadSeedIfEmpty } from './seed.js';
 import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
@@ -116,6 +116,10 @@ export class SqliteStorage implements Storage {
 
   async getRecord<K extends RecordKind>(kind: K, ref: string, lang?: string) {
     return getRecord(this.db, SPECS[kind], ref, lang) as RecordOutput<K>;
+  }
+
+  async getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string) {
+    return recordAsOf(this.db, SPECS[kind], ref, asOf, lang) as RecordOutput<K>;
   }
 
   async loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string) {

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { WriteContext } from '../types.js';
-import { changedFields, logChanges, type NewChange } from './changes.js';
+import { changedAtOrBefore, changedFields, changeLogExtent, changesSince, logChanges, oldestKeptAt, type NewChange } from './changes.js';
+import { discardEntryDocumentChanges } from './documents.js';
 import type { Db } from './client.js';
 import { actors, entries, places, sources, timelines } from './schema.js';
-import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { changesPruned, conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import {
   RefResolver,
   assertKeyFree,
@@ -255,4 +256,48 @@ export function storeUpsert<Write extends { key: string }>(
     changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'update', fields, previous });
   }
   return { outcome: prepared.existing === null ? 'created' : 'updated', id };
+}
+
+/** Thrown inside the savepoint that renders a past revision, to roll it back. */
+class RenderRollback extends Error {}
+
+/**
+ * A record as it was at `asOf` (ISO 8601), as the API returns it: its stored form now, with
+ * the changes written since undone from the log's previous values, then rendered by storing
+ * it in a savepoint that is rolled back (the loaders read only tables). A 404 when it did not
+ * exist then; a 410 when the log no longer reaches back to `asOf`; a 409 when it referred to
+ * records deleted since.
+ */
+export function recordAsOf<Dto>(db: Db, spec: RecordKindSpec<unknown, { key: string }, Dto>, ref: string, asOf: string, lang?: string): Dto {
+  const id = findId(db, spec.table, ref, spec.entryKind);
+  if (id === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+  const extent = changeLogExtent(db);
+  const oldest = oldestKeptAt(db);
+  if (extent.floor > 0 && (oldest === null || asOf < oldest)) throw changesPruned(extent.floor, extent.floor);
+  const later = changesSince(db, spec.kind, id, asOf);
+  if (later.length === 0) return spec.load(db, [id], lang)[0]!;
+  let write = spec.readWrite(db, id)!;
+  for (const change of later) {
+    if (change.operation === 'create') throw notFound(`${spec.kind} ${JSON.stringify(ref)} did not exist at ${asOf}`);
+    write = { ...write, ...change.previous };
+  }
+  const updatedAt = changedAtOrBefore(db, spec.kind, id, asOf) ?? asOf;
+  let rendered: Dto | undefined;
+  try {
+    db.transaction((tx) => {
+      spec.store(tx, id, write, updatedAt);
+      rendered = spec.load(tx, [id], lang)[0];
+      throw new RenderRollback('rendered');
+    });
+  } catch (error) {
+    if (!(error instanceof RenderRollback)) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw conflict(`${spec.kind} ${JSON.stringify(ref)} referred at ${asOf} to records deleted since`);
+      }
+      throw error;
+    }
+  } finally {
+    discardEntryDocumentChanges(db);
+  }
+  return rendered!;
 }
