@@ -157,7 +157,7 @@ describe('change log', () => {
     expect(revisions.map((c) => c.operation)).toEqual(['create', 'create', 'update', 'update', 'delete']);
   });
 
-  test('?as_of= answers a record as it was then; revisions of a reused id are only its own', async () => {
+  test('?as_of= answers a record as it was then; ids are never reused', async () => {
     const a = await app();
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
     const send = async (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
@@ -194,12 +194,11 @@ describe('change log', () => {
     expect((await a.inject({ url: '/v1/events/event:h' })).json()).toEqual(now);
     expect((await a.inject({ url: '/v1/timeline?from=2022-01-05&to=2022-01-05' })).json().data).toEqual([]);
 
-    // a place deleted and a new one given its id: the new one's revisions start at its create
+    // ids are never reused (AUTOINCREMENT), so a record's revisions and the feed's records are its own
     await send('POST', '/v1/places', { key: 'place:three', type: 'city', name: { en: 'Three' } });
-    await send('PATCH', '/v1/places/place:three', { name: { en: 'Three!' } });
+    const three = (await a.inject({ url: '/v1/places/place:three' })).json().id;
     await send('DELETE', '/v1/places/place:three');
-    const reborn = await a.inject({ method: 'POST', url: '/v1/places', headers: AUTH, payload: { key: 'place:four', type: 'city', name: { en: 'Four' } } });
-    const revisions = (await a.inject({ url: `/v1/places/${reborn.json().id}/revisions` })).json().data;
-    expect(revisions.map((r: Json) => [r.operation, r.key])).toEqual([['create', 'place:four']]);
+    const four = await a.inject({ method: 'POST', url: '/v1/places', headers: AUTH, payload: { key: 'place:four', type: 'city', name: { en: 'Four' } } });
+    expect(four.json().id).toBeGreaterThan(three);
   });
 });

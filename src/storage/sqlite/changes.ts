@@ -118,21 +118,16 @@ export function recordRevisions(tx: Tx, kinds: readonly RecordKind[], id: number
     `SELECT seq, kind, record_id AS recordId, key, operation, at, author, fields, previous FROM changes
       WHERE record_id = ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq`,
   ).all(id, JSON.stringify(kinds)) as ChangeRow[];
-  // an id may have been another record's, deleted before this one took it: only this one's changes
-  const created = rows.map((row) => row.operation).lastIndexOf('create');
-  return rows.slice(Math.max(0, created)).map((row) => ({ ...toChange(row), previous: row.previous == null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
+  return rows.map((row) => ({ ...toChange(row), previous: row.previous == null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
 }
 
-/** The changes of a record after `asOf`, newest first, down to its create (an id reused after a delete names another record before it). */
+/** The changes of a record after `asOf`, newest first (record ids are AUTOINCREMENT: an id names one record for ever). */
 export function changesSince(tx: Tx, kind: RecordKind, id: number, asOf: string): { operation: ChangeOperation; previous: Record<string, unknown> | null }[] {
   const rows = prepared(
     tx,
     `SELECT operation, previous FROM changes WHERE record_id = ? AND kind = ? AND at > ? ORDER BY seq DESC`,
   ).all(id, kind, asOf) as { operation: ChangeOperation; previous: string | null }[];
-  const created = rows.findIndex((row) => row.operation === 'create');
-  return rows
-    .slice(0, created < 0 ? rows.length : created + 1)
-    .map((row) => ({ operation: row.operation, previous: row.previous === null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
+  return rows.map((row) => ({ operation: row.operation, previous: row.previous === null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
 }
 
 /** When the log's oldest kept change was written (null: the log is empty). */
