@@ -9,7 +9,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { AppConfig } from './config.js';
+import { CHANGES_RETENTION_MS, type AppConfig } from './config.js';
 import { CursorCodec } from './storage/cursor.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { STATISTICS_AFTER_IMPORT_RECORDS } from './storage/port.js';
@@ -19,6 +19,7 @@ import { installProblemHandlers, sendProblem } from './plugins/problems.js';
 import { clientErrorHandler, installConnectionRules } from './plugins/connections.js';
 import { RUN_CACHE_LIMIT, runCacheSize } from './search/text.js';
 import { actorRoutes } from './routes/actors.js';
+import { changesRoutes } from './routes/changes.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -36,6 +37,7 @@ import { installSecurityHeaders, withoutUpgradeInsecureRequests } from './plugin
 import { installJsonParsers } from './plugins/encoding.js';
 import { installStrictQueries } from './plugins/query.js';
 import { installStreaming } from './plugins/streaming.js';
+import { installLiveFeeds } from './plugins/live.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -107,11 +109,21 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
     rateLimitClients: app.rateLimitEntries(),
     searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
   }));
+  // changes past the retention go at intervals (any server may prune: the log is shared)
+  const retentionMs = config.changesRetentionMs ?? CHANGES_RETENTION_MS;
+  const pruneIntervalMs = config.changesPruneIntervalMs ?? 3600_000;
+  const pruneChanges = () =>
+    storage.pruneChanges(new Date(Date.now() - retentionMs).toISOString()).catch((error: unknown) => {
+      app.log.warn({ err: error }, 'could not prune the change log');
+    });
+  const pruneTimer = pruneIntervalMs > 0 ? setInterval(() => void pruneChanges(), pruneIntervalMs).unref() : null;
   app.addHook('onClose', async () => {
+    if (pruneTimer) clearInterval(pruneTimer);
     await storage.close();
   });
   // after the database's hook: onClose hooks run last first, so streams go before it
   installStreaming(app);
+  installLiveFeeds(app, { pollMs: config.changesPollMs, heartbeatMs: config.changesHeartbeatMs });
 
   // Streamed bodies are passed through unvalidated: the handler reads and checks each line.
   app.setValidatorCompiler((route) =>
@@ -209,6 +221,7 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
       await v1.register(timelinesRoutes, { prefix: '/timelines' });
       await v1.register(importRoutes);
       await v1.register(exportRoutes);
+      await v1.register(changesRoutes);
     },
     { prefix: '/v1' },
   );

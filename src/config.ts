@@ -72,6 +72,7 @@ export const environmentSchema = z.object({
   ANNALS_BODY_IDLE_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(30),
   ANNALS_EXPORT_TIMEOUT_S: z.coerce.number().int().min(1).max(86_400).default(900),
   ANNALS_SHUTDOWN_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(15),
+  ANNALS_CHANGES_RETENTION_DAYS: z.coerce.number().min(0).max(36_500).default(30),
 });
 
 export interface AppConfig {
@@ -115,7 +116,17 @@ export interface AppConfig {
   statisticsAfterImportRecords?: number;
   /** How often the serving connection runs `PRAGMA optimize`, in milliseconds (default hourly); 0 never. */
   optimizeIntervalMs?: number;
+  /** How long the change log keeps a change, in milliseconds (default CHANGES_RETENTION_MS: 30 days). */
+  changesRetentionMs?: number;
+  /** How often changes past the retention are pruned, in milliseconds (default hourly); 0 never. */
+  changesPruneIntervalMs?: number;
+  /** How often a live change feed looks for new changes in the log (written by any process), in milliseconds. */
+  changesPollMs?: number;
+  /** How often a quiet live change feed sends a heartbeat comment, in milliseconds. */
+  changesHeartbeatMs?: number;
 }
+
+export const CHANGES_RETENTION_MS = 30 * 24 * 3600_000;
 
 export interface ServerConfig extends AppConfig {
   port: number;
@@ -160,5 +171,6 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     bodyIdleTimeoutMs: e.ANNALS_BODY_IDLE_TIMEOUT_S * 1000,
     exportTimeoutMs: e.ANNALS_EXPORT_TIMEOUT_S * 1000,
     shutdownTimeoutMs: e.ANNALS_SHUTDOWN_TIMEOUT_S * 1000,
+    changesRetentionMs: e.ANNALS_CHANGES_RETENTION_DAYS * 24 * 3600_000,
   };
 }

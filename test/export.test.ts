@@ -1,8 +1,8 @@
 // GET /v1/export: interchange NDJSON that imports into an empty instance and exports again to
 // the same bytes, with every record after the records it refers to; filtered exports hold the
 // selected entries and exactly what they refer to. Every export ends with a trailer line that
-// counts its records and names the data revision it read: exports of two instances are
-// compared with that revision masked (it is each instance's own), and what is imported is the
+// counts its records and names the data revision and change-log sequence it read: exports of
+// two instances are compared with those masked (it is each instance's own), and what is imported is the
 // record lines (the trailer is the importer's to verify, not a record).
 import type { InjectOptions } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -117,12 +117,15 @@ function exportRecords(text: string): string {
   const parsed = parseNdjson(records);
   const counts: Record<string, number> = { source: 0, place: 0, actor: 0, event: 0, statement: 0, timeline: 0 };
   for (const record of parsed) counts[record.kind] = (counts[record.kind] ?? 0) + 1;
-  expect(trailer).toEqual({ kind: 'end', records: parsed.length, counts, revision: expect.stringMatching(/^\d+$/) });
+  expect(trailer).toEqual({ kind: 'end', records: parsed.length, counts, sequence: expect.any(Number), revision: expect.stringMatching(/^\d+$/) });
   return records;
 }
 
-/** An export with its trailer's revision masked: what two instances with the same data agree on. */
-const withoutRevision = (text: string) => text.replace(/"revision":"\d+"\}\n$/, '"revision":"*"}\n');
+/**
+ * An export with its trailer's change-log sequence and revision masked: what two instances
+ * with the same data agree on (each counts its own writes).
+ */
+const withoutRevision = (text: string) => text.replace(/"sequence":\d+,"revision":"\d+"\}\n$/, '"sequence":0,"revision":"*"}\n');
 
 async function importText(t: TestApp, text: string): Promise<Json> {
   const res = await send(t, {

@@ -417,8 +417,8 @@ describe("the export's trailer", () => {
     expect(counts.event).toBeGreaterThan(0);
     expect(counts.timeline).toBeGreaterThan(0);
     expect(res.body.endsWith('}\n')).toBe(true);
-    expect(trailer).toEqual({ kind: 'end', records: lines.length, counts, revision: revision() });
-    expect(Object.keys(trailer)).toEqual(['kind', 'records', 'counts', 'revision']);
+    expect(trailer).toEqual({ kind: 'end', records: lines.length, counts, sequence: expect.any(Number), revision: revision() });
+    expect(Object.keys(trailer)).toEqual(['kind', 'records', 'counts', 'sequence', 'revision']);
     expect(Object.keys(trailer.counts)).toEqual(['source', 'place', 'actor', 'event', 'statement', 'timeline']);
 
     // after a write: one more record, and the revision it was made at
@@ -431,7 +431,7 @@ describe("the export's trailer", () => {
     expect(created.statusCode).toBe(201);
     const again = (await t.app.inject({ url: '/v1/export' })).body.trimEnd().split('\n');
     const next = JSON.parse(again.pop()!) as Json;
-    expect(next).toEqual({ kind: 'end', records: lines.length + 1, counts: { ...counts, source: counts.source + 1 }, revision: revision() });
+    expect(next).toEqual({ kind: 'end', records: lines.length + 1, counts: { ...counts, source: counts.source + 1 }, sequence: expect.any(Number), revision: revision() });
     expect(Number(next.revision)).toBeGreaterThan(Number(trailer.revision));
   });
 
@@ -445,6 +445,7 @@ describe("the export's trailer", () => {
       kind: 'end',
       records: 0,
       counts: { source: 0, place: 0, actor: 0, event: 0, statement: 0, timeline: 0 },
+      sequence: expect.any(Number),
       revision: revision(),
     });
   });

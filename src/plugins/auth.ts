@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { forbidden, unauthorized } from '../schemas/problems.js';
-import type { ApiKeyInfo, Scope } from '../storage/types.js';
+import type { ApiKeyInfo, Scope, WriteContext } from '../storage/types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,3 +44,6 @@ export function requireScope(scope: Scope): preHandlerAsyncHookHandler {
     request.apiKey = key;
   };
 }
+
+/** Whom a write is made for: the name of the key the request authenticated with (never its secret). */
+export const writeContext = (request: FastifyRequest): WriteContext => ({ author: request.apiKey?.name ?? null });

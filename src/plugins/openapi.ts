@@ -29,6 +29,7 @@ export const openapiDocumentBase = {
     { name: 'Sources', description: 'Documents the facts come from.' },
     { name: 'Curated timelines', description: 'Named, ordered collections of events and statements.' },
     { name: 'Import and export', description: 'Bulk exchange in the interchange NDJSON format.' },
+    { name: 'Changes', description: 'Every write in commit order, as pages or a live stream of Server-Sent Events.' },
     { name: 'Operations', description: 'Health of the service.' },
     {
       name: 'Problems',

@@ -2,11 +2,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseWindowBound } from '../dates/window.js';
-import { bearerSecurity, publicSecurity, requireScope } from '../plugins/auth.js';
+import { bearerSecurity, publicSecurity, requireScope, writeContext } from '../plugins/auth.js';
 import { invalidCursor } from '../storage/cursor.js';
 import type { Storage } from '../storage/port.js';
 import type { IdPage, RecordInput, RecordKind, RecordPatch } from '../storage/types.js';
 import { REPLAY_HEADER, hashBody, idempotencyRequest } from '../plugins/idempotency.js';
+import { RevisionList } from '../schemas/changes.js';
 import {
   CursorParam,
   IdempotencyHeaders,
@@ -43,6 +44,17 @@ export interface CrudOptions<K extends RecordKind, Filters extends z.ZodObject> 
     handle(request: FastifyRequest, reply: FastifyReply, ref: string, query: Record<string, unknown>): Promise<unknown>;
   };
 }
+
+/** `?as_of=`: a record as it was then, from the change log. */
+const AsOfParam = z.iso
+  .datetime({ offset: true })
+  .optional()
+  .meta({
+    description:
+      'The record as it was at this time (ISO 8601, such as `2026-12-03T12:00:00Z`), rebuilt from the change log: a 404 when it did ' +
+      'not exist then, a 410 when the log (kept for the retention period) no longer reaches back that far, a 409 when it referred to ' +
+      'records deleted since.',
+  });
 
 /** The position of an id-ordered list's cursor: an id, which the cursor's signature vouches for. */
 export function recordAfter(after: unknown): number | undefined {
@@ -149,16 +161,44 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
             `\`lang\` keeps its texts in one language.${options.getOne ? ` ${options.getOne.description}` : ''}`,
           security: publicSecurity,
           params,
-          querystring: options.getOne?.query ?? z.object({ lang: LangParam }),
+          querystring: options.getOne?.query ?? z.object({ lang: LangParam, as_of: AsOfParam }),
           response: options.getOne
             ? { 200: options.getOne.response, ...problemResponses(...options.getOne.statuses) }
-            : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404) },
+            : { 200: jsonResponse(`The ${words(name)}.`, options.output), ...problemResponses(400, 404, 409, 410) },
         },
       },
       async (request, reply) => {
-        const query = request.query as Record<string, unknown> & { lang?: string };
+        const query = request.query as Record<string, unknown> & { lang?: string; as_of?: string };
         const { id } = request.params;
-        return options.getOne ? options.getOne.handle(request, reply, id, query) : app.storage.getRecord(kind, id, query.lang);
+        if (options.getOne) return options.getOne.handle(request, reply, id, query);
+        if (query.as_of === undefined) return app.storage.getRecord(kind, id, query.lang);
+        // compared with the log's times, which are UTC with milliseconds
+        return app.storage.getRecordAsOf(kind, id, new Date(query.as_of).toISOString(), query.lang);
+      },
+    );
+
+    app.get(
+      '/:id/revisions',
+      {
+        schema: {
+          operationId: `list${name}Revisions`,
+          tags: [tag],
+          summary: `List the revisions of ${aNoun(name)}`,
+          description:
+            `Every change of the ${words(name)} still in the change log (kept for the retention period, 30 days unless configured), ` +
+            'oldest first: when, by which API key (its name), which fields changed and what they were before.',
+          security: publicSecurity,
+          params,
+          response: { 200: jsonResponse(`The ${words(name)}'s revisions, oldest first.`, RevisionList), ...problemResponses(400, 404) },
+        },
+      },
+      async (request) => {
+        const revisions = await app.storage.recordRevisions(kind, request.params.id);
+        const { floor } = await app.storage.changeLogExtent();
+        return {
+          data: revisions.map(({ sequence, operation, key, at, author, fields, previous }) => ({ sequence, operation, key, at, author, fields, previous })),
+          retainedAfter: floor,
+        };
       },
     );
 
@@ -185,7 +225,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
       },
       async (request, reply) => {
         const idempotency = idempotencyRequest(request, hashBody(request.body));
-        const result = await app.storage.createRecord(kind, validatedBody<RecordInput<K>>(request.body), idempotency);
+        const result = await app.storage.createRecord(kind, validatedBody<RecordInput<K>>(request.body), idempotency, writeContext(request));
         if (result.replayed) reply.header(REPLAY_HEADER, 'true');
         reply.code(201).header('location', `${request.url.split('?')[0]!.replace(/\/$/, '')}/${result.record.id}`);
         return result.record;
@@ -211,7 +251,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
           },
         },
       },
-      async (request) => app.storage.patchRecord(kind, request.params.id, validatedBody<RecordPatch<K>>(request.body)),
+      async (request) => app.storage.patchRecord(kind, request.params.id, validatedBody<RecordPatch<K>>(request.body), writeContext(request)),
     );
 
     app.delete(
@@ -232,7 +272,7 @@ export function crudRoutes<K extends RecordKind, Filters extends z.ZodObject>(op
         },
       },
       async (request, reply) => {
-        await app.storage.deleteRecord(kind, request.params.id);
+        await app.storage.deleteRecord(kind, request.params.id, writeContext(request));
         return reply.code(204).send(null);
       },
     );

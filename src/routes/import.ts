@@ -174,7 +174,10 @@ export async function importRoutes(fastify: FastifyInstance) {
           // written the engine's fastest way, with what was read stored when the body is cut
           // off; its lines are parsed on the second core, as the import command does.
           const length = Number(request.headers['content-length'] ?? 0);
-          const session = await app.storage.beginImport(length >= app.bulkImportMinBytes && length > 0 ? { bulkLoad: 'when-empty' } : {});
+          const session = await app.storage.beginImport({
+            author: request.apiKey?.name ?? null,
+            ...(length >= app.bulkImportMinBytes && length > 0 ? { bulkLoad: 'when-empty' as const } : {}),
+          });
           const input = session.mode === 'bulk' ? { parsed: parseStreamInWorker(chunks()) } : chunks();
           report = await importNdjson(session, input, { ...options, bulkLoadKeepsWhatWasRead: true });
         } catch (error) {

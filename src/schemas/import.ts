@@ -12,6 +12,8 @@ const KindCounts = z
 export const EndLine = z.strictObject({
   records: count,
   counts: KindCounts.partial().optional(),
+  /** The change-log sequence the export was read at: where a mirror follows the changes from (not checked by the import). */
+  sequence: z.number().int().min(0).optional(),
   revision: z.string().max(100).nullable().optional(),
 });
 
@@ -54,7 +56,7 @@ export const ImportReport = z
     errorsTruncated: z.boolean(),
     end: ImportEnd.nullable().meta({
       description:
-        'The end line of the file (`{"kind":"end","records":N,"counts":{...},"revision":"R"}`, which a full export ' +
+        'The end line of the file (`{"kind":"end","records":N,"counts":{...},"sequence":S,"revision":"R"}`, which a full export ' +
         'writes last), checked against the record lines read; null when the file has none.',
     }),
   })

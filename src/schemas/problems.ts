@@ -108,6 +108,14 @@ export const PROBLEM_TYPES = {
       'A `sort=relevance` cursor whose earlier pages no longer rank first: writes since it was issued changed ' +
       'the ranking, so continuing could skip or repeat a match. Start again from the first page, without `cursor`.',
   },
+  'changes-pruned': {
+    title: 'Changes pruned',
+    status: 410,
+    description:
+      'The change feed no longer holds every change after `since`: older changes are pruned after the retention ' +
+      'period. `resyncFrom` is the oldest `since` it still answers: take a full export (`GET /v1/export`, whose ' +
+      'trailer carries the `sequence` it was read at) and follow the changes after that sequence.',
+  },
   'body-too-large': {
     title: 'Body too large',
     status: 413,
@@ -263,4 +271,14 @@ export const idempotencyKeyReused = () =>
     'idempotency-key-reused',
     'Idempotency-Key reused',
     'this Idempotency-Key was used for a different request (another body, method or path) in the last 24 hours',
+  );
+
+/** A change feed asked for from before what the log still holds. */
+export const changesPruned = (since: number, resyncFrom: number) =>
+  new ProblemError(
+    410,
+    'changes-pruned',
+    'Changes pruned',
+    `changes after ${since} are no longer all kept (the log holds those after ${resyncFrom}): take an export and follow the changes after its trailer's sequence`,
+    { extensions: { resyncFrom } },
   );

@@ -16,8 +16,10 @@ export const emptyExportCounts = (): ExportCounts => ({ source: 0, place: 0, act
  * The last line of every export: how many records it holds, of each kind, and the data
  * revision of the snapshot it read. A file that does not end with it was cut short.
  */
-export function exportTrailer(counts: ExportCounts, revision: string): string {
+export function exportTrailer(counts: ExportCounts, revision: string, sequence?: number): string {
   const records = KINDS.reduce((n, kind) => n + counts[kind], 0);
   const byKind = Object.fromEntries(KINDS.map((kind) => [kind, counts[kind]]));
-  return `${JSON.stringify({ kind: 'end', records, counts: byKind, revision })}\n`;
+  // `sequence`: the change log's position the export was read at, so that the export and the
+  // changes after it (GET /v1/changes?since=) make up the live data
+  return `${JSON.stringify({ kind: 'end', records, counts: byKind, sequence, revision })}\n`;
 }

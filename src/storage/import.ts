@@ -8,6 +8,8 @@
 import type { RecordKind } from './types.js';
 
 export interface ImportSessionOptions {
+  /** Whom the change log names as the author of what the import writes (an API key's name). */
+  author?: string | null;
   /**
    * Validate and report, store nothing: every batch runs inside one unit that is undone at the
    * end, so later lines still see the records earlier lines would have created. Other writes

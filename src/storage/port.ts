@@ -10,6 +10,11 @@ import type { Readable } from 'node:stream';
 import type { ImportSession, ImportSessionOptions } from './import.js';
 import type {
   ApiKeyInfo,
+  Change,
+  ChangeFilter,
+  ChangeLogExtent,
+  Revision,
+  WriteContext,
   BoundedStructures,
   Claim,
   DateCounts,
@@ -60,19 +65,49 @@ export interface Storage {
   findId(table: RefTable, ref: string, expect?: 'event' | 'statement'): Promise<number | null>;
   /** A record by reference, as the API returns it; a 404 problem when there is none. */
   getRecord<K extends RecordKind>(kind: K, ref: string, lang?: string): Promise<RecordOutput<K>>;
+  /**
+   * A record as it was at `asOf` (ISO 8601), rebuilt from the change log: a 404 problem when it
+   * did not exist then, a 410 when the log no longer reaches back that far.
+   */
+  getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string): Promise<RecordOutput<K>>;
   /** The records of `ids` that exist, in that order. */
   loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string): Promise<RecordOutput<K>[]>;
-  /** Creates a record; with an idempotency request, claims the key in the same transaction. */
+  /**
+   * Creates a record; with an idempotency request, claims the key in the same transaction.
+   * Every write logs what it changed in its own transaction (see the change log below), named
+   * after `context.author`.
+   */
   createRecord<K extends RecordKind>(
     kind: K,
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
+    context?: WriteContext,
   ): Promise<CreateResult<RecordOutput<K>>>;
-  patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>): Promise<RecordOutput<K>>;
-  /** Refused with a 409 problem while other records refer to it. */
-  deleteRecord(kind: RecordKind, ref: string): Promise<void>;
-  /** Starts an import (src/import/ndjson.ts drives it): batch by batch, a bulk load, or a dry run. */
+  /** Logs an update with its changed fields, or nothing when the patch changes nothing. */
+  patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context?: WriteContext): Promise<RecordOutput<K>>;
+  /**
+   * Refused with a 409 problem while other records refer to it (curated timelines too), so a
+   * delete changes no other record: it logs its tombstone alone.
+   */
+  deleteRecord(kind: RecordKind, ref: string, context?: WriteContext): Promise<void>;
+  /**
+   * Starts an import (src/import/ndjson.ts drives it): batch by batch, a bulk load, or a dry
+   * run. Each batch logs its records' changes (`options.author`) in one statement.
+   */
   beginImport(options?: ImportSessionOptions): Promise<ImportSession>;
+
+  /**
+   * The change log: changes after sequence `after`, in sequence order, at most `limit`.
+   * Sequences only grow, and a reader never sees a sequence before a smaller one that commits
+   * later (each engine keeps that its own way: see the SQLite table's comment).
+   */
+  changesAfter(filter: ChangeFilter, after: number, limit: number): Promise<Change[]>;
+  /** What the log still holds (older changes are pruned) and its newest sequence. */
+  changeLogExtent(): Promise<ChangeLogExtent>;
+  /** The revisions of a record (by reference) still in the log, oldest first; a 404 problem when there is no such record. */
+  recordRevisions(kind: RecordKind, ref: string): Promise<Revision[]>;
+  /** Prunes the changes written before `before` (ISO 8601); returns how many. */
+  pruneChanges(before: string): Promise<number>;
 
   /** Record ids in id order after `after`, at most `limit`. */
   listSourceIds(filters: SourceFilters, after: number | undefined, limit: number): Promise<number[]>;
@@ -88,6 +123,8 @@ export interface Storage {
   relevancePage(query: TimelineQuery & { text: string }, after: RelevancePosition | undefined, limit: number): Promise<IdPage<RelevancePosition>>;
   /** Every match of `query.text` by relevance, read at once (ranks move with every write). */
   relevanceIds(query: TimelineQuery & { text: string }): Promise<number[]>;
+  /** Which of the entries `ids` the query selects, in no order (its `text` and `order` aside). */
+  entriesMatching(query: TimelineQuery, ids: number[]): Promise<number[]>;
   /** Entries as the API returns them, in the order of `ids` (missing ones left out). */
   loadEntries(ids: number[], lang: string | undefined): Promise<EntryDto[]>;
   /** The same entries as UTF-8 JSON, each the bytes of JSON.stringify of its loadEntries value. */
@@ -105,7 +142,8 @@ export interface Storage {
   /**
    * Interchange NDJSON of the dataset (or of what `query` selects and what it refers to),
    * from one consistent snapshot, ending with the trailer line. A stream, read as the client
-   * reads; destroying it releases the snapshot.
+   * reads; destroying it releases the snapshot. The trailer's `sequence` is the change log's
+   * newest sequence in that snapshot.
    */
   exportStream(query: TimelineQuery | null): Readable;
 

@@ -142,3 +142,46 @@ export type Claim =
 
 /** Every structure a storage engine keeps in memory that requests can fill, with its size and bound. */
 export type BoundedStructures = Record<string, { size: number; limit: number }>;
+
+/** Who a write is made for: the name of the API key that authenticated it (never its secret), or null (the seed, a script). */
+export interface WriteContext {
+  author: string | null;
+}
+
+/** A write made for no key: the seed, the command line. */
+export const ANONYMOUS_WRITE: WriteContext = { author: null };
+
+export type ChangeOperation = 'create' | 'update' | 'delete';
+
+/** One row of the change log. */
+export interface Change {
+  /** Grows with every change, in commit order. */
+  sequence: number;
+  kind: RecordKind;
+  /** The record's id and its key when it changed (the key a delete removed). */
+  id: number;
+  key: string;
+  operation: ChangeOperation;
+  /** When it was written (ISO 8601). */
+  at: string;
+  /** The name of the API key that wrote it. */
+  author: string | null;
+  /** An update's changed fields (names of the record's stored form); null otherwise. */
+  fields: string[] | null;
+}
+
+export interface ChangeFilter {
+  kinds?: RecordKind[] | undefined;
+}
+
+/** The log's extent: changes after `floor` are all kept (older ones are pruned), and `latest` is the newest sequence handed out. */
+export interface ChangeLogExtent {
+  floor: number;
+  latest: number;
+}
+
+/** One revision of a record: a change of it, with what its changed fields were before (an update). */
+export interface Revision extends Change {
+  /** An update's changed fields as they were, in the record's stored form (references as ids); null for a create. */
+  previous: Record<string, unknown> | null;
+}

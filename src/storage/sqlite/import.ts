@@ -8,6 +8,7 @@ import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } 
 import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import { beginBulkLoad } from './bulk.js';
+import { logChanges, type NewChange } from './changes.js';
 import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
 import { holdWriteLockElsewhere, openDatabase, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
 import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';
@@ -30,6 +31,9 @@ export const IMPORT_TABLES = [
   'timelines',
   'timeline_entries',
 ];
+
+/** The tables whose indexes a bulk load builds once at its end: the change log's too, since a load logs a change per record. */
+const BULK_TABLES = [...IMPORT_TABLES, 'changes'];
 
 /** Most references and names a bulk load keeps looked up across batches (see bulkSession). */
 const BULK_CACHE_ENTRIES = 100_000;
@@ -69,11 +73,12 @@ export async function beginSqliteImport(
   options: ImportSessionOptions = {},
   { shared = false }: { shared?: boolean } = {},
 ): Promise<ImportSession> {
+  const author = options.author ?? null;
   if (options.dryRun) return dryRunSession(db, path, options.lockWaitMs);
   const bulk = options.bulkLoad === 'always' || (options.bulkLoad === 'when-empty' && holdsNoRecords(db));
-  if (bulk && !shared) return bulkSession(db, beginBulkLoad(db.$client, IMPORT_TABLES), () => {});
-  if (bulk && onFile(path)) return privateBulkSession(db, path, options.lockWaitMs);
-  return batchImportSession(db, options.lockWaitMs);
+  if (bulk && !shared) return bulkSession(db, beginBulkLoad(db.$client, BULK_TABLES), () => {}, author);
+  if (bulk && onFile(path)) return privateBulkSession(db, path, options.lockWaitMs, author);
+  return batchImportSession(db, options.lockWaitMs, author);
 }
 
 /** Stores one record as the writer's contract says: every refusal before its first write. */
@@ -83,12 +88,13 @@ function upsertRecord(
   data: { key: string },
   timestamp: string,
   pendingKeys: ((key: string) => boolean) | undefined,
+  changes: NewChange[],
 ): ImportUpsert {
   const prepared = prepareUpsert(tx, spec, data, pendingKeys);
   if (prepared.outcome === 'deferred') return prepared;
   if (prepared.outcome === 'unchanged') return { outcome: 'unchanged' };
   try {
-    return { outcome: storeUpsert(tx, spec, prepared, timestamp).outcome };
+    return { outcome: storeUpsert(tx, spec, prepared, timestamp, changes).outcome };
   } catch (error) {
     // a problem found only while writing would leave the record half-written if it were a refusal
     if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
@@ -96,12 +102,20 @@ function upsertRecord(
   }
 }
 
-/** The records of a batch share what they looked up (references, names): see WriteCache. */
-function writerFor(tx: Tx, cache: WriteCache): ImportWriter {
+/**
+ * The records of a batch share what they looked up (references, names): see WriteCache. The
+ * changes they make are logged together by `logBatch`, in one statement, before the batch ends.
+ */
+function writerFor(tx: Tx, cache: WriteCache, author: string | null): ImportWriter & { logBatch(): void } {
   const timestamp = now();
+  const changes: NewChange[] = [];
   return {
     async upsert(kind: RecordKind, data: { key: string }, pendingKeys?: (key: string) => boolean) {
-      return withWriteCache(tx, () => upsertRecord(tx, RECORD_SPECS[kind], data, timestamp, pendingKeys), cache);
+      return withWriteCache(tx, () => upsertRecord(tx, RECORD_SPECS[kind], data, timestamp, pendingKeys, changes), cache);
+    },
+    logBatch() {
+      logChanges(tx, changes, timestamp, author);
+      changes.length = 0;
     },
   };
 }
@@ -136,13 +150,15 @@ const beginImmediate = (db: Db, lockWaitMs: number | undefined) =>
   );
 
 /** Each batch is a write transaction of its own, which bumps the revision as every write does. */
-export function batchImportSession(db: Db, lockWaitMs?: number): ImportSession {
+export function batchImportSession(db: Db, lockWaitMs?: number, author: string | null = null): ImportSession {
   return {
     mode: 'batches',
     async batch(work) {
       await beginImmediate(db, lockWaitMs);
       try {
-        await runBatch(work, writerFor(db, newWriteCache()));
+        const writer = writerFor(db, newWriteCache(), author);
+        await runBatch(work, writer);
+        writer.logBatch();
         // as writeTransaction does: the entries the batch changed are rendered before it commits
         refreshEntryDocuments(db);
         bumpRevision(db);
@@ -184,7 +200,8 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
   return {
     mode: 'dry-run',
     async batch(work) {
-      await runBatch(work, writerFor(connection, newWriteCache()));
+      // nothing it writes is kept, so nothing is logged
+      await runBatch(work, writerFor(connection, newWriteCache(), null));
     },
     async finish() {
       if (connection.$client.open) end();
@@ -202,7 +219,7 @@ async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefine
  * not look up again the same places, actors and sources and normalise their names again;
  * dropped when it grows past a bound, to keep memory flat on a large file.
  */
-function bulkSession(db: Db, load: BulkLoad, afterEnd: () => void): ImportSession {
+function bulkSession(db: Db, load: BulkLoad, afterEnd: () => void, author: string | null): ImportSession {
   let cache = newWriteCache(true);
   let ended = false;
   const end = (commit: boolean) => {
@@ -220,7 +237,9 @@ function bulkSession(db: Db, load: BulkLoad, afterEnd: () => void): ImportSessio
     mode: 'bulk',
     async batch(work) {
       if (cache.refs.size + cache.names.size > BULK_CACHE_ENTRIES) cache = newWriteCache(true);
-      await runBatch(work, writerFor(db, cache));
+      const writer = writerFor(db, cache, author);
+      await runBatch(work, writer);
+      writer.logBatch();
       bumpRevision(db);
     },
     async finish() {
@@ -248,7 +267,7 @@ type BulkLoad = ReturnType<typeof beginBulkLoad>;
  * connection keeps the file open); the serving connection's writes fail at once (busy, a 503)
  * instead of blocking the thread that runs the load, as during a dry run.
  */
-async function privateBulkSession(db: Db, path: string, lockWaitMs: number | undefined): Promise<ImportSession> {
+async function privateBulkSession(db: Db, path: string, lockWaitMs: number | undefined, author: string | null): Promise<ImportSession> {
   const connection = openDatabase(path, { cacheKib: BULK_CONNECTION_CACHE_KIB });
   const release = holdWriteLockElsewhere(db.$client);
   const close = () => {
@@ -261,7 +280,7 @@ async function privateBulkSession(db: Db, path: string, lockWaitMs: number | und
     load = await whenWriteLockFree(
       connection.$client,
       (locked) => {
-        const begun = beginBulkLoad(connection.$client, IMPORT_TABLES);
+        const begun = beginBulkLoad(connection.$client, BULK_TABLES);
         locked();
         return begun;
       },
@@ -271,5 +290,5 @@ async function privateBulkSession(db: Db, path: string, lockWaitMs: number | und
     close();
     throw error;
   }
-  return bulkSession(connection, load, close);
+  return bulkSession(connection, load, close, author);
 }

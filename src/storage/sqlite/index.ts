@@ -11,7 +11,11 @@ import type {
   RefTable,
   RelevancePosition,
   TimelineQuery,
+  WriteContext,
+  ChangeFilter,
 } from '../types.js';
+import { ANONYMOUS_WRITE } from '../types.js';
+import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -28,9 +32,10 @@ import {
   RENEW_LEASE_MS,
 } from './idempotency.js';
 import { beginSqliteImport } from './import.js';
+import { notFound } from '../../schemas/problems.js';
 import { committedMigrations, migrationsApplied, runMigrations } from './migrate.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
-import { createRecord, deleteRecord, getRecord, patchRecord, type AnySpec } from './records.js';
+import { createRecord, deleteRecord, getRecord, patchRecord, recordAsOf, type AnySpec } from './records.js';
 import { ensureSearchIndex, relevanceIds, relevancePage } from './search.js';
 import { loadSeedIfEmpty } from './seed.js';
 import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
@@ -40,7 +45,7 @@ import { OPTIMIZE_INTERVAL_MS, refreshPlannerStatistics } from './statistics.js'
 import { findId } from './references.js';
 import { PARSED_DATES_LIMIT, parsedDateCount } from '../dates.js';
 import { writeTransaction, type Tx } from './transactions.js';
-import { timelinePage } from './timeline.js';
+import { entriesMatching, timelinePage } from './timeline.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 
 const SPECS: Record<RecordKind, AnySpec> = {
@@ -173,6 +178,10 @@ export class SqliteStorage implements Storage {
     return getRecord(this.db, SPECS[kind], ref, lang) as RecordOutput<K>;
   }
 
+  async getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string) {
+    return recordAsOf(this.db, SPECS[kind], ref, asOf, lang) as RecordOutput<K>;
+  }
+
   async loadRecords<K extends RecordKind>(kind: K, ids: number[], lang?: string) {
     return SPECS[kind].load(this.db, ids, lang) as RecordOutput<K>[];
   }
@@ -181,22 +190,42 @@ export class SqliteStorage implements Storage {
     kind: K,
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
+    context: WriteContext = ANONYMOUS_WRITE,
   ): Promise<CreateResult<RecordOutput<K>>> {
     return writeTransaction(this.db, (tx) => {
       const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
       if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
-      const created = createRecord(tx, SPECS[kind], input) as RecordOutput<K>;
+      const created = createRecord(tx, SPECS[kind], input, context) as RecordOutput<K>;
       if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
       return { replayed: false, record: created };
     });
   }
 
-  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>) {
-    return patchRecord(this.db, SPECS[kind], ref, patch) as RecordOutput<K>;
+  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context: WriteContext = ANONYMOUS_WRITE) {
+    return patchRecord(this.db, SPECS[kind], ref, patch, context) as RecordOutput<K>;
   }
 
-  async deleteRecord(kind: RecordKind, ref: string) {
-    deleteRecord(this.db, SPECS[kind], ref);
+  async deleteRecord(kind: RecordKind, ref: string, context: WriteContext = ANONYMOUS_WRITE) {
+    deleteRecord(this.db, SPECS[kind], ref, context);
+  }
+
+  async changesAfter(filter: ChangeFilter, after: number, limit: number) {
+    return changesAfter(this.db, filter, after, limit);
+  }
+
+  async changeLogExtent() {
+    return changeLogExtent(this.db);
+  }
+
+  async recordRevisions(kind: RecordKind, ref: string) {
+    const spec = SPECS[kind];
+    const id = findId(this.db, spec.table, ref, spec.entryKind);
+    if (id === null) throw notFound(`no ${kind} with id or key ${JSON.stringify(ref)}`);
+    return recordRevisions(this.db, [kind], id);
+  }
+
+  async pruneChanges(before: string) {
+    return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
@@ -244,6 +273,10 @@ export class SqliteStorage implements Storage {
     return relevanceIds(this.db, query);
   }
 
+  async entriesMatching(query: TimelineQuery, ids: number[]) {
+    return entriesMatching(this.db, query, ids);
+  }
+
   async loadEntries(ids: number[], lang: string | undefined) {
     return loadEntries(this.db, ids, lang);
   }
@@ -278,6 +311,7 @@ export class SqliteStorage implements Storage {
     const db = snapshot?.db ?? this.db;
     async function* generate() {
       const revision = dataRevision(db);
+      const sequence = latestSequence(db);
       const counts = emptyExportCounts();
       const plan = createExportPlan(db, query);
       try {
@@ -295,7 +329,7 @@ export class SqliteStorage implements Storage {
           after = page.last;
           await new Promise((resolve) => setImmediate(resolve));
         }
-        yield Buffer.from(exportTrailer(counts, revision));
+        yield Buffer.from(exportTrailer(counts, revision, sequence));
       } finally {
         dropExportPlan(db, plan);
       }

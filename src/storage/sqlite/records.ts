@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
+import type { WriteContext } from '../types.js';
+import { changedAtOrBefore, changedFields, changeLogExtent, changesSince, logChanges, oldestKeptAt, type NewChange } from './changes.js';
+import { discardEntryDocumentChanges } from './documents.js';
 import type { Db } from './client.js';
 import { actors, entries, places, sources, timelines } from './schema.js';
-import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { changesPruned, conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import { RefResolver, assertKeyFree, findId, kindOfKey } from './references.js';
 import { generateKey, isNumericId } from '../keys.js';
 import { now, writeTransaction, type Tx } from './transactions.js';
@@ -113,10 +116,13 @@ export function createRecord<Input, Write extends { key: string }, Dto>(
   db: Db | Tx,
   spec: RecordKindSpec<Input, Write, Dto>,
   input: Input & { key?: string },
+  context: WriteContext,
 ): Dto {
   return writeTransaction(db, (tx) => {
     const write = prepareWrite(tx, spec, null, input, null, new RefResolver(tx));
-    const id = spec.store(tx, null, write, now());
+    const timestamp = now();
+    const id = spec.store(tx, null, write, timestamp);
+    logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'create', fields: null, previous: null }], timestamp, context.author);
     return spec.load(tx, [id])[0]!;
   });
 }
@@ -126,18 +132,24 @@ export function patchRecord<Input, Write extends { key: string }, Dto>(
   spec: RecordKindSpec<Input, Write, Dto>,
   ref: string,
   patch: Partial<Input> & { key?: string },
+  context: WriteContext,
 ): Dto {
   return writeTransaction(db, (tx) => {
     const id = findId(tx, spec.table, ref, spec.entryKind);
     const base = id === null ? null : spec.readWrite(tx, id);
     if (id === null || base === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
     const write = prepareWrite(tx, spec, id, patch, base, new RefResolver(tx));
-    if (JSON.stringify(write) !== JSON.stringify(base)) spec.store(tx, id, write, now());
+    const { fields, previous } = changedFields(base, write);
+    if (fields.length > 0) {
+      const timestamp = now();
+      spec.store(tx, id, write, timestamp);
+      logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'update', fields, previous }], timestamp, context.author);
+    }
     return spec.load(tx, [id])[0]!;
   });
 }
 
-export function deleteRecord(db: Db, spec: AnySpec, ref: string): void {
+export function deleteRecord(db: Db, spec: AnySpec, ref: string, context: WriteContext): void {
   writeTransaction(db, (tx) => {
     const id = findId(tx, spec.table, ref, spec.entryKind);
     if (id === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
@@ -150,8 +162,11 @@ export function deleteRecord(db: Db, spec: AnySpec, ref: string): void {
         shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
       );
     }
+    // what it said, kept in the log as its last revision
+    const previous = spec.readWrite(tx, id)!;
     // children (citations, roles, tags, entries of a timeline) go with it by ON DELETE CASCADE
     tx.run(deleteStatement(spec, id));
+    logChanges(tx, [{ kind: spec.kind, id, key: previous.key, operation: 'delete', fields: null, previous }], now(), context.author);
   });
 }
 
@@ -174,15 +189,16 @@ export function upsertByKey<Input extends { key: string }, Write extends { key: 
   spec: RecordKindSpec<Input, Write, unknown>,
   input: Input,
   timestamp: string,
+  changes: NewChange[],
   pendingKeys?: (key: string) => boolean,
 ): { outcome: UpsertOutcome; id: number } | { outcome: 'deferred'; waitingFor: string[] } {
   const prepared = prepareUpsert(tx, spec, input, pendingKeys);
   if (prepared.outcome !== 'write') return prepared;
-  return storeUpsert(tx, spec, prepared, timestamp);
+  return storeUpsert(tx, spec, prepared, timestamp, changes);
 }
 
 export type PreparedUpsert<Write> =
-  | { outcome: 'write'; existing: number | null; write: Write }
+  | { outcome: 'write'; existing: number | null; base: Write | null; write: Write }
   | { outcome: 'unchanged'; id: number }
   | { outcome: 'deferred'; waitingFor: string[] };
 
@@ -208,16 +224,67 @@ export function prepareUpsert<Input extends { key: string }, Write extends { key
   if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) {
     return { outcome: 'unchanged', id: existing };
   }
-  return { outcome: 'write', existing, write };
+  return { outcome: 'write', existing, base, write };
 }
 
-/** The writing half of `upsertByKey`. */
+/** The writing half of `upsertByKey`; the change it makes goes to `changes`, for the caller to log. */
 export function storeUpsert<Write extends { key: string }>(
   tx: Tx,
   spec: RecordKindSpec<unknown, Write, unknown>,
-  prepared: { existing: number | null; write: Write },
+  prepared: { existing: number | null; base: Write | null; write: Write },
   timestamp: string,
+  changes: NewChange[],
 ): { outcome: 'created' | 'updated'; id: number } {
   const id = spec.store(tx, prepared.existing, prepared.write, timestamp);
+  if (prepared.existing === null || prepared.base === null) {
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'create', fields: null, previous: null });
+  } else {
+    const { fields, previous } = changedFields(prepared.base, prepared.write);
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'update', fields, previous });
+  }
   return { outcome: prepared.existing === null ? 'created' : 'updated', id };
+}
+
+/** Thrown inside the savepoint that renders a past revision, to roll it back. */
+class RenderRollback extends Error {}
+
+/**
+ * A record as it was at `asOf` (ISO 8601), as the API returns it: its stored form now, with
+ * the changes written since undone from the log's previous values, then rendered by storing
+ * it in a savepoint that is rolled back (the loaders read only tables). A 404 when it did not
+ * exist then; a 410 when the log no longer reaches back to `asOf`; a 409 when it referred to
+ * records deleted since.
+ */
+export function recordAsOf<Dto>(db: Db, spec: RecordKindSpec<unknown, { key: string }, Dto>, ref: string, asOf: string, lang?: string): Dto {
+  const id = findId(db, spec.table, ref, spec.entryKind);
+  if (id === null) throw notFound(`no ${spec.kind} with id or key ${JSON.stringify(ref)}`);
+  const extent = changeLogExtent(db);
+  const oldest = oldestKeptAt(db);
+  if (extent.floor > 0 && (oldest === null || asOf < oldest)) throw changesPruned(extent.floor, extent.floor);
+  const later = changesSince(db, spec.kind, id, asOf);
+  if (later.length === 0) return spec.load(db, [id], lang)[0]!;
+  let write = spec.readWrite(db, id)!;
+  for (const change of later) {
+    if (change.operation === 'create') throw notFound(`${spec.kind} ${JSON.stringify(ref)} did not exist at ${asOf}`);
+    write = { ...write, ...change.previous };
+  }
+  const updatedAt = changedAtOrBefore(db, spec.kind, id, asOf) ?? asOf;
+  let rendered: Dto | undefined;
+  try {
+    db.transaction((tx) => {
+      spec.store(tx, id, write, updatedAt);
+      rendered = spec.load(tx, [id], lang)[0];
+      throw new RenderRollback('rendered');
+    });
+  } catch (error) {
+    if (!(error instanceof RenderRollback)) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw conflict(`${spec.kind} ${JSON.stringify(ref)} referred at ${asOf} to records deleted since`);
+      }
+      throw error;
+    }
+  } finally {
+    discardEntryDocumentChanges(db);
+  }
+  return rendered!;
 }

@@ -394,3 +394,32 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
+
+/**
+ * The change log: one row per record a write created, updated or deleted, written in the
+ * write's own transaction (src/storage/sqlite/changes.ts). `seq` is AUTOINCREMENT so that a
+ * sequence is never handed out twice, even after the newest rows are pruned. On SQLite one
+ * writer commits at a time, so sequences are also in commit order: a reader that has seen `n`
+ * never later finds a smaller one committed. PostgreSQL's sequences are drawn before commit and
+ * transactions commit in any order, so there the log needs more (a commit-ordered position,
+ * or readers held back below the oldest transaction still in flight).
+ * `fields` lists the changed fields of an update (of the record's stored form), null otherwise;
+ * `previous` holds what they were (an update), or the whole stored form (a delete): a record's
+ * revisions, as far back as the log is kept.
+ */
+export const changes = sqliteTable(
+  'changes',
+  {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  kind: text('kind').$type<'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline'>().notNull(),
+  recordId: integer('record_id').notNull(),
+  key: text('key').notNull(),
+  operation: text('operation').$type<'create' | 'update' | 'delete'>().notNull(),
+  at: text('at').notNull(),
+  author: text('author'),
+  fields: text('fields', { mode: 'json' }).$type<string[]>(),
+  previous: text('previous', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  // a record's revisions; dropped and built again by a bulk load, as other secondary indexes
+  (t) => [index('changes_record_idx').on(t.recordId, t.seq)],
+);

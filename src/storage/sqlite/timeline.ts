@@ -293,3 +293,10 @@ export function timelinePage(
     next: rows.length > limit && last ? [last.sortStart, last.sortEnd, last.id] : null,
   };
 }
+
+/** Which of the entries `ids` the timeline query selects (in no order): what a live feed filtered by a window passes on. */
+export function entriesMatching(tx: Tx, q: TimelineQuery, ids: readonly number[]): number[] {
+  if (ids.length === 0) return [];
+  const where = [sql`e.id IN (${list(ids)})`, ...filterConditions(q), ...windowConditions(q)];
+  return allRows<{ id: number }>(tx, sql`SELECT e.id FROM entries e WHERE ${sql.join(where, sql` AND `)}`).map((row) => row.id);
+}
