@@ -1,6 +1,6 @@
 import * as api from './api.js';
 import { drawAxis } from './axis.js';
-import { pollingFeed, type ChangeFeed } from './changes.js';
+import { liveFeed, type ChangeFeed } from './changes.js';
 import { dayOf, isoOf, momentOf, nextUnit } from './dates.js';
 import { renderDetail } from './detail.js';
 import { drawHistogram, installBrush, intervalFor } from './histogram.js';
@@ -30,7 +30,7 @@ let entries: Entry[] = [];
 let nextCursor: string | null = null;
 let loading: AbortController | null = null;
 let firstRender = true;
-const feed: ChangeFeed = pollingFeed();
+const feed: ChangeFeed = liveFeed();
 
 /** The window as days [from, to] inclusive. */
 const windowDays = () => ({ from: dayOf(state.from!), to: dayOf(state.to!) });
@@ -145,6 +145,8 @@ async function load(): Promise<void> {
   try {
     await ensureWindow();
     if (controller.signal.aborted) return;
+    // before the reads: the feed starts at the log's newest sequence, so what they miss it brings
+    feed.watch(apiQuery(state, { lang: false }));
     fillForm();
     drawChart();
     const current = scale();
@@ -417,7 +419,7 @@ function applyLang(): void {
   switcher.lang = state.lang === 'ar' ? 'en' : 'ar';
 }
 
-// live: whatever is written, the open view is read again (its window, filters and panel stay)
+// live: whatever is written that touches the view, it is read again (its window, filters and panel stay)
 feed.subscribe(() => {
   void load().then(() => {
     if (!detail.hidden && state.entry) void openEntryByKey(state.entry, false);
