@@ -22,6 +22,8 @@ interface Watched {
   errors: string[];
   /** Every request to the API's timeline reads, in order. */
   timelineReads: URL[];
+  /** Every change feed the page opened (Server-Sent Events on /v1/changes), in order. */
+  feeds: URL[];
 }
 
 describe('the viewer in chromium', () => {
@@ -59,12 +61,13 @@ describe('the viewer in chromium', () => {
   /** Opens a page of the server, watched, and waits until the viewer has drawn its data. */
   async function open(route: string, options: { width?: number; ready?: string } = {}): Promise<Page> {
     const page = await context.newPage();
-    const watched: Watched = { page, foreign: [], errors: [], timelineReads: [] };
+    const watched: Watched = { page, foreign: [], errors: [], timelineReads: [], feeds: [] };
     opened.push(watched);
     page.on('request', (request) => {
       const url = new URL(request.url());
       if (url.origin !== server.url && url.protocol !== 'data:') watched.foreign.push(request.url());
       if (url.pathname === '/v1/timeline' && url.searchParams.get('format') === null) watched.timelineReads.push(url);
+      if (url.pathname === '/v1/changes' && request.headers()['accept'] === 'text/event-stream') watched.feeds.push(url);
     });
     page.on('console', (message) => {
       if (message.type() === 'error') watched.errors.push(message.text());
@@ -305,6 +308,24 @@ describe('the viewer in chromium', () => {
     console.log(`viewer: a created entry appeared after ${shownAfter} ms`);
     expect(shownAfter).toBeLessThan(2000);
     expect(await listText(page, key)).toContain('Live probe meeting');
+    // pushed by the changes feed, which follows the view's window
+    const feeds = watching(page).feeds;
+    expect(feeds.length).toBeGreaterThan(0);
+    expect(feeds.at(-1)!.searchParams.get('from')).toBe('2022-01-01');
+    expect(feeds.at(-1)!.searchParams.get('to')).toBe('2022-01-31');
+    expect(watching(page).timelineReads.filter((url) => !url.searchParams.has('from'))).toEqual([]);
+
+    // a write outside the window is not heard: the page reads nothing again
+    await page.waitForTimeout(300);
+    const readsBefore = watching(page).timelineReads.length;
+    const outside = await fetch(`${server.url}/v1/events`, {
+      method: 'POST',
+      headers: JSON_AUTH,
+      body: JSON.stringify({ key: 'event:viewer-live-elsewhere', type: 'meeting', date: '2023-06-01', title: { en: 'Outside the window' } }),
+    });
+    expect(outside.status).toBe(201);
+    await page.waitForTimeout(800);
+    expect(watching(page).timelineReads.length).toBe(readsBefore);
 
     const patched = await fetch(`${server.url}/v1/events/${key}`, { method: 'PATCH', headers: JSON_AUTH, body: JSON.stringify({ title: { en: 'Live probe renamed' } }) });
     expect(patched.status).toBe(200);
