@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/require-await -- the operations this engine does not have yet fail at once, inside the port's async signatures */
+/* eslint-disable @typescript-eslint/require-await -- the port's operations are async, and some of this engine's answer without awaiting */
 import { Readable } from 'node:stream';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { AppConfig, PostgresTarget } from '../../config.js';
@@ -36,16 +36,13 @@ import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
+import { beginPostgresImport } from './import.js';
 
-/**
- * The kinds of record this engine stores so far; the others, and the operations below that
- * fail with {@link notYet}, follow the SQLite engine's modules one by one. Until every one is
- * there, openStorage (src/storage/index.ts) refuses to serve from PostgreSQL.
- */
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
 
-const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
+/** Where each kind of record is stored on this engine. */
+const SPECS: Record<RecordKind, AnyPgSpec> = {
   source: sourceSpec,
   place: placeSpec,
   actor: actorSpec,
@@ -54,19 +51,8 @@ const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   statement: statementSpec,
 };
 
-/** An operation of the port this engine does not implement yet. */
-export class NotImplementedOnPostgres extends Error {
-  constructor(operation: string) {
-    super(`${operation} is not implemented on PostgreSQL yet`);
-  }
-}
-
-const notYet = (operation: string): never => {
-  throw new NotImplementedOnPostgres(operation);
-};
-
 function specOf(kind: RecordKind): AnyPgSpec {
-  return SPECS[kind] ?? notYet(`records of kind ${kind}`);
+  return SPECS[kind];
 }
 
 /**
@@ -283,11 +269,11 @@ export class PostgresStorage implements Storage {
     };
   }
 
-  /** The database answers and has every migration this code ships. */
-  async beginImport(_options: ImportSessionOptions = {}): Promise<ImportSession> {
-    return notYet('imports');
+  async beginImport(options: ImportSessionOptions = {}): Promise<ImportSession> {
+    return beginPostgresImport(this.db, SPECS, options);
   }
 
+  /** The database answers and has every migration this code ships. */
   async ready() {
     try {
       return (await appliedMigrations(this.db.$client)) >= this.#committedMigrations;
