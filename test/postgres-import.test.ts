@@ -223,3 +223,35 @@ describePg('import sessions', () => {
     expect(comparable(await run(pair.postgres, seedText, { bulkLoad: 'when-empty' }))).toMatchObject({ created: seedLines.length, refused: 0 });
   }, 60_000);
 });
+
+describePg('the seed', () => {
+  it('is loaded once when several servers start at once on an empty database, as SQLite stores it, and not again at the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'annals-pg-seed-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const sqlite = await SqliteStorage.open({ seedWhenEmpty: true, logLevel: 'silent', databasePath: join(dir, 'annals.db'), optimizeIntervalMs: 0 });
+    cleanups.push(() => sqlite.close());
+    const database = await freshPgDatabase();
+    cleanups.push(() => database.drop());
+    const config = { seedWhenEmpty: true, logLevel: 'silent' as const, databasePath: '', postgres: { url: database.url, poolSize: 2 } };
+    const servers = await Promise.all([0, 1, 2].map(() => PostgresStorage.open(config)));
+    cleanups.push(async () => {
+      await Promise.all(servers.map((s) => s.close()));
+    });
+    const expected = await exported(sqlite);
+    for (const server of servers) expect((await exported(server)).records).toBe(expected.records);
+    const revision = (await exported(servers[0]!)).trailer!.revision as string;
+    // each batch bumps the revision: a second seeding (of unchanged records) would have bumped it
+    // past that of one server seeding alone
+    const alone = await freshPgDatabase();
+    cleanups.push(() => alone.drop());
+    const single = await PostgresStorage.open({ ...config, postgres: { url: alone.url, poolSize: 2 } });
+    cleanups.push(() => single.close());
+    expect(revision).toBe((await exported(single)).trailer!.revision);
+    const next = await PostgresStorage.open({ ...config, postgres: { url: database.url, poolSize: 1 } });
+    cleanups.push(() => next.close());
+    expect((await exported(next)).trailer!.revision).toBe(revision);
+    const counts = await countRows(database.url, ['entries', 'sources']);
+    expect(counts.entries).toBe(expected.trailer!.counts.event + expected.trailer!.counts.statement);
+    expect(counts.sources).toBe(expected.trailer!.counts.source);
+  }, 60_000);
+});

@@ -9,10 +9,12 @@
  * counts, rather than leaving the database as it was.
  */
 import { sql } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } from '../import.js';
 import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import type { PgDb } from './client.js';
+import type * as schema from './schema.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { bumpRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
@@ -69,8 +71,11 @@ export async function beginPostgresImport(
   return batchImportSession(db, specs, options.lockWaitMs);
 }
 
-/** Each batch is a write transaction of its own, which bumps the revision first as every write does. */
-export function batchImportSession(db: PgDb, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs?: number): ImportSession {
+/**
+ * Each batch is a write transaction of its own, which bumps the revision first as every write
+ * does; on the pool, or on one connection of it (the seed's, which holds its lock).
+ */
+export function batchImportSession(db: PgDb | NodePgDatabase<typeof schema>, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs?: number): ImportSession {
   return {
     mode: 'batches',
     async batch(work) {

@@ -37,6 +37,7 @@ import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
 import { beginPostgresImport } from './import.js';
+import { loadSeedIfEmpty } from './seed.js';
 
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
@@ -57,15 +58,20 @@ function specOf(kind: RecordKind): AnyPgSpec {
 
 /**
  * Opens the pool and brings the database up to date: migrations (under the advisory lock,
- * so several servers may start at once) and a new lineage for the revisions.
+ * so several servers may start at once), a new lineage for the revisions, the seed in an
+ * empty database when asked for (under a lock of its own), the bootstrap key.
  */
-export async function preparePostgresDatabase(target: PostgresTarget, bootstrapKey?: string): Promise<PgDb> {
+export async function preparePostgresDatabase(
+  target: PostgresTarget,
+  options: { bootstrapKey?: string | undefined; seedWhenEmpty?: boolean } = {},
+): Promise<PgDb> {
   const db = openPool(target);
   try {
     await runMigrations(db.$client);
     await ensureSearchIndex(db);
     await renewLineage(db);
-    await prepareApiKeys(db, bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: bootstrapKey });
+    if (options.seedWhenEmpty) await loadSeedIfEmpty(db, SPECS);
+    await prepareApiKeys(db, options.bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: options.bootstrapKey });
   } catch (error) {
     await db.$client.end();
     throw error;
@@ -87,7 +93,7 @@ export class PostgresStorage implements Storage {
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
-    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config.bootstrapKey));
+    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config));
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
