@@ -1,9 +1,16 @@
 import { ConfigError, readServerConfig } from '../src/config.js';
-import { POSTGRES_NOT_READY } from '../src/storage/index.js';
 import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
+
+/**
+ * Why a command-line tool refuses a PostgreSQL ANNALS_DB: the tools below open the SQLite file
+ * themselves. On PostgreSQL the server seeds (ANNALS_SEED), imports (POST /v1/import) and
+ * manages keys through the API, and pg_dump backs the database up.
+ */
+export const CLI_POSTGRES_NOT_READY =
+  'ANNALS_DB names a PostgreSQL database: the command-line tools work on SQLite files only for now (on PostgreSQL, use the API: POST /v1/import; pg_dump for backups)';
 
 /** Opens the configured database (ANNALS_DB) for a command-line tool, migrated. */
 export function openConfiguredDatabase(): Db {
@@ -20,7 +27,7 @@ export function openConfiguredStorage(): SqliteStorage {
 function openMigrated(): { db: Db; path: string } {
   try {
     const config = readServerConfig();
-    if (config.postgres) fail(POSTGRES_NOT_READY);
+    if (config.postgres) fail(CLI_POSTGRES_NOT_READY);
     const db = openDatabase(config.databasePath);
     runMigrations(db);
     ensureSearchIndex(db);

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/require-await -- the operations this engine does not have yet fail at once, inside the port's async signatures */
+/* eslint-disable @typescript-eslint/require-await -- the port's operations are async, and some of this engine's answer without awaiting */
 import { Readable } from 'node:stream';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { AppConfig, PostgresTarget } from '../../config.js';
@@ -37,16 +37,14 @@ import { timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
+import { beginPostgresImport } from './import.js';
+import { loadSeedIfEmpty } from './seed.js';
 
-/**
- * The kinds of record this engine stores so far; the others, and the operations below that
- * fail with {@link notYet}, follow the SQLite engine's modules one by one. Until every one is
- * there, openStorage (src/storage/index.ts) refuses to serve from PostgreSQL.
- */
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
 
-const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
+/** Where each kind of record is stored on this engine. */
+const SPECS: Record<RecordKind, AnyPgSpec> = {
   source: sourceSpec,
   place: placeSpec,
   actor: actorSpec,
@@ -55,7 +53,34 @@ const SPECS: Partial<Record<RecordKind, AnyPgSpec>> = {
   statement: statementSpec,
 };
 
-/** An operation of the port this engine does not implement yet. */
+function specOf(kind: RecordKind): AnyPgSpec {
+  return SPECS[kind];
+}
+
+/**
+ * Opens the pool and brings the database up to date: migrations (under the advisory lock,
+ * so several servers may start at once), a new lineage for the revisions, the seed in an
+ * empty database when asked for (under a lock of its own), the bootstrap key.
+ */
+export async function preparePostgresDatabase(
+  target: PostgresTarget,
+  options: { bootstrapKey?: string | undefined; seedWhenEmpty?: boolean } = {},
+): Promise<PgDb> {
+  const db = openPool(target);
+  try {
+    await runMigrations(db.$client);
+    await ensureSearchIndex(db);
+    await renewLineage(db);
+    if (options.seedWhenEmpty) await loadSeedIfEmpty(db, SPECS);
+    await prepareApiKeys(db, options.bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: options.bootstrapKey });
+  } catch (error) {
+    await db.$client.end();
+    throw error;
+  }
+  return db;
+}
+
+/** An operation of the port this engine does not implement yet (the change log's, issue 16). */
 export class NotImplementedOnPostgres extends Error {
   constructor(operation: string) {
     super(`${operation} is not implemented on PostgreSQL yet`);
@@ -65,28 +90,6 @@ export class NotImplementedOnPostgres extends Error {
 const notYet = (operation: string): never => {
   throw new NotImplementedOnPostgres(operation);
 };
-
-function specOf(kind: RecordKind): AnyPgSpec {
-  return SPECS[kind] ?? notYet(`records of kind ${kind}`);
-}
-
-/**
- * Opens the pool and brings the database up to date: migrations (under the advisory lock,
- * so several servers may start at once) and a new lineage for the revisions.
- */
-export async function preparePostgresDatabase(target: PostgresTarget, bootstrapKey?: string): Promise<PgDb> {
-  const db = openPool(target);
-  try {
-    await runMigrations(db.$client);
-    await ensureSearchIndex(db);
-    await renewLineage(db);
-    await prepareApiKeys(db, bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: bootstrapKey });
-  } catch (error) {
-    await db.$client.end();
-    throw error;
-  }
-  return db;
-}
 
 /**
  * The PostgreSQL engine: a pool of connections per server, any number of servers on one
@@ -102,7 +105,7 @@ export class PostgresStorage implements Storage {
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
-    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config.bootstrapKey));
+    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config));
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
@@ -284,9 +287,8 @@ export class PostgresStorage implements Storage {
     };
   }
 
-  /** The database answers and has every migration this code ships. */
-  async beginImport(_options: ImportSessionOptions = {}): Promise<ImportSession> {
-    return notYet('imports');
+  async beginImport(options: ImportSessionOptions = {}): Promise<ImportSession> {
+    return beginPostgresImport(this.db, SPECS, options);
   }
 
   // the change log on this engine comes with its commit-ordered sequence (issue 16)
@@ -314,6 +316,7 @@ export class PostgresStorage implements Storage {
     return notYet('live filters');
   }
 
+  /** The database answers and has every migration this code ships. */
   async ready() {
     try {
       return (await appliedMigrations(this.db.$client)) >= this.#committedMigrations;

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
-import { generateKey } from '../keys.js';
+import { generateKey, isNumericId } from '../keys.js';
 import type { RecordKind, RefTable } from '../types.js';
 import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import type { PgDb } from './client.js';
-import { assertKeyFree, findId, PgRefResolver } from './references.js';
+import { assertKeyFree, findId, kindOfKey, PgRefResolver } from './references.js';
 import { now, writeTransaction, type PgTransaction, type PgTx } from './transactions.js';
 
 /**
@@ -41,11 +41,13 @@ async function prepareWrite<Input, Write extends { key: string }>(
   id: number | null,
   input: Partial<Input> & { key?: string },
   base: Write | null,
+  resolver = new PgRefResolver(tx),
+  holder?: { kind: RecordKind; id: number } | null,
 ): Promise<Write> {
   const key = input.key ?? base?.key ?? generateKey(spec.kind);
-  await assertKeyFree(tx, key, spec.kind, id);
-  const resolver = new PgRefResolver(tx);
+  await assertKeyFree(tx, key, spec.kind, id, holder);
   const write = await spec.toWrite(input, resolver, key, base);
+  if (resolver.deferred.length > 0) return write; // the caller waits for those keys
   if (resolver.errors.length > 0) {
     throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
   }
@@ -139,4 +141,44 @@ export async function deleteRecord(db: PgDb, spec: AnyPgSpec, ref: string): Prom
     // children go with it by ON DELETE CASCADE, the search document too
     await tx.execute(sql`DELETE FROM ${sql.raw(tableNames[spec.table])} WHERE id = ${id}`);
   });
+}
+
+export type PreparedUpsert<Write> =
+  | { outcome: 'write'; existing: number | null; write: Write }
+  | { outcome: 'unchanged'; id: number }
+  | { outcome: 'deferred'; waitingFor: string[] };
+
+/**
+ * The reading half of an import's upsert, as on SQLite (src/storage/sqlite/records.ts): finds
+ * the record by its key, resolves and checks the input, and throws its problems, all before
+ * anything is written. References to keys `pendingKeys` says may come make it `deferred`.
+ */
+export async function prepareUpsert<Write extends { key: string }>(
+  tx: PgTx,
+  spec: PgRecordSpec<unknown, Write, unknown>,
+  input: { key: string },
+  pendingKeys?: (key: string) => boolean,
+): Promise<PreparedUpsert<Write>> {
+  // One look-up of the key answers both "which record is this" and "is the key free". Only
+  // the key: a timeline found by its slug would be another timeline, overwritten by this one.
+  const holder = isNumericId(input.key) ? undefined : await kindOfKey(tx, input.key);
+  const existing = holder != null && holder.kind === spec.kind ? holder.id : null;
+  const base = existing === null ? null : await spec.readWrite(tx, existing);
+  const resolver = new PgRefResolver(tx, 'line', pendingKeys);
+  // a full record replaces the stored one: fields it leaves out fall back to their defaults
+  const write = await prepareWrite(tx, spec, existing, input, null, resolver, holder);
+  if (resolver.deferred.length > 0) return { outcome: 'deferred', waitingFor: resolver.deferred };
+  if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) return { outcome: 'unchanged', id: existing };
+  return { outcome: 'write', existing, write };
+}
+
+/** The writing half: stores what prepareUpsert made. */
+export async function storeUpsert<Write extends { key: string }>(
+  tx: PgTransaction,
+  spec: PgRecordSpec<unknown, Write, unknown>,
+  prepared: { existing: number | null; write: Write },
+  timestamp: string,
+): Promise<{ outcome: 'created' | 'updated'; id: number }> {
+  const id = await spec.store(tx, prepared.existing, prepared.write, timestamp);
+  return { outcome: prepared.existing === null ? 'created' : 'updated', id };
 }

@@ -20,8 +20,15 @@ export async function kindOfKey(tx: PgTx, key: string): Promise<{ kind: RecordKi
   return rows[0] ?? null;
 }
 
-export async function assertKeyFree(tx: PgTx, key: string, kind: RecordKind, ownId: number | null): Promise<void> {
-  const holder = await kindOfKey(tx, key);
+/** `holder`: what kindOfKey answered for `key`, when the caller has looked it up already. */
+export async function assertKeyFree(
+  tx: PgTx,
+  key: string,
+  kind: RecordKind,
+  ownId: number | null,
+  known?: { kind: RecordKind; id: number } | null,
+): Promise<void> {
+  const holder = known === undefined ? await kindOfKey(tx, key) : known;
   if (holder && !(holder.kind === kind && holder.id === ownId)) {
     throw validationFailed(`key ${JSON.stringify(key)} is already used by a ${holder.kind}`, [
       { in: 'body', path: '/key', message: `already used by ${holder.kind} ${holder.id}` },
@@ -55,15 +62,18 @@ export async function findId(tx: PgTx, table: RefTable, ref: string, expect?: 'e
 /**
  * Resolves references (ids or keys) to ids, as SQLite's RefResolver does: unknown
  * references are collected into `errors` with their path (and resolve to -1), for the caller
- * to report together.
+ * to report together; those to keys an import says may still come, into `deferred`.
  */
 export class PgRefResolver {
   readonly errors: FieldError[] = [];
+  /** Keys unknown now that a later line of the same import may create. */
+  readonly deferred: string[] = [];
   readonly #found = new Map<string, number | null>();
 
   constructor(
     private readonly tx: PgTx,
     private readonly location: string = 'body',
+    private readonly pendingKeys?: (key: string) => boolean,
   ) {}
 
   async resolve(table: RefTable, ref: string | number, path: string, expect?: 'event' | 'statement'): Promise<number> {
@@ -74,7 +84,11 @@ export class PgRefResolver {
       this.#found.set(cacheKey, id);
     }
     if (id === null) {
-      this.errors.push({ in: this.location, path, message: `no ${expect ?? table} with id or key ${JSON.stringify(ref)}` });
+      if (typeof ref === 'string' && !isNumericId(ref) && this.pendingKeys?.(ref)) {
+        this.deferred.push(ref);
+      } else {
+        this.errors.push({ in: this.location, path, message: `no ${expect ?? table} with id or key ${JSON.stringify(ref)}` });
+      }
       return -1;
     }
     return id;

@@ -1,0 +1,166 @@
+/**
+ * The import session of the PostgreSQL engine (src/storage/import.ts). A batch is a write
+ * transaction of its own on a connection of the pool, ordered after every other write by the
+ * revision bump it makes first (src/storage/postgres/transactions.ts); a dry run holds one
+ * transaction for its whole run and rolls it back.
+ *
+ * A bulk load ('when-empty', 'always') is imported batch by batch for now, and says so
+ * (mode 'batches'): a failure keeps the batches stored before it, which the import's report
+ * counts, rather than leaving the database as it was.
+ */
+import { sql } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } from '../import.js';
+import { ProblemError } from '../../schemas/problems.js';
+import type { RecordKind } from '../types.js';
+import type { PgDb } from './client.js';
+import type * as schema from './schema.js';
+import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
+import { bumpRevision } from './settings.js';
+import { now, type PgTransaction } from './transactions.js';
+
+/** True when the database holds no records: what a bulk load asked for `when-empty` needs. */
+export async function holdsNoRecords(db: PgDb | PgTransaction): Promise<boolean> {
+  const { rows } = await db.execute<{ empty: boolean }>(sql`
+    SELECT NOT EXISTS (SELECT 1 FROM sources) AND NOT EXISTS (SELECT 1 FROM places) AND NOT EXISTS (SELECT 1 FROM actors)
+       AND NOT EXISTS (SELECT 1 FROM entries) AND NOT EXISTS (SELECT 1 FROM timelines) AS empty`);
+  return rows[0]?.empty === true;
+}
+
+/** Stores one record as the writer's contract says: every refusal before its first write. */
+async function upsertRecord(
+  tx: PgTransaction,
+  spec: AnyPgSpec,
+  data: { key: string },
+  timestamp: string,
+  pendingKeys: ((key: string) => boolean) | undefined,
+): Promise<ImportUpsert> {
+  const prepared = await prepareUpsert(tx, spec, data, pendingKeys);
+  if (prepared.outcome === 'deferred') return prepared;
+  if (prepared.outcome === 'unchanged') return { outcome: 'unchanged' };
+  try {
+    return { outcome: (await storeUpsert(tx, spec, prepared, timestamp)).outcome };
+  } catch (error) {
+    // a problem found only while writing would leave the record half-written if it were a refusal
+    if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
+    throw error;
+  }
+}
+
+function writerFor(tx: PgTransaction, specs: Record<RecordKind, AnyPgSpec>): ImportWriter {
+  const timestamp = now();
+  return {
+    upsert: (kind, data, pendingKeys) => upsertRecord(tx, specs[kind], data, timestamp, pendingKeys),
+  };
+}
+
+/** Makes the transaction's lock waits give up (55P03, busy) after `ms`, as a batch's lockWaitMs asks. */
+async function limitLockWait(tx: PgTransaction, ms: number | undefined): Promise<void> {
+  if (ms === undefined) return;
+  // SET LOCAL takes no parameters: the number is written into the statement, an integer
+  await tx.execute(sql.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ms))}`));
+}
+
+/** Opens an import session on `db` with the engine's record specs. */
+export async function beginPostgresImport(
+  db: PgDb,
+  specs: Record<RecordKind, AnyPgSpec>,
+  options: ImportSessionOptions = {},
+): Promise<ImportSession> {
+  if (options.dryRun) return dryRunSession(db, specs, options.lockWaitMs);
+  return batchImportSession(db, specs, options.lockWaitMs);
+}
+
+/**
+ * Each batch is a write transaction of its own, which bumps the revision first as every write
+ * does; on the pool, or on one connection of it (the seed's, which holds its lock).
+ */
+export function batchImportSession(db: PgDb | NodePgDatabase<typeof schema>, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs?: number): ImportSession {
+  return {
+    mode: 'batches',
+    async batch(work) {
+      await db.transaction(async (tx) => {
+        await limitLockWait(tx, lockWaitMs);
+        await bumpRevision(tx);
+        await work(writerFor(tx, specs));
+      });
+    },
+    async finish() {},
+    async abort() {},
+  };
+}
+
+/** A transaction held open across calls: `end` commits or rolls it back and says how it went. */
+interface HeldTransaction {
+  tx: PgTransaction;
+  end(commit: boolean): Promise<void>;
+}
+
+/** Thrown out of a held transaction's callback to have drizzle roll it back. */
+class RollbackAsked extends Error {}
+
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
+
+/**
+ * Opens a transaction that stays open until `end`: drizzle's transaction runs a callback, which
+ * here waits for `end` while the session's batches run on its `tx`.
+ */
+async function holdTransaction(db: PgDb): Promise<HeldTransaction> {
+  let opened!: (tx: PgTransaction) => void;
+  let release!: (commit: boolean) => void;
+  const txReady = new Promise<PgTransaction>((resolve) => (opened = resolve));
+  const endAsked = new Promise<boolean>((resolve) => (release = resolve));
+  const outcome: Promise<Error | null> = db
+    .transaction(async (tx) => {
+      opened(tx);
+      // a rollback asked for is thrown out of the callback, which drizzle answers with ROLLBACK
+      if (!(await endAsked)) throw new RollbackAsked('rolled back');
+    })
+    .then(
+      () => null,
+      (error: unknown) => (error instanceof RollbackAsked ? null : asError(error)),
+    );
+  // the transaction failed to begin (no connection): its error, before any batch
+  const first = await Promise.race([txReady, outcome.then((error) => ({ error }))]);
+  if ('error' in first) throw first.error ?? new Error('import: the transaction ended before it began');
+  return {
+    tx: first,
+    async end(commit) {
+      release(commit);
+      const error = await outcome;
+      if (error !== null) throw error;
+    },
+  };
+}
+
+/**
+ * A dry run holds one transaction for its whole run, rolled back at the end, so that later
+ * lines see the records earlier lines would have created. It does not bump the revision (it
+ * stores nothing), and so does not hold the revision row that orders writes: other writes go
+ * on meanwhile instead of waiting for it, and its batches read what they commit. A write of
+ * the same key as a record the dry run holds uncommitted waits for the dry run to end.
+ */
+async function dryRunSession(db: PgDb, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs: number | undefined): Promise<ImportSession> {
+  const held = await holdTransaction(db);
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    await held.end(false);
+  };
+  try {
+    await limitLockWait(held.tx, lockWaitMs);
+  } catch (error) {
+    await end().catch(() => {});
+    throw error;
+  }
+  return {
+    mode: 'dry-run',
+    async batch(work) {
+      if (ended) throw new Error('import: the dry run has ended');
+      await work(writerFor(held.tx, specs));
+    },
+    finish: end,
+    abort: end,
+  };
+}
