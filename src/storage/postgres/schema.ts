@@ -402,3 +402,24 @@ export const idempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
+
+/**
+ * The change log, with the SQLite engine's columns (src/storage/sqlite/schema.ts). Not written
+ * by this engine yet: here a sequence drawn before commit is not in commit order, so the log
+ * needs a commit-ordered position before it can be read as a feed (issue 16).
+ */
+export const changes = pgTable(
+  'changes',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    kind: codePointText('kind').$type<'source' | 'place' | 'actor' | 'event' | 'statement' | 'timeline'>().notNull(),
+    recordId: integer('record_id').notNull(),
+    key: codePointText('key').notNull(),
+    operation: codePointText('operation').$type<'create' | 'update' | 'delete'>().notNull(),
+    at: codePointText('at').notNull(),
+    author: codePointText('author'),
+    fields: json('fields').$type<string[]>(),
+    previous: json('previous').$type<Record<string, unknown>>(),
+  },
+  (t) => [index('changes_record_idx').on(t.recordId, t.seq)],
+);
