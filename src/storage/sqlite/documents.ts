@@ -225,26 +225,30 @@ export function finishBulkLoadDocuments(client: Database.Database): void {
   for (const chunk of chunked([...reached], 10_000)) remove.run(JSON.stringify(chunk));
 }
 
+/** Entry ids one step of {@link writeMissingEntryDocuments} looks through: a few milliseconds, so that a pass over a large database does not hold the event loop. */
+const SCAN_IDS = 5000;
+
 /**
- * Renders up to `limit` entries that have no document, in id order after `after`, in one
- * write transaction of their own (the data does not change: no revision is bumped). Returns
- * the last id it looked at, or null when no entry after `after` lacks a document.
+ * Renders up to `limit` entries that have no document among the ids just after `after`, in
+ * one write transaction of its own (the data does not change: no revision is bumped). Returns
+ * the id to go on after, or null when no entry lies past `after`.
  */
 export function writeMissingEntryDocuments(db: Db, after: number, limit: number, locked?: () => void): number | null {
   return db.transaction(
     (tx) => {
       locked?.();
+      const last = prepared(tx, 'SELECT max(id) FROM entries').pluck().get() as number | null;
+      if (last === null || after >= last) return null;
       const ids = prepared(
         tx,
-        `SELECT e.id FROM entries e WHERE e.id > ?
+        `SELECT e.id FROM entries e WHERE e.id > ? AND e.id <= ?
             AND NOT EXISTS (SELECT 1 FROM entry_documents d WHERE d.entry_id = e.id)
           ORDER BY e.id LIMIT ?`,
       )
         .pluck()
-        .all(after, limit) as number[];
-      if (ids.length === 0) return null;
-      writeEntryDocuments(tx, ids);
-      return ids[ids.length - 1]!;
+        .all(after, after + SCAN_IDS, limit) as number[];
+      if (ids.length > 0) writeEntryDocuments(tx, ids);
+      return ids.length === limit ? ids[ids.length - 1]! : Math.min(after + SCAN_IDS, last);
     },
     { behavior: 'immediate' },
   );
