@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
+import type { EventWrite, StatementWrite } from '../writes.js';
 import { dateColumns, dateValue } from '../dates.js';
 import { pickLanguage } from '../language.js';
 import type { EntryDto, EventDto, StatementDto } from '../types.js';
@@ -9,37 +10,12 @@ import type { FieldError } from '../../schemas/problems.js';
 import { describeChain, parentChain, storedParent, type PgRecordSpec } from './records.js';
 import type { PgRefResolver } from './references.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
-import { entries, entryEvents, sources, timelineEntries, timelines, type LanguageMap } from './schema.js';
+import { entries, entryEvents, sources, timelineEntries, timelines } from './schema.js';
 import { indexEntries } from './search.js';
 import { refuseNul } from './text.js';
 import type { PgTransaction, PgTx } from './transactions.js';
 
 /** Events and statements, in `entries` and its child tables, as the SQLite engine's entries module stores them. */
-
-export interface EventWrite {
-  key: string;
-  type: string;
-  date: string;
-  title: LanguageMap;
-  description: LanguageMap | null;
-  placeIds: number[];
-  actors: { actorId: number; role: string }[];
-  tags: string[];
-  parentId: number | null;
-  sources: CitationWrite[];
-}
-
-export interface StatementWrite {
-  key: string;
-  type: string;
-  date: string;
-  speakerId: number;
-  text: LanguageMap;
-  originalLang: string | null;
-  contextId: number | null;
-  about: { actorIds: number[]; placeIds: number[]; eventIds: number[] };
-  sources: CitationWrite[];
-}
 
 type CitationInput = NonNullable<z.infer<typeof EventInput>['sources']>[number];
 

@@ -8,10 +8,10 @@ import {
   sources,
   timelineEntries,
   timelines,
-  type LanguageMap,
 } from './schema.js';
 import type { FieldError } from '../../schemas/problems.js';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
+import type { EventWrite, StatementWrite } from '../writes.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
@@ -27,31 +27,6 @@ import { languagePick, type LanguagePick } from '../language.js';
 /** Events and statements: stored in `entries` and its child tables, loaded together. */
 
 export type { CitationWrite } from '../citations.js';
-
-export interface EventWrite {
-  key: string;
-  type: string;
-  date: string;
-  title: LanguageMap;
-  description: LanguageMap | null;
-  placeIds: number[];
-  actors: { actorId: number; role: string }[];
-  tags: string[];
-  parentId: number | null;
-  sources: CitationWrite[];
-}
-
-export interface StatementWrite {
-  key: string;
-  type: string;
-  date: string;
-  speakerId: number;
-  text: LanguageMap;
-  originalLang: string | null;
-  contextId: number | null;
-  about: { actorIds: number[]; placeIds: number[]; eventIds: number[] };
-  sources: CitationWrite[];
-}
 
 type CitationInput = NonNullable<z.infer<typeof EventInput>['sources']>[number];
 
