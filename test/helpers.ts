@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../src/app.js';
 import type { AppConfig } from '../src/config.js';
+import { engineDatabase, type Engine } from './support/pg.js';
 
 /** The secret of the key every test app is bootstrapped with (every scope). */
 export const TEST_KEY = 'test-bootstrap-key-0123456789abcdef';
@@ -12,19 +13,26 @@ export const AUTH = { authorization: `Bearer ${TEST_KEY}` };
 
 export interface TestApp {
   app: FastifyInstance;
-  /** Path of the database file (a fresh temp file unless `memory` was asked for). */
+  /** The engine the app stores in. */
+  engine: Engine;
+  /** Path of the database file (a fresh temp file unless `memory` was asked for; '' on PostgreSQL). */
   databasePath: string;
   close(): Promise<void>;
 }
 
-/** Builds the real app on its own fresh database (a temp file, or `:memory:`). */
+/**
+ * Builds the real app on its own fresh database: on SQLite a temp file (or `:memory:`), on
+ * PostgreSQL a new database on the suite's server (test/support/pg.ts), dropped by `close`.
+ */
 export async function buildTestApp(
-  options: { seed?: boolean; memory?: boolean; config?: Partial<AppConfig> } = {},
+  options: { seed?: boolean; memory?: boolean; engine?: Engine; config?: Partial<AppConfig> } = {},
 ): Promise<TestApp> {
-  const dir = options.memory ? null : mkdtempSync(join(tmpdir(), 'annals-test-'));
-  const databasePath = dir ? join(dir, 'annals.db') : ':memory:';
+  const engine = options.engine ?? 'sqlite';
+  const dir = options.memory || engine === 'postgres' ? null : mkdtempSync(join(tmpdir(), 'annals-test-'));
+  const database = await engineDatabase(engine, dir ? join(dir, 'annals.db') : ':memory:');
+  const databasePath = database.config.databasePath;
   const app = await buildApp({
-    databasePath,
+    ...database.config,
     seedWhenEmpty: options.seed ?? false,
     bootstrapKey: TEST_KEY,
     logLevel: 'silent',
@@ -34,9 +42,11 @@ export async function buildTestApp(
   });
   return {
     app,
+    engine,
     databasePath,
     async close() {
       await app.close();
+      await database.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from './helpers.js';
+import { describeEngines } from './support/pg.js';
 
-describe('seeded app', () => {
+describeEngines('seeded app', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildTestApp({ seed: true });
+    t = await buildTestApp({ seed: true, engine });
   });
-  afterAll(() => t.close());
+  afterAll(() => t?.close());
 
   it('serves the January 2022 timeline in order', async () => {
     const res = await t.app.inject({ url: '/v1/timeline?from=2022-01-01&to=2022-01-31&lang=ar&limit=100' });
