@@ -109,8 +109,7 @@ export async function changeLogExtent(tx: PgTx): Promise<ChangeLogExtent> {
 
 /**
  * Deletes the changes written before `before` (ISO 8601): a prefix of the log, as on SQLite
- * (times grow with sequences, bar a clock set back), found by reading only it. Changes still in
- * flight have sequences past the newest committed one, which the bound never passes.
+ * (times grow with sequences, bar a clock set back), found by reading only it.
  */
 export async function pruneChanges(tx: PgTx, before: string): Promise<number> {
   const result = await tx.execute(sql`

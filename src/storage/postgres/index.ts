@@ -305,9 +305,9 @@ export class PostgresStorage implements Storage {
     return recordRevisions(this.db, [kind], id);
   }
 
-  /** Not a write transaction: it removes only a prefix of what is committed, which no writer touches. */
+  /** A write transaction, as on SQLite: revisions read before it (their ETags) no longer hold once their oldest changes are gone. */
   async pruneChanges(before: string) {
-    return pruneChanges(this.db, before);
+    return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
   }
 
   async entriesMatching(query: TimelineQuery, ids: number[]) {
