@@ -7,6 +7,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, expect, test } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { logChanges } from '../src/storage/postgres/changes.js';
+import type { PostgresStorage } from '../src/storage/postgres/index.js';
+import { writeTransaction } from '../src/storage/postgres/transactions.js';
 import { AUTH, ndjson, TEST_KEY } from './helpers.js';
 import { describePg, freshPgDatabase, type PgDatabase } from './support/pg.js';
 
@@ -103,4 +106,22 @@ describePg('change log under parallel writers', () => {
       expect(all.map((c) => c.sequence)).toEqual(seen);
     }
   }, 120_000);
+
+  test('a write that fails after logging gives its sequences back: the log has no gaps', async () => {
+    database = await freshPgDatabase();
+    const app = await buildApp({ databasePath: '', postgres: { url: database.url, poolSize: 2 }, bootstrapKey: TEST_KEY, logLevel: 'silent', rateLimit: 0, seedWhenEmpty: false });
+    apps.push(app);
+    const { db } = app.storage as PostgresStorage;
+    const logged = [{ kind: 'actor' as const, id: 1, key: 'actor:never', operation: 'create' as const, fields: null, previous: null }];
+    await expect(
+      writeTransaction(db, async (tx) => {
+        await logChanges(tx, logged, new Date().toISOString(), null);
+        throw new Error('the write fails after its change was logged');
+      }),
+    ).rejects.toThrow('after its change was logged');
+    expect(await app.storage.changeLogExtent()).toEqual({ floor: 0, latest: 0 });
+    const res = await app.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:kept', type: 'person', name: { en: 'K' } } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect((await app.inject({ url: '/v1/changes?since=0' })).json().data.map((c: Json) => [c.sequence, c.key])).toEqual([[1, 'actor:kept']]);
+  });
 });
