@@ -90,4 +90,22 @@ describePg('change log on a database written before it', () => {
     a = await start();
     expect((await a.inject({ url: '/v1/changes?since=0' })).json().data.map((c: any) => c.sequence)).toEqual([1]);
   });
+
+  test('a server starts while a write in flight holds the counter', async () => {
+    const first = await start();
+    await first.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:held', type: 'person', name: { en: 'H' } } });
+    const holder = await pool().connect();
+    try {
+      await holder.query(`BEGIN; UPDATE settings SET value = value WHERE name = 'change_sequence'`);
+      const second = await Promise.race([
+        buildApp({ databasePath: '', postgres: { url: database().url, poolSize: 2 }, bootstrapKey: TEST_KEY, logLevel: 'silent', rateLimit: 0, seedWhenEmpty: false }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the start waited for the write')), 10_000)),
+      ]);
+      expect((await second.inject({ url: '/v1/changes?since=0' })).json().data.map((c: any) => c.key)).toEqual(['actor:held']);
+      await second.close();
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
 });

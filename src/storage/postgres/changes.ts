@@ -28,13 +28,16 @@ const COUNTER = 'change_sequence';
 /**
  * Creates the counter when the database has none, as SQLite's migration 0007 starts its log:
  * records stored before the log have no changes in it, so such a database starts past 1, and a
- * client syncing from 0 is told to take an export instead (410). Idempotent, for every start.
+ * client syncing from 0 is told to take an export instead (410). Idempotent, for every start;
+ * once the counter exists it inserts nothing, so that a start never waits for a write in
+ * flight (a bulk load's) that holds the counter row (ON CONFLICT alone would wait for it).
  */
 export async function startChangeLog(db: PgDb): Promise<void> {
   await db.execute(sql`
     INSERT INTO settings (name, value)
     SELECT ${COUNTER}, CASE WHEN EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM places) OR EXISTS (SELECT 1 FROM actors)
                               OR EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 FROM timelines) THEN '1' ELSE '0' END
+     WHERE NOT EXISTS (SELECT 1 FROM settings WHERE name = ${COUNTER})
     ON CONFLICT (name) DO NOTHING`);
 }
 
