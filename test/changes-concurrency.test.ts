@@ -11,6 +11,7 @@ import { logChanges } from '../src/storage/postgres/changes.js';
 import type { PostgresStorage } from '../src/storage/postgres/index.js';
 import { writeTransaction } from '../src/storage/postgres/transactions.js';
 import { AUTH, ndjson, TEST_KEY } from './helpers.js';
+import pg from 'pg';
 import { describePg, freshPgDatabase, type PgDatabase } from './support/pg.js';
 
 type Json = any;
@@ -124,4 +125,34 @@ describePg('change log under parallel writers', () => {
     expect(res.statusCode, res.body).toBe(201);
     expect((await app.inject({ url: '/v1/changes?since=0' })).json().data.map((c: Json) => [c.sequence, c.key])).toEqual([[1, 'actor:kept']]);
   });
+
+  test('as_of waits for a write in flight, and answers busy when it runs long', async () => {
+    database = await freshPgDatabase();
+    const app = await buildApp({ databasePath: '', postgres: { url: database.url, poolSize: 2 }, bootstrapKey: TEST_KEY, logLevel: 'silent', rateLimit: 0, seedWhenEmpty: false });
+    apps.push(app);
+    expect((await app.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:w', type: 'person', name: { en: 'W' } } })).statusCode).toBe(201);
+    const then = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await app.inject({ method: 'PATCH', url: '/v1/actors/actor:w', headers: AUTH, payload: { name: { en: 'W2' } } })).statusCode).toBe(200);
+    // a write that holds the revision row, as every write does until it commits (a bulk load for long)
+    const writer = new pg.Client({ connectionString: database.url });
+    await writer.connect();
+    try {
+      await writer.query(`BEGIN; UPDATE settings SET value = value WHERE name = 'revision'`);
+      const started = Date.now();
+      const busy = await app.inject({ url: `/v1/actors/actor:w?as_of=${encodeURIComponent(then)}` });
+      expect(busy.statusCode, busy.body).toBe(503);
+      expect(busy.headers['retry-after']).toBeDefined();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+      // one that ends soon is waited for
+      const waiting = app.inject({ url: `/v1/actors/actor:w?as_of=${encodeURIComponent(then)}` });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await writer.query('COMMIT');
+      const res = await waiting;
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().name).toEqual({ en: 'W' });
+    } finally {
+      await writer.end();
+    }
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { generateKey, isNumericId } from '../keys.js';
 import type { RecordKind, RefTable, WriteContext } from '../types.js';
-import { changesPruned, conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { changesPruned, conflict, databaseBusy, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import { changedFields, type NewChange } from '../changes.js';
 import { changedAtOrBefore, changeLogExtent, changesSince, logChanges, oldestKeptAt } from './changes.js';
 import type { PgDb } from './client.js';
@@ -217,6 +217,9 @@ function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** How long rebuilding a past revision waits for a write in flight (a bulk load holds the revision row to its end) before answering busy. */
+const AS_OF_LOCK_WAIT_MS = 5000;
+
 /**
  * A record as it was at `asOf`, as on SQLite (src/storage/sqlite/records.ts): its stored form
  * now with the changes written since undone from the log's previous values, rendered by storing
@@ -235,6 +238,7 @@ export async function recordAsOf<Dto>(
   let rendered: Dto | undefined;
   try {
     await db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`SET LOCAL lock_timeout = ${AS_OF_LOCK_WAIT_MS}`));
       await tx.execute(sql`SELECT 1 FROM settings WHERE name = 'revision' FOR SHARE`);
       const id = await findId(tx, spec.table, ref, spec.entryKind);
       if (id === null) throw missing(spec, ref);
@@ -258,7 +262,9 @@ export async function recordAsOf<Dto>(
     });
   } catch (error) {
     if (!(error instanceof RenderRollback)) {
-      if (sqlState(error) === '23503') throw conflict(`${spec.kind} ${JSON.stringify(ref)} referred at ${asOf} to records deleted since`);
+      const state = sqlState(error);
+      if (state === '23503') throw conflict(`${spec.kind} ${JSON.stringify(ref)} referred at ${asOf} to records deleted since`);
+      if (state === '55P03') throw databaseBusy();
       throw error;
     }
   }
