@@ -39,6 +39,7 @@ import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js'
 import { writeTransaction } from './transactions.js';
 import { beginPostgresImport } from './import.js';
 import { loadSeedIfEmpty } from './seed.js';
+import { RequestCounter } from './request-counts.js';
 
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
@@ -100,8 +101,11 @@ const notYet = (operation: string): never => {
 export class PostgresStorage implements Storage {
   readonly engine = 'postgres' as const;
   readonly #committedMigrations = committedMigrations();
+  readonly #requestCounter: RequestCounter;
 
-  constructor(readonly db: PgDb) {}
+  constructor(readonly db: PgDb) {
+    this.#requestCounter = new RequestCounter(db.$client);
+  }
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
@@ -314,6 +318,11 @@ export class PostgresStorage implements Storage {
 
   async entriesMatching(_query: TimelineQuery, _ids: number[]): Promise<number[]> {
     return notYet('live filters');
+  }
+
+  /** Counted in the database, so that N servers give a client its budget once, not N times. */
+  async countRequest(key: string, windowMs: number) {
+    return this.#requestCounter.count(key, windowMs);
   }
 
   /** The database answers and has every migration this code ships. */
