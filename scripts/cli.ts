@@ -3,11 +3,12 @@ import type { Storage } from '../src/storage/port.js';
 import type { ApiKeyInfo, Scope } from '../src/storage/types.js';
 import * as sqliteKeys from '../src/storage/sqlite/apiKeys.js';
 import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
-import { runMigrations } from '../src/storage/sqlite/migrate.js';
+import { committedMigrations as sqliteMigrations, runMigrations } from '../src/storage/sqlite/migrate.js';
 import { ensureSearchIndex } from '../src/storage/sqlite/search.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
 import * as pgKeys from '../src/storage/postgres/apiKeys.js';
-import type { PgDb } from '../src/storage/postgres/client.js';
+import { openPool, type PgDb } from '../src/storage/postgres/client.js';
+import { committedMigrations as pgMigrations, runMigrations as runPgMigrations } from '../src/storage/postgres/migrate.js';
 import { PostgresStorage, preparePostgresDatabase } from '../src/storage/postgres/index.js';
 
 /**
@@ -51,6 +52,25 @@ export async function openConfiguredStorage(): Promise<Storage> {
   const db = openMigratedSqlite(config.databasePath);
   // a short-lived process of its own: no statistics timer, and a bulk load on its connection
   return new SqliteStorage(db, config.databasePath, { optimizeIntervalMs: 0, exclusive: true });
+}
+
+/** Applies the migrations the configured database lacks (under the servers' advisory lock on PostgreSQL); how many, of how many. */
+export async function migrateConfigured(): Promise<{ applied: number; total: number }> {
+  const config = configuredDatabase();
+  if (config.postgres) {
+    const db = openPool({ url: config.postgres.url, poolSize: 1 });
+    try {
+      return { applied: await runPgMigrations(db.$client), total: pgMigrations() };
+    } catch (error) {
+      fail(`cannot migrate the PostgreSQL database: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await db.$client.end();
+    }
+  }
+  const db = openDatabase(config.databasePath);
+  const applied = runMigrations(db);
+  db.$client.close();
+  return { applied, total: sqliteMigrations() };
 }
 
 /** What `npm run keys` does to the keys of either engine. */

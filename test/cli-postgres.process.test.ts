@@ -1,4 +1,4 @@
-// The command-line tools with ANNALS_DB naming a PostgreSQL database: keys, seed and import
+// The command-line tools with ANNALS_DB naming a PostgreSQL database: migrate, keys, seed and import
 // work on it as on an SQLite file; backup says what to use instead (PostgreSQL's own tools).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { committedMigrations } from '../src/storage/postgres/migrate.js';
 import { freshPgDatabase, describePg, type PgDatabase } from './support/pg.js';
 import { REPO } from './support/server.js';
 
@@ -39,7 +40,16 @@ describePg('command-line tools on PostgreSQL', () => {
     await database.drop();
   });
 
-  it('seeds an empty database (migrating it first), and changes nothing when run again', async () => {
+  it('migrates as a deploy step of its own: every migration once, then nothing', () => {
+    const total = committedMigrations();
+    const first = runCli(database.url, 'migrate');
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain(`applied ${total} migrations; the database has all ${total} of this release`);
+    const again = runCli(database.url, 'migrate');
+    expect(again.stderr).toContain(`applied 0 migrations; the database has all ${total} of this release`);
+  });
+
+  it('seeds an empty database, and changes nothing when run again', async () => {
     const first = runCli(database.url, 'seed');
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/^\d+ lines: (\d+) created, 0 updated, 0 unchanged$/m);
