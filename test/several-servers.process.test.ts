@@ -228,10 +228,10 @@ describePg('three servers on one PostgreSQL database', () => {
     expect(cut.committed).toBeLessThan(IMPORT_LINES);
     expect(failures).toEqual([]);
     // floors that only say each part ran (this machine's speed varies, and is shared)
-    expect(counts.acknowledged).toBeGreaterThan(20);
-    expect(counts.replays).toBeGreaterThan(3);
-    expect(counts.renames).toBeGreaterThan(5);
-    expect(counts.cursorPages).toBeGreaterThan(10);
+    expect(counts.acknowledged).toBeGreaterThanOrEqual(10);
+    expect(counts.replays).toBeGreaterThanOrEqual(2);
+    expect(counts.renames).toBeGreaterThanOrEqual(3);
+    expect(counts.cursorPages).toBeGreaterThanOrEqual(10);
 
     /** Every entry of a window, paging with cursors through the survivors in turn. */
     const everyEntry = async (window: string) => {
