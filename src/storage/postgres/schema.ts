@@ -405,9 +405,9 @@ export const idempotencyKeys = pgTable(
 );
 
 /**
- * The change log, with the SQLite engine's columns (src/storage/sqlite/schema.ts). Not written
- * by this engine yet: here a sequence drawn before commit is not in commit order, so the log
- * needs a commit-ordered position before it can be read as a feed (issue 16).
+ * The change log, with the SQLite engine's columns (src/storage/sqlite/schema.ts). `seq` is
+ * not drawn from its identity, whose values are not in commit order, but from a counter row in
+ * `settings` that a write locks until it commits (src/storage/postgres/changes.ts says why).
  */
 export const changes = pgTable(
   'changes',
