@@ -215,7 +215,7 @@ describePg('three servers on one PostgreSQL database', () => {
         };
         pump();
       });
-      await victim.waitForLog(() => committedBatches(victim.logs).length >= BATCHES_BEFORE_KILL, 60_000);
+      await victim.waitForLog(() => committedBatches(victim.logs).length >= BATCHES_BEFORE_KILL, 120_000);
       killing = true;
       await victim.kill();
       return { outcome: await response, committed: committedBatches(victim.logs).reduce((n, b) => n + b.records, 0) };
