@@ -4,8 +4,9 @@
 import { check, getIssues } from '@placemarkio/check-geojson';
 import { parse as parseCsv } from 'csv-parse/sync';
 import ICAL from 'ical.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 
 type Json = Record<string, any>;
 
@@ -74,33 +75,37 @@ async function allEntries(query: string): Promise<Json[]> {
   return entries;
 }
 
-beforeAll(async () => {
-  t = await buildTestApp({ seed: true, memory: true });
-  for (const event of ADDED) {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/events', headers: AUTH, payload: event });
-    expect(res.statusCode, res.body).toBe(201);
-  }
-  const bulk = Array.from({ length: BULK }, (_, i) => ({
-    kind: 'event',
-    key: `event:fmt-bulk-${i}`,
-    type: 'protest',
-    date: `2023-02-${String((i % 28) + 1).padStart(2, '0')}`,
-    title: { en: `Bulk event ${i}`, ar: `حدث ${i}` },
-    tags: ['bulk'],
-  }));
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/import',
-    headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
-    payload: ndjson(bulk),
+/** Inside a describe block: the seeded app on `engine` with the events above added, for its tests. */
+function formatsApp(engine: Engine) {
+  beforeAll(async () => {
+    t = await buildTestApp({ seed: true, memory: true, engine });
+    for (const event of ADDED) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/events', headers: AUTH, payload: event });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const bulk = Array.from({ length: BULK }, (_, i) => ({
+      kind: 'event',
+      key: `event:fmt-bulk-${i}`,
+      type: 'protest',
+      date: `2023-02-${String((i % 28) + 1).padStart(2, '0')}`,
+      title: { en: `Bulk event ${i}`, ar: `حدث ${i}` },
+      tags: ['bulk'],
+    }));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/import',
+      headers: { ...AUTH, 'content-type': 'application/x-ndjson' },
+      payload: ndjson(bulk),
+    });
+    expect(res.json()).toMatchObject({ created: BULK, refused: 0 });
   });
-  expect(res.json()).toMatchObject({ created: BULK, refused: 0 });
-});
-afterAll(() => t?.close());
+  afterAll(() => t?.close());
+}
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('format=ics (RFC 5545, read with ical.js)', () => {
+describeEngines('format=ics (RFC 5545, read with ical.js)', (engine) => {
+  formatsApp(engine);
   let body: string;
   let entries: Json[];
   let vevents: ICAL.Component[];
@@ -234,7 +239,8 @@ describe('format=ics (RFC 5545, read with ical.js)', () => {
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('format=csv (RFC 4180, read with csv-parse)', () => {
+describeEngines('format=csv (RFC 4180, read with csv-parse)', (engine) => {
+  formatsApp(engine);
   let entries: Json[];
   let rows: string[][];
   beforeAll(async () => {
@@ -325,7 +331,8 @@ describe('format=csv (RFC 4180, read with csv-parse)', () => {
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('format=geojson (RFC 7946, checked with check-geojson)', () => {
+describeEngines('format=geojson (RFC 7946, checked with check-geojson)', (engine) => {
+  formatsApp(engine);
   let collection: Json;
   let entries: Json[];
   let places: Map<string, Json>;
@@ -455,7 +462,8 @@ function expectTimelineJs(doc: Json): void {
   });
 }
 
-describe('format=timelinejs (TimelineJS3 JSON)', () => {
+describeEngines('format=timelinejs (TimelineJS3 JSON)', (engine) => {
+  formatsApp(engine);
   let doc: Json;
   let entries: Json[];
   const slide = (key: string) => {
@@ -560,7 +568,8 @@ describe('format=timelinejs (TimelineJS3 JSON)', () => {
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('format=ndjson', () => {
+describeEngines('format=ndjson', (engine) => {
+  formatsApp(engine);
   it('streams every entry, one JSON object a line, as the JSON pages have them', async () => {
     const res = await get('/v1/timeline?format=ndjson');
     expect(res.statusCode).toBe(200);
@@ -588,7 +597,8 @@ describe('format=ndjson', () => {
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('format negotiation', () => {
+describeEngines('format negotiation', (engine) => {
+  formatsApp(engine);
   const TYPES: Record<string, string> = {
     'application/json': 'application/json; charset=utf-8',
     'application/x-ndjson': 'application/x-ndjson',

@@ -3,6 +3,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { PostgresStorage } from '../src/storage/postgres/index.js';
+import { describeEngines, describePg, type Engine } from './support/pg.js';
 import { sqliteDb } from './support/sqlite.js';
 
 type Json = Record<string, any>;
@@ -26,13 +28,14 @@ async function fetchSettled(url: string, init?: RequestInit): Promise<Response> 
   }
 }
 
-/** A test app (on a database file unless `memory`) holding `count` sources, listening. */
+/** A test app on `engine` (on SQLite, a database file unless `memory`) holding `count` sources, listening. */
 async function listeningWithSources(
+  engine: Engine,
   count: number,
   source: (i: number) => Record<string, unknown>,
   memory = false,
 ): Promise<{ t: TestApp; base: string }> {
-  const t = await buildTestApp({ memory });
+  const t = await buildTestApp({ memory, engine });
   const records = Array.from({ length: count }, (_, i) => ({ kind: 'source', type: 'news_article', ...source(i) }));
   const res = await t.app.inject({
     method: 'POST',
@@ -46,11 +49,11 @@ async function listeningWithSources(
 
 const headerList = (value: string | null) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean);
 
-describe('ETags and Cache-Control', () => {
+describeEngines('ETags and Cache-Control', (engine) => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    t = await buildTestApp({ seed: true });
+    t = await buildTestApp({ seed: true, engine });
     base = await listen(t);
   });
   afterAll(() => t?.close());
@@ -159,11 +162,11 @@ describe('ETags and Cache-Control', () => {
   });
 });
 
-describe('CORS', () => {
+describeEngines('CORS', (engine) => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    t = await buildTestApp({ seed: true });
+    t = await buildTestApp({ seed: true, engine });
     base = await listen(t);
   });
   afterAll(() => t?.close());
@@ -231,7 +234,7 @@ describe('CORS', () => {
   });
 
   it('with a list of origins, echoes an allowed origin and not another', async () => {
-    const listed = await buildTestApp({ seed: true, memory: true, config: { corsOrigins: ['https://allowed.example'] } });
+    const listed = await buildTestApp({ seed: true, memory: true, engine, config: { corsOrigins: ['https://allowed.example'] } });
     try {
       const listedBase = await listen(listed);
       const allowed = await fetch(`${listedBase}/v1/timeline?limit=1`, { headers: { origin: 'https://allowed.example' } });
@@ -263,13 +266,14 @@ describe('CORS', () => {
   });
 });
 
-describe('streamed export over HTTP', () => {
+describeEngines('streamed export over HTTP', (engine) => {
   const SOURCES = 2000;
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
     const paragraph = 'نص المصدر الطويل، مع سطور وفواصل. The long text of a source, with lines and commas.\n';
     ({ t, base } = await listeningWithSources(
+      engine,
       SOURCES,
       (i) => ({ key: `src:stream-${String(i).padStart(5, '0')}`, title: { en: `Source ${i}`, ar: `المصدر ${i}` }, text: paragraph.repeat(8) }),
       true,
@@ -306,14 +310,14 @@ describe('streamed export over HTTP', () => {
   });
 });
 
-describe('an export is one snapshot', () => {
+describeEngines('an export is one snapshot', (engine) => {
   const SOURCES = 3000;
   let t: TestApp;
   let base: string;
   const key = (i: number) => `src:snap-${String(i).padStart(5, '0')}`;
   beforeAll(async () => {
     // a database file: the export reads it through a connection of its own
-    ({ t, base } = await listeningWithSources(SOURCES, (i) => ({
+    ({ t, base } = await listeningWithSources(engine, SOURCES, (i) => ({
       key: key(i),
       title: { en: `Source ${i}` },
       text: 'A paragraph of text that makes each record a few hundred bytes long. '.repeat(6),
@@ -369,11 +373,12 @@ describe('an export is one snapshot', () => {
   });
 });
 
+// checks SQLite's WAL checkpoint through its own connection; PostgreSQL's sibling below
 describe('an abandoned export', () => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
-    ({ t, base } = await listeningWithSources(3000, (i) => ({
+    ({ t, base } = await listeningWithSources('sqlite', 3000, (i) => ({
       key: `src:gone-${i}`,
       text: 'Text long enough to make the export take several pages and chunks. '.repeat(6),
     })));
@@ -411,6 +416,53 @@ describe('an abandoned export', () => {
     expect(busy).toBe(0);
     const after = await fetchSettled(`${base}/v1/export`);
     // 3,000 sources and the one made after, and the trailer
+    expect((await after.text()).trimEnd().split('\n')).toHaveLength(3002);
+  });
+});
+
+describePg('an abandoned export', () => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    ({ t, base } = await listeningWithSources('postgres', 3000, (i) => ({
+      key: `src:gone-${i}`,
+      text: 'Text long enough to make the export take several pages and chunks. '.repeat(6),
+    })));
+  }, 60_000);
+  afterAll(() => t?.close());
+
+  it('ends its snapshot transaction when the client goes away, so no connection is left holding it', async () => {
+    if (!(t.app.storage instanceof PostgresStorage)) throw new Error('this test checks the PostgreSQL engine');
+    const pool = t.app.storage.db.$client;
+    // other connections to the database inside a transaction: the export's, while it streams
+    const inTransaction = async () =>
+      (
+        await pool.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL',
+        )
+      ).rows[0]!.n;
+    const controller = new AbortController();
+    const res = await fetchSettled(`${base}/v1/export`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    expect(await inTransaction()).toBe(1);
+    controller.abort();
+    await reader.read().catch(() => undefined);
+
+    let open = 1;
+    for (let attempt = 0; attempt < 50 && open !== 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      open = await inTransaction();
+    }
+    expect(open).toBe(0);
+    const created = await fetch(`${base}/v1/sources`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'news_article', title: { en: 'After' } }),
+    });
+    expect(created.status).toBe(201);
+    const after = await fetchSettled(`${base}/v1/export`);
+    // the sources, the one made after, and the trailer
     expect((await after.text()).trimEnd().split('\n')).toHaveLength(3002);
   });
 });

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { buildTestApp, TEST_KEY, type TestApp } from './helpers.js';
+import { describeEngines, describePg, freshPgDatabase } from './support/pg.js';
 
 type Json = Record<string, any>;
 
@@ -50,10 +51,10 @@ function languageMaps(value: unknown, where = '', found: [string, Json][] = []):
   return found;
 }
 
-describe('the seeded app', () => {
+describeEngines('the seeded app', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildTestApp({ seed: true });
+    t = await buildTestApp({ seed: true, engine });
   });
   afterAll(() => t.close());
 
@@ -226,6 +227,7 @@ describe('the seeded app', () => {
   });
 });
 
+// reads the SQLite file itself, to see that no row was written again; PostgreSQL's sibling below
 describe('seed loading at start-up', () => {
   it('loads the seed once: a second start on the same database changes nothing', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'annals-seed-'));
@@ -265,6 +267,33 @@ describe('seed loading at start-up', () => {
       expect(snapshot()).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describePg('seed loading at start-up', () => {
+  it('loads the seed once: a second start on the same database changes nothing', async () => {
+    const database = await freshPgDatabase();
+    const config = { databasePath: '', postgres: { url: database.url, poolSize: 2 }, seedWhenEmpty: true, bootstrapKey: TEST_KEY, logLevel: 'silent' as const };
+    // what a start could change, seen through the API: every record, its timestamps, the revision
+    const snapshot = async (app: Awaited<ReturnType<typeof buildApp>>) => {
+      const exported = await app.inject({ url: '/v1/export' });
+      expect(exported.statusCode).toBe(200);
+      const entries = (await app.inject({ url: '/v1/timeline?limit=500' })).json().data.map((e: Json) => [e.key, e.updatedAt]);
+      const curated = (await app.inject({ url: '/v1/timelines' })).json().data.map((e: Json) => [e.key, e.updatedAt]);
+      return { export: exported.body, entries, curated };
+    };
+    try {
+      const first = await buildApp(config);
+      const before = await snapshot(first).finally(() => first.close());
+      expect(before.entries).toHaveLength(seedRecords.filter((r) => r.kind === 'event' || r.kind === 'statement').length);
+      expect(before.curated).toHaveLength(1);
+
+      const second = await buildApp(config);
+      const after = await snapshot(second).finally(() => second.close());
+      expect(after).toEqual(before);
+    } finally {
+      await database.drop();
     }
   });
 });

@@ -18,10 +18,10 @@ const SEED = Number(process.env.TIMELINE_SEED ?? 20220105);
 const RUNS = Number(process.env.TIMELINE_RUNS ?? 1);
 console.log(`timeline-property: fast-check seed ${SEED} (override with TIMELINE_SEED), runs x${RUNS}`);
 /**
- * Each run builds an app on a fresh database: on PostgreSQL a new database and its migrations
- * take seconds where SQLite's in-memory one takes a fraction, so the full count there would run
- * for minutes. PostgreSQL runs a quarter of the runs (the same seed, so the first datasets
- * SQLite checks); TIMELINE_RUNS scales both.
+ * Each run builds an app on a fresh database: on PostgreSQL a new database (a copy of the
+ * migrated template) and its app take several times as long as SQLite's in-memory one, so the
+ * full count there would run for minutes. PostgreSQL runs a quarter of the runs (the same seed,
+ * so the first datasets SQLite checks); TIMELINE_RUNS scales both.
  */
 const runs = (engine: Engine, n: number) => Math.max(1, Math.round(n * RUNS * (engine === 'postgres' ? 0.25 : 1)));
 /** TIMELINE_NO_SHRINK=1 reports the first counterexample as found (faster when exploring). */

@@ -42,6 +42,7 @@ import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js'
 import { writeTransaction } from './transactions.js';
 import { beginPostgresImport } from './import.js';
 import { loadSeedIfEmpty } from './seed.js';
+import { RequestCounter } from './request-counts.js';
 
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
@@ -93,8 +94,11 @@ export async function preparePostgresDatabase(
 export class PostgresStorage implements Storage {
   readonly engine = 'postgres' as const;
   readonly #committedMigrations = committedMigrations();
+  readonly #requestCounter: RequestCounter;
 
-  constructor(readonly db: PgDb) {}
+  constructor(readonly db: PgDb) {
+    this.#requestCounter = new RequestCounter(db.$client);
+  }
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
@@ -312,6 +316,11 @@ export class PostgresStorage implements Storage {
 
   async entriesMatching(query: TimelineQuery, ids: number[]) {
     return entriesMatching(this.db, query, ids);
+  }
+
+  /** Counted in the database, so that N servers give a client its budget once, not N times. */
+  async countRequest(key: string, windowMs: number) {
+    return this.#requestCounter.count(key, windowMs);
   }
 
   /** The database answers and has every migration this code ships. */
