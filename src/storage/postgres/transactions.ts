@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
@@ -12,13 +11,6 @@ export type PgTx = NodePgDatabase<typeof schema> | PgTransaction;
 export const now = () => new Date().toISOString();
 
 /**
- * How long a write waits for a lock another transaction holds (the revision row: another write,
- * an import's batch, a dry run) before it gives up with lock_not_available, answered 503 with
- * Retry-After as on SQLite after its busy timeout, which this matches.
- */
-const WRITE_LOCK_WAIT_MS = 5000;
-
-/**
  * Runs `work` in a write transaction (READ COMMITTED) that bumps the data revision first.
  * The bump locks the revision row until commit, so write transactions from every server run
  * one after another: each reads (with a new snapshot per statement) what the one before it
@@ -27,7 +19,6 @@ const WRITE_LOCK_WAIT_MS = 5000;
  */
 export async function writeTransaction<T>(db: PgDb, work: (tx: PgTransaction) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL lock_timeout = ${WRITE_LOCK_WAIT_MS}`));
     await bumpRevision(tx);
     return work(tx);
   });
