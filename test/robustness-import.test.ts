@@ -221,44 +221,6 @@ describeEngines('forward references', (engine) => {
     expect((await inject(app, 'GET', '/v1/places/place:b')).statusCode).toBe(200);
     expect((await inject(app, 'GET', '/v1/places/place:c')).statusCode).toBe(404);
   });
-
-  // PostgreSQL's equivalent: another server's write transaction holding the revision row, which every write locks first
-  it.skipIf(engine !== 'postgres')('a write kept waiting by another transaction holding the revision answers 503 with Retry-After, never 500', { timeout: 60_000 }, async () => {
-    const app = await fresh(engine);
-    expect((await inject(app, 'POST', '/v1/places', { key: 'place:a', type: 'site', name: { en: 'A' } })).statusCode).toBe(201);
-    expect((await inject(app, 'POST', '/v1/places', { key: 'place:b', type: 'site', name: { en: 'B' } })).statusCode).toBe(201);
-    if (!(app.app.storage instanceof PostgresStorage)) throw new Error('a PostgreSQL app');
-    const other = await app.app.storage.db.$client.connect();
-    await other.query('BEGIN');
-    await other.query(`UPDATE settings SET value = value WHERE name = 'revision'`);
-    let held = true;
-    try {
-      const writes = [
-        inject(app, 'POST', '/v1/places', { key: 'place:c', type: 'site', name: { en: 'C' } }),
-        inject(app, 'PATCH', '/v1/places/place:a', { type: 'city' }),
-        inject(app, 'DELETE', '/v1/places/place:b'),
-        inject(app, 'POST', '/v1/events', { key: 'event:e', type: 'protest', date: '2022-01-02', title: { en: 'E' } }),
-      ];
-      for (const res of writes) {
-        const problem = expectProblem(await res, 503);
-        expect((await res).headers['retry-after']).toMatch(/^\d+$/);
-        expect(problem.detail).not.toMatch(/postgres|lock_timeout|canceling/i);
-      }
-      // an import waits for the lock: released meanwhile, it goes through
-      setTimeout(() => {
-        held = false;
-        void other.query('ROLLBACK');
-      }, 700);
-      const report = await importOk(app, ndjson([place('place:d'), place('place:e', { parent: 'place:d' })]));
-      expect(report).toMatchObject({ created: 2, refused: 0 });
-    } finally {
-      if (held) await other.query('ROLLBACK');
-      other.release();
-    }
-    expect((await inject(app, 'GET', '/v1/places/place:b')).statusCode).toBe(200);
-    expect((await inject(app, 'GET', '/v1/places/place:c')).statusCode).toBe(404);
-    expect((await inject(app, 'GET', '/v1/places/place:a')).json().type).toBe('site');
-  });
 });
 
 // -------------------------------------------------------------------------------------------
