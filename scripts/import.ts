@@ -16,7 +16,7 @@ const { values, positionals } = parseArgs({
 const file = positionals[0];
 if (!file) fail('usage: npm run import -- FILE [--dry-run] [--stop-on-error]');
 
-const storage = openConfiguredStorage();
+const storage = await openConfiguredStorage();
 // Loading an empty database, nothing else can be lost to a failure and nobody is kept
 // waiting for the write lock: a bulk load (one transaction, indexes built at the end).
 const session = await storage.beginImport({ dryRun: values['dry-run'] ?? false, bulkLoad: 'when-empty' });
