@@ -1,7 +1,6 @@
 // POST /v1/import, importNdjson and the import CLI, each test on its own fresh database, on
-// both engines (the rows behind the API read with SQL on either). The import CLI and the bulk
-// load of the CLI are SQLite's: the CLI does not write to PostgreSQL yet, and the bulk load
-// checks the file's journal, triggers and WAL.
+// both engines (the rows behind the API read with SQL on either). The bulk load of the CLI is
+// SQLite's: it checks the file's journal, triggers and WAL.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -11,6 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/storage/sqlite/client.js';
 import { importNdjson } from '../src/import/ndjson.js';
@@ -18,7 +18,7 @@ import { beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
-import { describeEngines, type Engine } from './support/pg.js';
+import { describeEngines, freshPgDatabase, type Engine, type PgDatabase } from './support/pg.js';
 
 type Json = Record<string, any>;
 
@@ -56,23 +56,35 @@ function withDb<T>(file: string, read: (db: Database.Database) => T): T {
   }
 }
 
-/** The database a test reads its rows from: an SQLite file, or the app's PostgreSQL pool. */
+/** The database a test reads its rows from: an SQLite file or a PostgreSQL URL (ANNALS_DB), or the app's. */
 type Rows = string | TestApp;
 
-/** The rows of a query (`?` placeholders) on the app's database, or on an SQLite file. */
+/** `?` placeholders as PostgreSQL numbers them. */
+const numbered = (query: string) => {
+  let n = 0;
+  return query.replace(/\?/g, () => `$${++n}`);
+};
+
+/** The rows of a query (`?` placeholders) on the app's database, or on the database ANNALS_DB would name. */
 async function queryRows<Row>(from: Rows, query: string, params: unknown[] = []): Promise<Row[]> {
-  if (typeof from === 'string') return withDb(from, (db) => db.prepare(query).all(...params) as Row[]);
-  if (from.app.storage instanceof PostgresStorage) {
-    let n = 0;
-    return (await from.app.storage.db.$client.query(query.replace(/\?/g, () => `$${++n}`), params)).rows as Row[];
+  if (typeof from === 'string' && /^postgres(ql)?:\/\//.test(from)) {
+    const client = new pg.Client({ connectionString: from });
+    await client.connect();
+    try {
+      return (await client.query(numbered(query), params)).rows as Row[];
+    } finally {
+      await client.end();
+    }
   }
+  if (typeof from === 'string') return withDb(from, (db) => db.prepare(query).all(...params) as Row[]);
+  if (from.app.storage instanceof PostgresStorage) return (await from.app.storage.db.$client.query(numbered(query), params)).rows as Row[];
   return queryRows(from.databasePath, query, params);
 }
 
 const rowCounts = async (from: Rows): Promise<Record<(typeof RECORD_TABLES)[number], number>> =>
   Object.fromEntries(
     await Promise.all(
-      RECORD_TABLES.map(async (table) => [table, (await queryRows<{ n: number }>(from, `SELECT count(*) AS n FROM ${table}`))[0]!.n]),
+      RECORD_TABLES.map(async (table) => [table, Number((await queryRows<{ n: number }>(from, `SELECT count(*) AS n FROM ${table}`))[0]!.n)]),
     ),
   ) as Record<(typeof RECORD_TABLES)[number], number>;
 
@@ -706,16 +718,24 @@ describeEngines('HTTP', (engine) => {
   });
 });
 
-// SQLite only: the import CLI does not write to PostgreSQL yet.
-describe('import CLI', () => {
+describeEngines('import CLI', (engine) => {
   const dirs: string[] = [];
-  afterEach(() => {
+  const databases: PgDatabase[] = [];
+  afterEach(async () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    await Promise.all(databases.splice(0).map((database) => database.drop()));
   });
   const tempDir = () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'annals-cli-'));
     dirs.push(dir);
     return dir;
+  };
+  /** ANNALS_DB for the command: a file `name` in `dir`, or a new PostgreSQL database. */
+  const newDatabase = async (dir: string, name: string) => {
+    if (engine === 'sqlite') return path.join(dir, name);
+    const database = await freshPgDatabase();
+    databases.push(database);
+    return database.url;
   };
   const runCli = (databasePath: string, args: string[]) => {
     const result = spawnSync('npx', ['tsx', 'scripts/import.ts', ...args], {
@@ -728,7 +748,7 @@ describe('import CLI', () => {
   };
 
   it('imports a file, reporting JSON on stdout and progress on stderr', async () => {
-    const db = path.join(tempDir(), 'annals.db');
+    const db = await newDatabase(tempDir(), 'annals.db');
     const run = runCli(db, [seedFile]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.report).toMatchObject({ lines: seedRecords.length, created: seedRecords.length, refused: 0, dryRun: false });
@@ -738,7 +758,7 @@ describe('import CLI', () => {
   });
 
   it('--dry-run validates and stores nothing', async () => {
-    const db = path.join(tempDir(), 'annals.db');
+    const db = await newDatabase(tempDir(), 'annals.db');
     const run = runCli(db, [seedFile, '--dry-run']);
     expect(run.status, run.stderr).toBe(0);
     expect(run.report).toMatchObject({ created: seedRecords.length, refused: 0, dryRun: true });
@@ -751,14 +771,14 @@ describe('import CLI', () => {
     const file = path.join(dir, 'bad.ndjson');
     writeFileSync(file, `${[JSON.stringify(source), '{bad', JSON.stringify(placeKz), JSON.stringify(actorOts)].join('\n')}\n`);
 
-    const all = path.join(dir, 'all.db');
+    const all = await newDatabase(dir, 'all.db');
     const run = runCli(all, [file]);
     expect(run.status).toBe(1);
     expect(run.report).toMatchObject({ lines: 4, created: 3, refused: 1, stopped: false });
     expect(run.stderr).toMatch(/line 2: not valid JSON/);
     expect(await rowCounts(all)).toMatchObject({ sources: 1, places: 1, actors: 1 });
 
-    const stopped = path.join(dir, 'stopped.db');
+    const stopped = await newDatabase(dir, 'stopped.db');
     const stop = runCli(stopped, [file, '--stop-on-error']);
     expect(stop.status).toBe(1);
     expect(stop.report).toMatchObject({ created: 1, refused: 1, stopped: true });

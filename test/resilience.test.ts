@@ -4,19 +4,26 @@
 // backup copies one snapshot). Every test bounds its own time and SIGKILLs whatever server it
 // left running in `afterEach`.
 //
+// The first three run on both engines: on PostgreSQL each server gets a fresh database
+// (ANNALS_DB a URL), checked with SQL afterwards; the backup is SQLite's online backup of
+// the file, and stays SQLite-only. PostgreSQL has its own failure modes instead of the file's:
+// a server it cannot reach at start-up, and connections it ends under a running server.
+//
 // Knobs (environment):
 //   RESILIENCE_SEED          seed of the PRNG that picks the kill moments (printed)
-//   RESILIENCE_KILL_ROUNDS   kill -9 rounds (default 20)
-//   RESILIENCE_IMPORT_LINES  lines of the large import file (default 20000)
+//   RESILIENCE_KILL_ROUNDS   kill -9 rounds (default 20; 8 on PostgreSQL)
+//   RESILIENCE_IMPORT_LINES  lines of the large import file (default 20000; 2500 on PostgreSQL)
 //   RESILIENCE_LOAD_SECONDS  duration of the writers-and-readers run (default 30)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, createReadStream } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { backupDatabase } from '../src/storage/sqlite/backup.js';
 import { openDatabase } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
@@ -34,6 +41,7 @@ import {
   type LogLine,
   type ServerProcess,
 } from './support/server.js';
+import { describeEngines, describePg, freshPgDatabase, type Engine, type PgDatabase } from './support/pg.js';
 
 type Json = Record<string, any>;
 
@@ -50,10 +58,62 @@ const tempDir = () => {
   return dir;
 };
 
+const pgDatabases: PgDatabase[] = [];
+
 afterEach(async () => {
   await stopAllServers();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  await Promise.all(pgDatabases.splice(0).map((database) => database.drop()));
 });
+
+/** ANNALS_DB for a server on a fresh database of `engine`: a file in a temp folder, or a new PostgreSQL database. */
+async function serverDatabase(engine: Engine): Promise<string> {
+  if (engine === 'sqlite') return path.join(tempDir(), 'annals.db');
+  const database = await freshPgDatabase();
+  pgDatabases.push(database);
+  return database.url;
+}
+
+/** One query on a PostgreSQL database, over a connection of its own. */
+async function pgQuery<Row>(url: string, text: string, values: unknown[] = []): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as Row[];
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Waits until no other connection is open to the database: the backends of a killed server
+ * have noticed and ended, so that whatever they were committing is settled before a check.
+ */
+async function pgSettled(url: string): Promise<void> {
+  const by = Date.now() + 20_000;
+  for (;;) {
+    const [row] = await pgQuery<{ n: number }>(
+      url,
+      `SELECT count(*)::integer AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    if (row!.n === 0) return;
+    if (Date.now() > by) throw new Error(`${row!.n} connections still open to the database`);
+    await sleep(50);
+  }
+}
+
+/** Keys of the places whose key is LIKE `pattern`, on either engine. */
+async function placeKeysLike(engine: Engine, database: string, pattern: string): Promise<string[]> {
+  if (engine === 'postgres') {
+    return (await pgQuery<{ key: string }>(database, `SELECT key FROM places WHERE key LIKE $1`, [pattern])).map((row) => row.key);
+  }
+  const db = openForCheck(database);
+  try {
+    return db.prepare(`SELECT key FROM places WHERE key LIKE ?`).pluck().all(pattern) as string[];
+  } finally {
+    db.close();
+  }
+}
 
 const ndjson = (records: object[]) => records.map((r) => `${JSON.stringify(r)}\n`).join('');
 
@@ -146,9 +206,8 @@ function largeImportFile(round: number, lines: number): string {
 }
 
 interface RoundCheck {
-  integrity: string;
-  foreignKeyViolations: number;
-  searchIndex: string;
+  /** SQLite's checks of the file (null on PostgreSQL, which checks its constraints on every write and recovers from its own log). */
+  file: ReturnType<typeof checkDatabase> | null;
   /** Line numbers stored for this round, ascending. */
   stored: number[];
   /** Events of this round that lack a tag or their search document. */
@@ -157,11 +216,23 @@ interface RoundCheck {
   perRound: Map<string, number>;
 }
 
-function checkRound(file: string, round: number): RoundCheck {
+/** What a round stored, from the database `databasePath` names after the kill. */
+async function checkRound(engine: Engine, databasePath: string, round: number): Promise<RoundCheck> {
+  if (engine === 'postgres') return checkRoundPg(databasePath, round);
+  const snapshot = `${databasePath}.check-${round}`;
+  snapshotDatabase(databasePath, snapshot);
+  try {
+    return checkRoundFile(snapshot, round);
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${snapshot}${suffix}`, { force: true });
+  }
+}
+
+function checkRoundFile(file: string, round: number): RoundCheck {
   const r = `r${String(round).padStart(2, '0')}`;
   const db = openForCheck(file);
   try {
-    const { integrity, foreignKeyViolations, searchIndex } = checkDatabase(db);
+    const integrity = checkDatabase(db);
     const keys = db
       .prepare(`SELECT key FROM places WHERE key LIKE ? UNION ALL SELECT key FROM entries WHERE key LIKE ?`)
       .pluck()
@@ -187,13 +258,40 @@ function checkRound(file: string, round: number): RoundCheck {
           .all() as { round: string; n: number }[]
       ).map((row) => [row.round, row.n]),
     );
-    return { integrity, foreignKeyViolations, searchIndex, stored, brokenEvents, perRound };
+    return { file: integrity, stored, brokenEvents, perRound };
   } finally {
     db.close();
   }
 }
 
-describe('kill -9 during a large import', () => {
+async function checkRoundPg(url: string, round: number): Promise<RoundCheck> {
+  const r = `r${String(round).padStart(2, '0')}`;
+  await pgSettled(url);
+  const keys = await pgQuery<{ key: string }>(
+    url,
+    `SELECT key FROM places WHERE key LIKE $1 UNION ALL SELECT key FROM entries WHERE key LIKE $2`,
+    [`place:${r}-l%`, `event:${r}-l%`],
+  );
+  const stored = keys.map(({ key }) => Number(key.slice(key.lastIndexOf('-l') + 2))).sort((a, b) => a - b);
+  const events = await pgQuery<{ key: string; tags: number; docs: number }>(
+    url,
+    `SELECT e.key,
+       (SELECT count(*)::integer FROM entry_tags t WHERE t.entry_id = e.id) AS tags,
+       (SELECT count(*)::integer FROM search_index s WHERE s.entry_id = e.id) AS docs
+     FROM entries e WHERE e.key LIKE $1`,
+    [`event:${r}-l%`],
+  );
+  const brokenEvents = events.filter((e) => e.tags !== 2 || e.docs !== 1).map((e) => e.key);
+  const rounds = await pgQuery<{ round: string; n: number }>(
+    url,
+    `SELECT substr(key, strpos(key, ':') + 1, 3) AS round, count(*)::integer AS n
+     FROM (SELECT key FROM places UNION ALL SELECT key FROM entries) AS stored
+     WHERE key ~ ':r[0-9]{2}-l' GROUP BY round`,
+  );
+  return { file: null, stored, brokenEvents, perRound: new Map(rounds.map((row) => [row.round, row.n])) };
+}
+
+describeEngines('kill -9 during a large import', (engine) => {
   // One database for every round, the server restarted on it each time: each start after a
   // kill does the WAL crash recovery itself, and earlier rounds' records must survive every
   // later kill. Keys carry the round, so each round's batches are checked on their own (every
@@ -203,8 +301,10 @@ describe('kill -9 during a large import', () => {
   // time]. 20k lines with mostly places take ~4 s to import; with ~2 s of start-up per round, the
   // 20 rounds plus the calibration run take about 1.5 minutes (a fresh database per round would
   // save little: start-up is the same, and checks of the grown file cost well under a second).
-  const rounds = envNumber('RESILIENCE_KILL_ROUNDS', 20);
-  const lines = envNumber('RESILIENCE_IMPORT_LINES', 20_000);
+  // PostgreSQL imports batch by batch several times slower (a round trip per statement): a
+  // smaller file and fewer rounds keep its half as long as SQLite's, and still kill mid-import
+  const rounds = envNumber('RESILIENCE_KILL_ROUNDS', engine === 'sqlite' ? 20 : 8);
+  const lines = envNumber('RESILIENCE_IMPORT_LINES', engine === 'sqlite' ? 20_000 : 2_500);
   const seed = envNumber('RESILIENCE_SEED', 0x5eed_a11);
 
   it(
@@ -214,7 +314,7 @@ describe('kill -9 during a large import', () => {
       const random = mulberry32(seed);
       console.log(`[kill -9] seed ${seed} (RESILIENCE_SEED), ${rounds} rounds of ${lines} lines`);
       const dir = tempDir();
-      const databasePath = path.join(dir, 'annals.db');
+      const databasePath = await serverDatabase(engine);
       const expectedPerRound = new Map<string, number>();
 
       // Round 0 calibrates: an import that runs to its end, which also checks that a whole
@@ -267,17 +367,10 @@ describe('kill -9 during a large import', () => {
         expect(exit.signal, 'the server died of the SIGKILL').toBe('SIGKILL');
 
         const acked = committedBatches(server.logs);
-        const snapshot = path.join(dir, `check-${round}.db`);
-        snapshotDatabase(databasePath, snapshot);
-        const check = checkRound(snapshot, round);
-        rmSync(snapshot, { force: true });
-        rmSync(`${snapshot}-wal`, { force: true });
-        rmSync(`${snapshot}-shm`, { force: true });
+        const check = await checkRound(engine, databasePath, round);
 
         const context = `round ${round} (seed ${seed}, kill at ${delay} ms)`;
-        expect(check.integrity, context).toBe('ok');
-        expect(check.foreignKeyViolations, context).toBe(0);
-        expect(check.searchIndex, context).toBe('ok');
+        if (check.file) expect(check.file, context).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
         expect(check.brokenEvents, `${context}: events stored in part`).toEqual([]);
         // acknowledged batches: consecutive, whole, in order
         acked.forEach((batch, i) => {
@@ -313,11 +406,13 @@ describe('kill -9 during a large import', () => {
       // the database as the last kill left it, recovered by a last clean start and stop
       server = await startServer({ databasePath });
       expect((await server.stop()).code).toBe(0);
-      const db = openForCheck(databasePath);
-      try {
-        expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
-      } finally {
-        db.close();
+      if (engine === 'sqlite') {
+        const db = openForCheck(databasePath);
+        try {
+          expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
+        } finally {
+          db.close();
+        }
       }
     },
     400_000,
@@ -409,14 +504,13 @@ interface ExpectedEntry {
   deleted: boolean;
 }
 
-describe('writers and readers together', () => {
+describeEngines('writers and readers together', (engine) => {
   const seconds = envNumber('RESILIENCE_LOAD_SECONDS', 30);
 
   it(
     `answers every request for ${seconds} s without a 5xx, and keeps every acknowledged write`,
     async () => {
-      const dir = tempDir();
-      const server = await startServer({ databasePath: path.join(dir, 'annals.db') });
+      const server = await startServer({ databasePath: await serverDatabase(engine) });
       const traffic = new Traffic(server.url);
       const random = mulberry32(envNumber('RESILIENCE_SEED', 0x5eed_a11) + 2);
       const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
@@ -683,15 +777,14 @@ describe('writers and readers together', () => {
 // 3. graceful shutdown with 50 slow requests in flight
 // ---------------------------------------------------------------------------------------------
 
-describe('graceful shutdown', () => {
+describeEngines('graceful shutdown', (engine) => {
   it(
     'finishes 50 slow imports in flight, refuses new requests, exits 0 with every record stored',
     async () => {
       const CLIENTS = 50;
       const LINES = 20;
       const INTERVAL = 100; // ms between lines: each upload lasts ~2 s
-      const dir = tempDir();
-      const databasePath = path.join(dir, 'annals.db');
+      const databasePath = await serverDatabase(engine);
       const server = await startServer({ databasePath });
 
       const sent = new Array<number>(CLIENTS).fill(0);
@@ -758,17 +851,19 @@ describe('graceful shutdown', () => {
       expect(exit, `the process exits (last log lines: ${JSON.stringify(shutdownLog)})`).toEqual({ code: 0, signal: null });
       expect(errorLogs(server.logs)).toEqual([]);
 
-      const db = openForCheck(databasePath);
-      try {
-        expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
-        const keys = new Set(db.prepare(`SELECT key FROM places WHERE key LIKE 'place:slow-%'`).pluck().all() as string[]);
-        const want = Array.from({ length: CLIENTS }, (_, c) => Array.from({ length: LINES }, (_, l) => `place:slow-c${c}-l${l + 1}`)).flat();
-        expect(want.filter((key) => !keys.has(key))).toEqual([]);
-        expect(keys.size).toBe(CLIENTS * LINES);
-        expect(db.prepare(`SELECT count(*) FROM places WHERE key LIKE 'place:slow-c999-%'`).pluck().get(), 'imports after SIGTERM').toBe(0);
-      } finally {
-        db.close();
+      if (engine === 'sqlite') {
+        const db = openForCheck(databasePath);
+        try {
+          expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
+        } finally {
+          db.close();
+        }
       }
+      const keys = new Set(await placeKeysLike(engine, databasePath, 'place:slow-%'));
+      const want = Array.from({ length: CLIENTS }, (_, c) => Array.from({ length: LINES }, (_, l) => `place:slow-c${c}-l${l + 1}`)).flat();
+      expect(want.filter((key) => !keys.has(key))).toEqual([]);
+      expect(keys.size).toBe(CLIENTS * LINES);
+      expect([...keys].filter((key) => key.startsWith('place:slow-c999-')), 'imports after SIGTERM').toEqual([]);
     },
     60_000,
   );
@@ -778,6 +873,7 @@ describe('graceful shutdown', () => {
 // 4. backup under write load
 // ---------------------------------------------------------------------------------------------
 
+// SQLite only: the online backup API copies the file; PostgreSQL is backed up with its own tools.
 describe('backup under write load', () => {
   it(
     'copies one snapshot: writes by another connection during the copy neither restart it nor get in',
@@ -986,4 +1082,113 @@ describe('backup under write load', () => {
     },
     120_000,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// 5. PostgreSQL out of reach: at start-up, and connections it ends under a running server
+// ---------------------------------------------------------------------------------------------
+
+/** A loopback port nothing listens on (one the kernel just handed out and that was closed again). */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describePg('PostgreSQL out of reach', () => {
+  it('a server that cannot reach PostgreSQL at start-up exits 1 with one line naming it, without the password', async () => {
+    const port = await closedPort();
+    const url = `postgres://annals:secret-password@127.0.0.1:${port}/annals`;
+    const env: NodeJS.ProcessEnv = { ...process.env, ANNALS_DB: url, PORT: '0', ANNALS_SEED: 'off', LOG_LEVEL: 'warn' };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.resume();
+    const exit = await Promise.race([
+      new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))),
+      sleep(30_000).then(() => {
+        child.kill('SIGKILL');
+        return 'still running after 30 s';
+      }),
+    ]);
+    expect(exit, stderr).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines, stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^annals: failed to start: .*PostgreSQL.*127\\.0\\.0\\.1:${port}`));
+    expect(stderr).not.toContain('secret-password');
+  });
+
+  it('connections ended under requests in flight: a 503 problem for those requests, nothing stored in part, then served again', async () => {
+    const database = await serverDatabase('postgres');
+    const server = await startServer({ databasePath: database });
+    const seeded = await freshRequest(server.url, 'POST', '/v1/import', ndjson([{ kind: 'place', key: 'place:reach-0', type: 'site', name: { en: 'Reach 0' } }]));
+    expect(seeded.status, seeded.body ?? seeded.error).toBe(200);
+
+    // the test's own connection holds the places table, so that the server's next read and
+    // write of it wait on PostgreSQL, mid-request, until their connections are ended
+    const holder = new pg.Client({ connectionString: database });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE places IN ACCESS EXCLUSIVE MODE');
+      const read = fetch(`${server.url}/v1/places?limit=10`, { headers: SERVER_AUTH });
+      const write = fetch(`${server.url}/v1/places`, {
+        method: 'POST',
+        headers: { ...SERVER_AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'place:reach-1', type: 'site', name: { en: 'Reach 1' } }),
+      });
+      // awaited below; a failed test leaves them to the server's kill
+      for (const pending of [read, write]) pending.catch(() => {});
+      // the holder's transaction sees one snapshot of pg_stat_activity: watched from connections of their own
+      const waitingBy = Date.now() + 10_000;
+      const waiting = async () =>
+        (
+          await pgQuery<{ n: number }>(
+            database,
+            `SELECT count(*)::integer AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'annals' AND wait_event_type = 'Lock'`,
+          )
+        )[0]!.n;
+      while ((await waiting()) < 2) {
+        expect(Date.now(), 'both requests wait for the lock').toBeLessThan(waitingBy);
+        await sleep(50);
+      }
+      const ended = await pgQuery<{ n: number }>(
+        database,
+        `SELECT count(*)::integer AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'annals') AS terminated`,
+      );
+      expect(ended[0]!.n).toBeGreaterThanOrEqual(2);
+      for (const [what, response] of [['read', await read], ['write', await write]] as const) {
+        const body = await response.text();
+        expect(response.status, `${what}: ${body}`).toBe(503);
+        expect(response.headers.get('content-type'), what).toMatch(/^application\/problem\+json/);
+        expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
+        const problem = JSON.parse(body) as Json;
+        expect(problem, what).toMatchObject({ status: 503, code: 'database-unavailable' });
+        expect(problem.detail, what).not.toMatch(/postgres|terminat|administrator/i);
+      }
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+    }
+
+    // the server is still up, opens new connections and serves reads and writes again
+    expect(server.hasExited(), server.stderr()).toBe(false);
+    expect((await freshRequest(server.url, 'GET', '/readyz')).status).toBe(200);
+    const places = await freshRequest(server.url, 'GET', '/v1/places?limit=10');
+    expect(places.status, places.body).toBe(200);
+    expect((JSON.parse(places.body!) as Json).data.map((p: Json) => p.key)).toEqual(['place:reach-0']);
+    const retried = await fetch(`${server.url}/v1/places`, {
+      method: 'POST',
+      headers: { ...SERVER_AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'place:reach-1', type: 'site', name: { en: 'Reach 1' } }),
+    });
+    expect(retried.status, await retried.text()).toBe(201);
+    expect(errorLogs(server.logs).filter((line) => (line.level ?? 0) >= 60), 'fatal log lines').toEqual([]);
+    expect((await server.stop()).code).toBe(0);
+  }, 60_000);
 });

@@ -1,11 +1,13 @@
 /**
  * Issue #13, defects 8 and 24: every write the API accepts leaves data that exports,
  * imports into an empty instance and exports again to the same bytes, and what the API
- * refuses the import refuses too. Each test builds the real app on its own fresh database.
+ * refuses the import refuses too. Each test builds the real app on its own fresh database, on
+ * each engine.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 import { expectRoundTrip, exportText, importText, splitTrailer } from './support/roundtrip.js';
 
 /** An export's records, without the trailer (whose revision counts every write transaction, even one that stored nothing). */
@@ -15,12 +17,15 @@ type Json = Record<string, any>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 let t: TestApp;
-beforeEach(async () => {
-  t = await buildTestApp({ memory: true });
-});
-afterEach(async () => {
-  await t.close();
-});
+/** Inside a block of `engine`: a fresh app for each of its tests. */
+function eachTestApp(engine: Engine): void {
+  beforeEach(async () => {
+    t = await buildTestApp({ memory: true, engine });
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+}
 
 const send = (method: Method, url: string, payload?: object) =>
   t.app.inject({ method, url, headers: AUTH, ...(payload === undefined ? {} : { payload }) });
@@ -54,7 +59,8 @@ const event = (key: string, parent: string | null = null) => ({
   parent,
 });
 
-describe('defect 8: accepted edits leave data the export brings back', () => {
+describeEngines('defect 8: accepted edits leave data the export brings back', (engine) => {
+  eachTestApp(engine);
   it('refuses a place parent cycle closed above any depth, naming the places', async () => {
     const chain = Array.from({ length: 120 }, (_, i) => place(`place:p${i}`, i === 0 ? null : `place:p${i - 1}`));
     expect((await importLines(chain)).refused).toBe(0);
@@ -195,7 +201,8 @@ describe('defect 8: accepted edits leave data the export brings back', () => {
   });
 });
 
-describe('defect 24: references and offsets are checked the same way by the API and the import', () => {
+describeEngines('defect 24: references and offsets are checked the same way by the API and the import', (engine) => {
+  eachTestApp(engine);
   beforeEach(async () => {
     await create('sources', { key: 'src:text', type: 'news_article', text: 'نص المصدر' }); // 9 code points
     await create('sources', { key: 'src:bare', type: 'news_article' });

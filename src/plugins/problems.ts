@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { isBusyError } from '../storage/errors.js';
-import { ProblemError, databaseBusy, problemType, type FieldError, type ProblemCode } from '../schemas/problems.js';
+import { isBusyError, isUnavailableError } from '../storage/errors.js';
+import { ProblemError, databaseBusy, databaseUnavailable, problemType, type FieldError, type ProblemCode } from '../schemas/problems.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -57,6 +57,9 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (isBusyError(error)) {
       request.log.warn({ err: error }, 'database busy');
       error = databaseBusy();
+    } else if (isUnavailableError(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      error = databaseUnavailable();
     }
     if (error instanceof ProblemError && error.status === 404) {
       try {

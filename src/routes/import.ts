@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { isBusyError } from '../storage/errors.js';
-import { ProblemError, databaseBusy, idempotencyKeyReused } from '../schemas/problems.js';
+import { isBusyError, isUnavailableError } from '../storage/errors.js';
+import { ProblemError, databaseBusy, databaseUnavailable, idempotencyKeyReused } from '../schemas/problems.js';
 import { ImportInterrupted, importNdjson, type ImportOptions } from '../import/ndjson.js';
 import { parseStreamInWorker } from '../import/parallel.js';
 import { bearerSecurity, requireScope } from '../plugins/auth.js';
@@ -258,8 +258,8 @@ function importProblem(request: FastifyRequest, error: unknown, limit: number): 
       extensions,
     });
   }
-  if (isBusyError(cause)) {
-    const busy = databaseBusy();
+  if (isBusyError(cause) || isUnavailableError(cause)) {
+    const busy = isBusyError(cause) ? databaseBusy() : databaseUnavailable();
     return new ProblemError(
       busy.status,
       busy.code,

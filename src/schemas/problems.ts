@@ -191,6 +191,14 @@ export const PROBLEM_TYPES = {
       'Another write (or a dry-run import) held the database for longer than a write waits for it. Nothing was ' +
       'changed by this request; retry after `Retry-After` seconds.',
   },
+  'database-unavailable': {
+    title: 'Service unavailable',
+    status: 503,
+    description:
+      'The connection to the database server was lost while answering (a restart, a failover) or could not be made. ' +
+      'A write that answers this may or may not have been stored; retry after `Retry-After` seconds (with the same ' +
+      '`Idempotency-Key`, a create is then made once).',
+  },
   'shutting-down': {
     title: 'Service unavailable',
     status: 503,
@@ -259,6 +267,12 @@ export const unauthorized = (detail: string) =>
 /** Another connection held the database's write lock for longer than a write waits for it. */
 export const databaseBusy = () =>
   new ProblemError(503, 'database-busy', 'Service unavailable', 'the database is busy with another write; retry in a few seconds', {
+    headers: { 'retry-after': '2' },
+  });
+
+/** The database server ended the request's connection, or could not be reached. */
+export const databaseUnavailable = () =>
+  new ProblemError(503, 'database-unavailable', 'Service unavailable', 'the connection to the database was lost; retry in a few seconds', {
     headers: { 'retry-after': '2' },
   });
 

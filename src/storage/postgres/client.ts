@@ -32,5 +32,9 @@ export function openPool(target: PostgresTarget): PgDb {
   // pool, which without a listener would end the process; the pool drops that connection and
   // the next query opens another, so there is nothing else to do here.
   pool.on('error', () => {});
+  // A connection in use that PostgreSQL ends (pg_terminate_backend, a failover) fails its
+  // query, which answers the request, and also emits an error on the client, which the pool
+  // listens for only while the client is idle: without a listener of its own it would end the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return drizzle({ client: pool, schema });
 }

@@ -80,7 +80,9 @@ export async function preparePostgresDatabase(
     await prepareApiKeys(db, options.bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: options.bootstrapKey });
   } catch (error) {
     await db.$client.end();
-    throw error;
+    // names the database the server failed on (its URL without the credentials)
+    const url = new URL(target.url);
+    throw new Error(`PostgreSQL at ${url.host}${url.pathname}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   return db;
 }
