@@ -213,14 +213,102 @@ describePg('import sessions', () => {
     expect(await pair.postgres.currentRevision()).not.toBe(revision);
   });
 
-  it('a bulk load is imported batch by batch on this engine for now, and says so', async () => {
+  it('a bulk load into an empty database is one COPY transaction, reported and stored as SQLite\'s bulk load; imported again, it changes nothing', async () => {
     const pair = await openPair();
-    for (const bulkLoad of ['when-empty', 'always'] as const) {
-      const session = await pair.postgres.beginImport({ bulkLoad });
-      expect(session.mode).toBe('batches');
-      await session.abort();
+    const session = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
+    expect(session.mode).toBe('bulk');
+    await session.abort();
+    const revision = await pair.postgres.currentRevision();
+    const first = await importBoth(pair, seedText, { bulkLoad: 'when-empty' }, { batchSize: 7 });
+    expect(first).toMatchObject({ created: seedLines.length, refused: 0 });
+    expect(await pair.postgres.currentRevision()).not.toBe(revision);
+    const before = await expectSameExport(pair);
+    // the same rows a batch writes: search documents, span and date counts
+    const text = { match: 'overlaps' as const, order: 'asc' as const, text: 'Amreyev' };
+    expect(await pair.postgres.relevanceIds(text)).toEqual(await pair.sqlite.relevanceIds(text));
+    expect((await pair.postgres.relevanceIds(text)).length).toBeGreaterThan(0);
+    const spans = (storage: Storage) => storage.spanCounts({ match: 'overlaps', order: 'asc' }).then((counts) => [...counts].sort((a, b) => a.earliest - b.earliest || a.latest - b.latest || a.n - b.n));
+    expect(await spans(pair.postgres)).toEqual(await spans(pair.sqlite));
+    const window = { match: 'overlaps' as const, order: 'asc' as const, from: 18962, to: 19051 };
+    const days = await pair.sqlite.dateCounts(window, 18962, 19051, 1000);
+    expect(days.days.length).toBeGreaterThan(0);
+    expect(await pair.postgres.dateCounts(window, 18962, 19051, 1000)).toEqual(days);
+    // not empty any more: batch by batch, every record found unchanged
+    const again = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
+    expect(again.mode).toBe('batches');
+    await again.abort();
+    expect(await importBoth(pair, seedText, { bulkLoad: 'when-empty' })).toMatchObject({ created: 0, updated: 0, unchanged: seedLines.length });
+    expect((await exported(pair.postgres)).records).toBe(before.records);
+  }, 60_000);
+
+  it('a bulk load refuses, defers and updates as SQLite\'s does: forward references, a key twice in the file, ids, timelines, bad lines', async () => {
+    const pair = await openPair();
+    const lines = [
+      JSON.stringify(statement), // forward: speaker, context, events
+      JSON.stringify(source),
+      '{"kind":"place",',
+      JSON.stringify(placeKz),
+      JSON.stringify({ ...umbrella, key: 'event:nowhere', places: ['place:kz', 'place:nowhere'] }),
+      JSON.stringify(protest),
+      JSON.stringify(actorAmreyev),
+      JSON.stringify(actorOts),
+      JSON.stringify({ ...meeting, key: 'event:bad-excerpt', sources: [{ ...excerptAt(0, 10), excerpt: 'not the text' }] }),
+      JSON.stringify(umbrella),
+      JSON.stringify(meeting),
+      JSON.stringify({ ...placeKz, key: 'actor:ots' }), // a key another kind holds
+      JSON.stringify({ ...placeKz, key: 'place:loop', parent: 'place:loop' }),
+      // the same key again: an update of a record the load stored, and the entries naming it indexed again
+      JSON.stringify({ ...actorOts, name: { en: 'Organisation of Turkic States' } }),
+      JSON.stringify({ ...placeKz, name: { en: 'Qazaqstan' } }),
+      JSON.stringify({ ...source, text: 'another text' }), // refused: the meeting cites the old one
+      // references by id (the first place and actor the load stored)
+      JSON.stringify({ ...protest, key: 'event:by-id', places: ['1'], actors: [{ actor: '1', role: 'organizer' }], parent: null }),
+      JSON.stringify({ ...meeting, key: 'event:twice', actors: [{ actor: 'actor:ots', role: 'organizer' }, { actor: 'actor:ots', role: 'organizer' }] }),
+      JSON.stringify({ kind: 'timeline', key: 'timeline:main', slug: 'main', title: { en: 'Main' }, entries: ['event:unrest', 'event:protest'] }),
+      JSON.stringify({ kind: 'timeline', key: 'timeline:other', slug: 'main', title: { en: 'Other' } }),
+      JSON.stringify({ ...umbrella, key: 'event:after-timeline', title: { en: 'After the timeline' } }),
+    ];
+    const report = await importBoth(pair, `${lines.join('\n')}\n`, { bulkLoad: 'always' }, { batchSize: 2 });
+    expect(report).toMatchObject({ created: 11, updated: 2 });
+    expect(report.refused).toBeGreaterThanOrEqual(7);
+    await expectSameExport(pair);
+    for (const q of ['Organisation', 'Qazaqstan', 'Kazakhstan']) {
+      const query = { match: 'overlaps' as const, order: 'asc' as const, text: q };
+      expect(await pair.postgres.relevanceIds(query), q).toEqual(await pair.sqlite.relevanceIds(query));
     }
-    expect(comparable(await run(pair.postgres, seedText, { bulkLoad: 'when-empty' }))).toMatchObject({ created: seedLines.length, refused: 0 });
+    expect(await countRows(pair.pgUrl, ['entries', 'citations', 'search_index', 'timeline_entries'])).toEqual({ entries: 6, citations: 2, search_index: 6, timeline_entries: 2 });
+  }, 60_000);
+
+  it('a bulk load stops at the first refused line with stopOnError as SQLite\'s does', async () => {
+    const pair = await openPair();
+    const text = ndjson([source, placeKz, { ...umbrella, places: ['place:none'] }, actorOts, { kind: 'place', key: 'place:x' }, actorAmreyev]);
+    expect(await importBoth(pair, text, { bulkLoad: 'always' }, { stopOnError: true })).toMatchObject({ stopped: true, created: 3, refused: 2 });
+    await expectSameExport(pair);
+  });
+
+  it('a bulk load that fails or is abandoned leaves the database as it was, and other writes wait for it', async () => {
+    const pair = await openPair();
+    const revision = await pair.postgres.currentRevision();
+    const session = await pair.postgres.beginImport({ bulkLoad: 'always' });
+    expect(session.mode).toBe('bulk');
+    for (let batch = 0; batch < 3; batch++) {
+      await session.batch(async (writer) => {
+        for (let i = 0; i < 2_000; i++) {
+          expect(await writer.upsert('place', { ...placeKz, key: `place:p${batch}-${i}` })).toEqual({ outcome: 'created' });
+        }
+      });
+    }
+    let written = false;
+    const meanwhile = pair.postgres.createRecord('actor', { key: 'actor:meanwhile', type: 'person', name: { en: 'M' } }, null).then(() => {
+      written = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(written).toBe(false);
+    await expect(session.batch(() => Promise.reject(new Error('the batch fails')))).rejects.toThrow('the batch fails');
+    await session.abort();
+    await meanwhile;
+    expect(await countRows(pair.pgUrl, ['places', 'actors'])).toEqual({ places: 0, actors: 1 });
+    expect(await pair.postgres.currentRevision()).not.toBe(revision);
   }, 60_000);
 });
 
