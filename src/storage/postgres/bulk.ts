@@ -12,13 +12,19 @@
  * every few thousand records, while the next records are prepared. The statement triggers of
  * `entries` (migration pg/0001) count each COPY's entries once.
  *
+ * When the load's role may set `session_replication_role` (a superuser, or one granted SET on
+ * it), the load runs as a replica would: the foreign keys' triggers and the count triggers do
+ * not fire for each row. The load has resolved every reference itself; before it commits, one
+ * anti-join per foreign key checks them all (as SQLite's bulk load runs foreign_key_check),
+ * and the counts are made from the entries in one statement (the database had none before).
+ *
  * What the load cannot write so (a key stored earlier in the same file, an update; a key or
  * reference spelled as an id; curated timelines, whose slugs are checked against the others)
  * is written as a batch writes it, in the load's transaction, once the buffers have gone: it
  * sees every row before it. Readers see the database as it was until the load commits.
  */
 import { finished } from 'node:stream/promises';
-import { getTableColumns, getTableName } from 'drizzle-orm';
+import { getTableColumns, getTableName, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
@@ -330,6 +336,54 @@ class BulkLoad {
 }
 
 /**
+ * Makes the transaction skip the triggers of foreign keys and counts, when its role may;
+ * true when it does.
+ */
+async function skipRowTriggers(tx: PgTransaction): Promise<boolean> {
+  await tx.execute(sql`SAVEPOINT bulk_load_role`);
+  try {
+    await tx.execute(sql`SET LOCAL session_replication_role = replica`);
+  } catch {
+    // not allowed: the triggers fire as for any write
+    await tx.execute(sql`ROLLBACK TO SAVEPOINT bulk_load_role`);
+    return false;
+  }
+  await tx.execute(sql`RELEASE SAVEPOINT bulk_load_role`);
+  return true;
+}
+
+/**
+ * What the skipped triggers would have done, before the load commits: every foreign key of
+ * the schema checked in one anti-join each, and the entry counts made from the entries (the
+ * load began on a database without entries, so without counts).
+ */
+async function finishWithoutRowTriggers(tx: PgTransaction): Promise<void> {
+  const { rows: keys } = await tx.execute<{ name: string; child: string; column: string; parent: string; referenced: string }>(sql`
+    SELECT c.conname AS name, c.conrelid::regclass::text AS child, a.attname AS "column",
+           c.confrelid::regclass::text AS parent, r.attname AS referenced
+      FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+      JOIN pg_attribute r ON r.attrelid = c.confrelid AND r.attnum = c.confkey[1]
+     WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace AND cardinality(c.conkey) = 1
+     ORDER BY c.conname`);
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  for (const key of keys) {
+    // regclass text is quoted already where it needs to be
+    const { rows } = await tx.execute<{ missing: number }>(
+      sql.raw(
+        `SELECT count(*)::integer AS missing FROM ${key.child} c WHERE c.${quote(key.column)} IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM ${key.parent} p WHERE p.${quote(key.referenced)} = c.${quote(key.column)})`,
+      ),
+    );
+    const missing = rows[0]?.missing ?? 0;
+    if (missing > 0) throw new Error(`bulk load: ${missing} rows of ${key.child} refer to missing records (${key.name})`);
+  }
+  await tx.execute(sql`DELETE FROM entry_span_counts`);
+  await tx.execute(sql`DELETE FROM entry_date_counts`);
+  await tx.execute(sql`SELECT entry_counts_add(ARRAY(SELECT ROW(span_class, earliest, latest, kind)::entry_count_key FROM entries))`);
+}
+
+/**
  * Opens a bulk load on a connection of its own, in one transaction; null when `whenEmpty`
  * and the database holds records (the caller imports batch by batch instead).
  */
@@ -372,6 +426,13 @@ export async function beginBulkLoad(
     await end(false).catch(() => {});
     throw error;
   }
+  let withoutRowTriggers: boolean;
+  try {
+    withoutRowTriggers = await skipRowTriggers(held.tx);
+  } catch (error) {
+    await end(false).catch(() => {});
+    throw error;
+  }
   const load = new BulkLoad(held.tx, client, specs);
   let batches = 0;
   return {
@@ -388,6 +449,7 @@ export async function beginBulkLoad(
       if (ended) return;
       try {
         await load.drain();
+        if (withoutRowTriggers) await finishWithoutRowTriggers(held.tx);
       } catch (error) {
         await end(false).catch(() => {});
         throw error;
