@@ -1,5 +1,6 @@
 // Import sessions on PostgreSQL, against the SQLite engine's answers for the same input: the
 // reports of importNdjson, what is stored (by its export), dry runs and failed batches.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -352,6 +353,28 @@ describePg('a bulk load through POST /v1/import', () => {
     expect(await post(app, input)).toMatchObject({ created: 0, updated: 0, unchanged: report.created + report.updated });
     expect(modes).toEqual(['bulk', 'batches']);
   }, 60_000);
+});
+
+describePg('npm run import on PostgreSQL', () => {
+  it('loads a file into an empty database in one bulk load, and again finds every record unchanged', async () => {
+    const database = await freshPgDatabase();
+    cleanups.push(() => database.drop());
+    const importFile = () => {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/import.ts', 'data/seed/kazakhstan-january-2022.ndjson'], {
+        cwd: new URL('..', import.meta.url).pathname,
+        env: { ...process.env, ANNALS_DB: database.url },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as Json;
+    };
+    expect(importFile()).toMatchObject({ created: seedLines.length, refused: 0 });
+    expect(importFile()).toMatchObject({ created: 0, updated: 0, unchanged: seedLines.length });
+    const rows = await countRows(database.url, ['entries', 'search_index', 'entry_span_counts']);
+    expect(rows.search_index).toBe(rows.entries);
+    expect(rows.entry_span_counts).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describePg('the seed', () => {
