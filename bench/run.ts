@@ -456,6 +456,85 @@ function startWriter(base: string, perSecond: number, limit: number) {
   };
 }
 
+/** Writes timed one at a time: how long the write path takes, with the change log it writes. */
+const WRITES_TIMED = 200;
+
+/** Median and 99th percentile of latencies in ms. */
+function percentiles(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { p50: Math.round(at(0.5) * 10) / 10, p99: Math.round(at(0.99) * 10) / 10 };
+}
+
+/**
+ * The cost of writes, one at a time on an otherwise idle server: creating an event (its row,
+ * links, search text, document and change-log row in one transaction), the same with the
+ * change log's inserts dropped by a trigger (`RAISE(IGNORE)`), so that the log's own share of
+ * the write shows, and renaming one of the most linked actors, which renders again the
+ * document of every entry that names it.
+ */
+async function writeCosts(label: string, base: string, pid: number, dbPath: string, popular: { key: string; links: number }[], rows: Row[]) {
+  const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  let n = 0;
+  const timed = async (count: number, request: () => Promise<Response>) => {
+    const latencies: number[] = [];
+    let failed = 0;
+    const cpuBefore = cpuOf(pid);
+    const started = Date.now();
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      const response = await request();
+      await response.arrayBuffer();
+      latencies.push(performance.now() - t0);
+      if (!response.ok) failed += 1;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    return { rps: count / seconds, ...percentiles(latencies), errors: failed, cpu: (cpuOf(pid) - cpuBefore) / count };
+  };
+  const createEvent = () =>
+    fetch(`${base}/v1/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(writtenEvent(run, n++)),
+    });
+  log(`[${label}] writes one at a time ...`);
+  const withLog = await timed(WRITES_TIMED, createEvent);
+  rows.push({ size: label, scenario: 'write: POST /v1/events one at a time (change log on)', ...withLog, note: `${WRITES_TIMED} events` });
+  const unlogged = new Database(dbPath);
+  unlogged.exec("CREATE TRIGGER bench_no_change_log BEFORE INSERT ON changes BEGIN SELECT RAISE(IGNORE); END");
+  try {
+    const withoutLog = await timed(WRITES_TIMED, createEvent);
+    rows.push({
+      size: label,
+      scenario: 'write: the same without the change log (its inserts dropped by a trigger)',
+      ...withoutLog,
+      ratio: withoutLog.cpu > 0 ? withLog.cpu / withoutLog.cpu : undefined,
+      ratioOf: '(the logged write\'s CPU over this one\'s)',
+      note: `${WRITES_TIMED} events`,
+    });
+  } finally {
+    unlogged.exec('DROP TRIGGER IF EXISTS bench_no_change_log');
+    unlogged.close();
+  }
+  const renamed = popular.at(-1);
+  if (renamed !== undefined) {
+    const rename = (i: number) =>
+      fetch(`${base}/v1/actors/${encodeURIComponent(renamed.key)}`, {
+        method: 'PATCH',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: { en: `Renamed ${run} ${i}` } }),
+      });
+    let i = 0;
+    const renames = await timed(5, () => rename(i++));
+    rows.push({
+      size: label,
+      scenario: 'write: rename one of the 30 most linked actors (PATCH /v1/actors/{id})',
+      ...renames,
+      note: `${renamed.links} entries name it, each document rendered again in the write; 5 renames`,
+    });
+  }
+}
+
 /** POSTs a file to an import endpoint as it reads it (never held whole). */
 function postFile(url: string, file: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -819,6 +898,8 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
       errors: response.ok ? 0 : 1,
       note: `${(bytes / 1e6).toFixed(0)} MB in ${exportSeconds.toFixed(1)} s; server RSS ${before.current} -> peak ${peakDuring} MB (+${peakDuring - before.current} MB)`,
     });
+
+    await writeCosts(label, base, server.child.pid!, dbPath, popular, rows);
 
     // The week-window scenarios again on other configurations of the same server: a worker
     // process per core (ANNALS_WORKERS), sharing the machine with the load generator as before

@@ -1,11 +1,11 @@
-/** npm run seed: loads the shipped dataset (data/seed) into ANNALS_DB; running it again changes nothing. */
-import { loadSeed } from '../src/storage/sqlite/seed.js';
-import { openConfiguredDatabase } from './cli.js';
+/** npm run seed: loads the shipped dataset (data/seed) into ANNALS_DB, on either engine; running it again changes nothing. */
+import { loadSeedThrough } from '../src/storage/seed.js';
+import { openConfiguredStorage } from './cli.js';
 
-const db = openConfiguredDatabase();
-for (const report of await loadSeed(db)) {
+const storage = await openConfiguredStorage();
+for (const report of await loadSeedThrough(() => storage.beginImport())) {
   process.stderr.write(
     `${report.lines} lines: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged\n`,
   );
 }
-db.$client.close();
+await storage.close();

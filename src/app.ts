@@ -106,7 +106,6 @@ export async function buildApp(config: AppConfig): Promise<FastifyInstance> {
   app.decorate('cursors', new CursorCodec(await storage.cursorSecret()));
   app.decorate('boundedStructures', () => ({
     ...storage.boundedStructures(),
-    rateLimitClients: app.rateLimitEntries(),
     searchRuns: { size: runCacheSize(), limit: RUN_CACHE_LIMIT },
   }));
   // changes past the retention go at intervals (any server may prune: the log is shared)

@@ -3,19 +3,24 @@
  * a refused request changes nothing. Each test builds the real app on its own fresh database.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 import { sqliteDb } from './support/sqlite.js';
 
 let t: TestApp;
 
-beforeEach(async () => {
-  t = await buildTestApp({ memory: true });
-  await world();
-});
-afterEach(async () => {
-  await t.close();
-});
+/** Inside a describe block: a fresh app on `engine` holding the world, for each of its tests. */
+function eachTestApp(engine: Engine) {
+  beforeEach(async () => {
+    t = await buildTestApp({ memory: true, engine });
+    await world();
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+}
 
 type Json = Record<string, any>;
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -46,7 +51,7 @@ function expectProblem(res: LightMyRequestResponse, status: number): Json {
   expect(body.title.length).toBeGreaterThan(0);
   expect(body.detail).toEqual(expect.any(String));
   expect(body.detail.length).toBeGreaterThan(0);
-  expect(res.body).not.toMatch(/node_modules|\.ts:\d+|\bat \w+ \(|SqliteError|SQLITE_/);
+  expect(res.body).not.toMatch(/node_modules|\.ts:\d+|\bat \w+ \(|SqliteError|SQLITE_|DatabaseError/);
   if (body.errors !== undefined) {
     expect(body.errors.length).toBeGreaterThan(0);
     for (const e of body.errors) {
@@ -54,6 +59,12 @@ function expectProblem(res: LightMyRequestResponse, status: number): Json {
     }
   }
   return body;
+}
+
+/** Runs a statement on the app's own database, behind the API's back. */
+async function underTheApp(statement: string): Promise<void> {
+  if (t.app.storage instanceof PostgresStorage) await t.app.storage.db.$client.query(statement);
+  else sqliteDb(t.app).$client.exec(statement);
 }
 
 /** A validation problem naming the field (`in` and `path`) that is wrong. */
@@ -101,7 +112,8 @@ async function world() {
   await create('timelines', { key: 'timeline:kz', slug: 'kz-2022', title: { en: 'Kazakhstan' }, entries: ['event:protests'] });
 }
 
-describe('impossible dates', () => {
+describeEngines('impossible dates', (engine) => {
+  eachTestApp(engine);
   const bad: [string, RegExp][] = [
     ['2022-02-30', /February 2022 has 28 days/],
     ['2022-13', /month 13/],
@@ -169,7 +181,8 @@ describe('impossible dates', () => {
   });
 });
 
-describe('paging parameters', () => {
+describeEngines('paging parameters', (engine) => {
+  eachTestApp(engine);
   it('refuses limit=0, limit=501 and a limit that is not a number', async () => {
     for (const c of COLLECTIONS) {
       for (const limit of ['0', '501', '-1', 'ten', '2.5']) {
@@ -225,7 +238,8 @@ describe('paging parameters', () => {
   });
 });
 
-describe('unknown records', () => {
+describeEngines('unknown records', (engine) => {
+  eachTestApp(engine);
   it('answers 404 problems for unknown ids and keys on every resource, for every method', async () => {
     await changesNothing(async () => {
       for (const c of COLLECTIONS) {
@@ -253,7 +267,8 @@ describe('unknown records', () => {
   });
 });
 
-describe('authentication', () => {
+describeEngines('authentication', (engine) => {
+  eachTestApp(engine);
   const writes: [Method, string, object | undefined][] = [
     ['POST', '/v1/sources', { type: 'news_article' }],
     ['POST', '/v1/places', { type: 'city', name: { en: 'x' } }],
@@ -318,7 +333,8 @@ describe('authentication', () => {
   });
 });
 
-describe('malformed bodies', () => {
+describeEngines('malformed bodies', (engine) => {
+  eachTestApp(engine);
   it('refuses a body that is not JSON with 400', async () => {
     await changesNothing(async () => {
       for (const [method, url] of [
@@ -431,7 +447,8 @@ describe('malformed bodies', () => {
   });
 });
 
-describe('references and conflicts', () => {
+describeEngines('references and conflicts', (engine) => {
+  eachTestApp(engine);
   it('refuses a reference to a key that exists nowhere with 422 naming the path', async () => {
     const refs: [Method, string, object, string, string][] = [
       ['POST', '/v1/places', { type: 'city', name: { en: 'x' }, parent: 'place:nowhere' }, '/parent', 'place:nowhere'],
@@ -512,15 +529,16 @@ describe('references and conflicts', () => {
   });
 });
 
-describe('server errors', () => {
+describeEngines('server errors', (engine) => {
+  eachTestApp(engine);
   it('a failure inside the server is a 500 problem that leaks nothing', async () => {
-    // break the database under the running app: every read of sources now fails in SQLite
-    sqliteDb(t.app).$client.exec('ALTER TABLE sources RENAME TO sources_hidden_for_test');
+    // break the database under the running app: every read of sources now fails
+    await underTheApp('ALTER TABLE sources RENAME TO sources_hidden_for_test');
     const res = await get('/v1/sources');
     const body = expectProblem(res, 500);
     expect(body.title).toBe('Internal server error');
-    expect(res.body).not.toMatch(/sources_hidden_for_test|no such table|sqlite|SELECT/i);
-    sqliteDb(t.app).$client.exec('ALTER TABLE sources_hidden_for_test RENAME TO sources');
+    expect(res.body).not.toMatch(/sources_hidden_for_test|no such table|does not exist|relation|sqlite|postgres|SELECT/i);
+    await underTheApp('ALTER TABLE sources_hidden_for_test RENAME TO sources');
     ok(await get('/v1/sources'));
   });
 });

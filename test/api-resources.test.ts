@@ -1,21 +1,25 @@
 /**
  * The CRUD resources under /v1 (sources, places, actors, events, statements, curated
  * timelines) as users see them over HTTP: each test builds the real app on its own fresh
- * SQLite database and talks to it with `inject`.
+ * database, on each engine, and talks to it with `inject`.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { AUTH, buildTestApp, type TestApp, expectProblem } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 
 let t: TestApp;
 
-beforeEach(async () => {
-  t = await buildTestApp({ memory: true });
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await t.close();
-});
+/** Inside a describe block: a fresh app on `engine` for each of its tests. */
+function eachTestApp(engine: Engine) {
+  beforeEach(async () => {
+    t = await buildTestApp({ memory: true, engine });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await t.close();
+  });
+}
 
 type Json = Record<string, any>;
 
@@ -159,7 +163,8 @@ async function counts() {
 }
 
 
-describe('create and read', () => {
+describeEngines('create and read', (engine) => {
+  eachTestApp(engine);
   const cases: { collection: string; body: Json; prefix: string }[] = [
     { collection: 'sources', body: { type: 'news_article', title: { en: 'A report' } }, prefix: 'src:' },
     { collection: 'places', body: { type: 'country', name: { en: 'Kazakhstan' }, countryCode: 'KZ' }, prefix: 'place:' },
@@ -274,7 +279,8 @@ describe('create and read', () => {
   });
 });
 
-describe('cursor pages', () => {
+describeEngines('cursor pages', (engine) => {
+  eachTestApp(engine);
   it('walks every plain resource a page at a time with no repeats or gaps', async () => {
     for (let i = 0; i < 7; i++) {
       await create('sources', { key: `src:s${i}`, type: 'news_article' });
@@ -341,7 +347,8 @@ describe('cursor pages', () => {
   });
 });
 
-describe('list filters', () => {
+describeEngines('list filters', (engine) => {
+  eachTestApp(engine);
   it('filters places by type, countryCode and parent', async () => {
     await world();
     expect(keysOf(ok(await get('/v1/places?type=city')).data)).toEqual(['place:almaty', 'place:ankara']);
@@ -417,7 +424,8 @@ describe('list filters', () => {
   });
 });
 
-describe('patch', () => {
+describeEngines('patch', (engine) => {
+  eachTestApp(engine);
   it('changes only the fields given and moves updatedAt', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(new Date('2030-01-01T00:00:00.000Z'));
@@ -508,7 +516,8 @@ describe('patch', () => {
   });
 });
 
-describe('delete', () => {
+describeEngines('delete', (engine) => {
+  eachTestApp(engine);
   it('deletes each kind (204, then 404) when nothing refers to it', async () => {
     await world();
     for (const url of [
@@ -566,7 +575,8 @@ describe('delete', () => {
   });
 });
 
-describe('expanded references', () => {
+describeEngines('expanded references', (engine) => {
+  eachTestApp(engine);
   it("an event's actors carry the actor's id, key, type, name and the role", async () => {
     await world();
     const protesters = ok(await get('/v1/actors/actor:protesters'));
@@ -605,7 +615,7 @@ describe('expanded references', () => {
 
   it('the seeded statements show Amreyev as Secretary General of the OTS', async () => {
     await t.close();
-    t = await buildTestApp({ seed: true, memory: true });
+    t = await buildTestApp({ seed: true, memory: true, engine });
     const statement = ok(await get('/v1/statements/stmt:amreyev-quote-motherland-of-all-turks?lang=en'));
     expect(statement.speaker.key).toBe('actor:amreyev');
     expect(statement.speaker.roles).toEqual([
@@ -674,7 +684,8 @@ describe('expanded references', () => {
   });
 });
 
-describe('normalised dates', () => {
+describeEngines('normalised dates', (engine) => {
+  eachTestApp(engine);
   async function eventDate(date: string) {
     const created = await create('events', { type: 'protest', date, title: { en: date } });
     const read = ok(await get(`/v1/events/${created.id}`));

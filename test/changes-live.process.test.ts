@@ -1,4 +1,5 @@
-// The live change feed over real HTTP, on two server processes sharing one database file: a
+// The live change feed over real HTTP, on two server processes sharing one database (a file, or
+// a PostgreSQL database): a
 // subscriber of one server, filtered to a window, hears a write made through the other within a
 // second and not one outside the window; after a dropped connection it resumes from
 // Last-Event-ID with nothing missed or repeated; a shutdown ends its stream cleanly.
@@ -7,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { describeEngines, freshPgDatabase, type PgDatabase } from './support/pg.js';
 import { SERVER_AUTH, startServer, type ServerProcess } from './support/server.js';
 
 interface SseEvent {
@@ -100,73 +102,83 @@ function subscribe(url: string, headers: Record<string, string> = {}) {
   };
 }
 
-let dir: string;
-let writer: ServerProcess;
-let reader: ServerProcess;
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'annals-live-'));
-  const databasePath = join(dir, 'annals.db');
-  writer = await startServer({ databasePath });
-  reader = await startServer({ databasePath });
-}, 60_000);
-afterAll(async () => {
-  if (!writer.hasExited()) await writer.stop();
-  if (!reader.hasExited()) await reader.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function createEvent(key: string, date: string) {
-  const res = await fetch(`${writer.url}/v1/events`, {
-    method: 'POST',
-    headers: { ...SERVER_AUTH, 'content-type': 'application/json' },
-    body: JSON.stringify({ key, type: 'protest', date, title: { en: key } }),
+describeEngines('live changes across two servers', (engine) => {
+  let dir: string | undefined;
+  let database: PgDatabase | undefined;
+  let writer: ServerProcess;
+  let reader: ServerProcess;
+  beforeAll(async () => {
+    let databasePath: string;
+    if (engine === 'postgres') {
+      database = await freshPgDatabase();
+      databasePath = database.url;
+    } else {
+      dir = mkdtempSync(join(tmpdir(), 'annals-live-'));
+      databasePath = join(dir, 'annals.db');
+    }
+    writer = await startServer({ databasePath });
+    reader = await startServer({ databasePath });
+  }, 60_000);
+  afterAll(async () => {
+    if (writer && !writer.hasExited()) await writer.stop();
+    if (reader && !reader.hasExited()) await reader.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
-  expect(res.status, await res.clone().text()).toBe(201);
-  return res.json();
-}
 
-test('a window subscriber on another server hears a write in the window within 1 s, not one outside, and resumes from Last-Event-ID', async () => {
-  const feedUrl = `${reader.url}/v1/changes?from=2022-01-05&to=2022-01-06`;
-  const first = subscribe(feedUrl);
-  const res = await first.opened;
-  expect(res.statusCode).toBe(200);
-  expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-  expect(res.headers['cache-control']).toBe('no-store');
-  expect(res.headers.etag).toBeUndefined();
+  async function createEvent(key: string, date: string) {
+    const res = await fetch(`${writer.url}/v1/events`, {
+      method: 'POST',
+      headers: { ...SERVER_AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ key, type: 'protest', date, title: { en: key } }),
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return res.json();
+  }
 
-  await createEvent('event:outside-2023', '2023-03-01');
-  const writtenAt = Date.now();
-  await createEvent('event:inside-2022-01-05', '2022-01-05');
-  await first.waitFor(1, 1000);
-  expect(Date.now() - writtenAt).toBeLessThan(1000);
-  // a moment more: nothing else comes (the 2023 event is outside the window)
-  await new Promise((resolve) => setTimeout(resolve, 600));
-  expect(first.events.map((e) => [e.event, e.data.key, e.data.operation])).toEqual([['change', 'event:inside-2022-01-05', 'create']]);
-  expect(first.events[0]!.id).toBe(String(first.events[0]!.data.sequence));
-  expect(first.events[0]!.data.record.date.edtf).toBe('2022-01-05');
-  expect(first.events[0]!.data.author).toBe('bootstrap');
+  test('a window subscriber on another server hears a write in the window within 1 s, not one outside, and resumes from Last-Event-ID', async () => {
+    const feedUrl = `${reader.url}/v1/changes?from=2022-01-05&to=2022-01-06`;
+    const first = subscribe(feedUrl);
+    const res = await first.opened;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers.etag).toBeUndefined();
 
-  // the connection drops; meanwhile more writes, in the window and out of it
-  first.close();
-  await createEvent('event:outside-2021', '2021-12-31');
-  await createEvent('event:inside-2022-01-06', '2022-01-06');
-  await createEvent('event:inside-2022-01-05-b', '2022-01-05');
-  const resumed = subscribe(feedUrl, { 'last-event-id': first.events[0]!.id! });
-  expect((await resumed.opened).statusCode).toBe(200);
-  await resumed.waitFor(2, 2000);
-  await createEvent('event:inside-after', '2022-01-06');
-  await resumed.waitFor(3, 1000);
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  expect(resumed.events.map((e) => e.data.key)).toEqual(['event:inside-2022-01-06', 'event:inside-2022-01-05-b', 'event:inside-after']);
-  const ids = resumed.events.map((e) => Number(e.id));
-  expect(ids[0]).toBeGreaterThan(Number(first.events[0]!.id));
-  expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    await createEvent('event:outside-2023', '2023-03-01');
+    const writtenAt = Date.now();
+    await createEvent('event:inside-2022-01-05', '2022-01-05');
+    await first.waitFor(1, 1000);
+    expect(Date.now() - writtenAt).toBeLessThan(1000);
+    // a moment more: nothing else comes (the 2023 event is outside the window)
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(first.events.map((e) => [e.event, e.data.key, e.data.operation])).toEqual([['change', 'event:inside-2022-01-05', 'create']]);
+    expect(first.events[0]!.id).toBe(String(first.events[0]!.data.sequence));
+    expect(first.events[0]!.data.record.date.edtf).toBe('2022-01-05');
+    expect(first.events[0]!.data.author).toBe('bootstrap');
 
-  // a shutdown ends the stream cleanly and does not wait for it
-  const stopping = Date.now();
-  const exit = await reader.stop(10_000);
-  expect(exit.code).toBe(0);
-  await resumed.waitForEnd(2000);
-  expect(Date.now() - stopping).toBeLessThan(5000);
-  expect(resumed.ended).toBe(true);
-}, 60_000);
+    // the connection drops; meanwhile more writes, in the window and out of it
+    first.close();
+    await createEvent('event:outside-2021', '2021-12-31');
+    await createEvent('event:inside-2022-01-06', '2022-01-06');
+    await createEvent('event:inside-2022-01-05-b', '2022-01-05');
+    const resumed = subscribe(feedUrl, { 'last-event-id': first.events[0]!.id! });
+    expect((await resumed.opened).statusCode).toBe(200);
+    await resumed.waitFor(2, 2000);
+    await createEvent('event:inside-after', '2022-01-06');
+    await resumed.waitFor(3, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(resumed.events.map((e) => e.data.key)).toEqual(['event:inside-2022-01-06', 'event:inside-2022-01-05-b', 'event:inside-after']);
+    const ids = resumed.events.map((e) => Number(e.id));
+    expect(ids[0]).toBeGreaterThan(Number(first.events[0]!.id));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+
+    // a shutdown ends the stream cleanly and does not wait for it
+    const stopping = Date.now();
+    const exit = await reader.stop(10_000);
+    expect(exit.code).toBe(0);
+    await resumed.waitForEnd(2000);
+    expect(Date.now() - stopping).toBeLessThan(5000);
+    expect(resumed.ended).toBe(true);
+  }, 60_000);
+});

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AUTH, buildTestApp, COLLECTION, ndjson, type TestApp } from './helpers.js';
+import { describeEngines } from './support/pg.js';
 import { splitTrailer } from './support/roundtrip.js';
 
 type Json = any;
@@ -121,17 +122,6 @@ class Mirror {
   }
 }
 
-let source: TestApp;
-let target: TestApp;
-beforeAll(async () => {
-  source = await buildTestApp({ memory: true });
-  target = await buildTestApp({ memory: true });
-});
-afterAll(async () => {
-  await source.close();
-  await target.close();
-});
-
 async function clear(app: FastifyInstance) {
   // the apps are reused between runs: each run starts from empty ones
   const exported = (await app.inject({ url: '/v1/export' })).body.trimEnd().split('\n').slice(0, -1).map((l) => JSON.parse(l));
@@ -141,73 +131,86 @@ async function clear(app: FastifyInstance) {
   }
 }
 
-test('replaying GET /v1/changes from 0 onto an empty instance gives the same export bytes', async () => {
-  const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-  console.log(`changes-replay fast-check seed: ${seed} (FC_SEED=${seed} replays it)`);
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-      await clear(source.app);
-      await clear(target.app);
-      const a = source.app;
-      const mirror = new Mirror(a, target.app);
-      // the feed of a reused app goes on from its latest sequence
-      mirror.since = (await a.storage.changeLogExtent()).latest;
-      const model: Model = { order: new Map(), live: { place: [], actor: [], event: [] }, next: 0 };
-      const all = () => KINDS.flatMap((kind) => model.live[kind].map((key) => ({ kind, key })));
-      const created = (kind: Kind, key: string) => {
-        model.order.set(key, model.next++);
-        model.live[kind].push(key);
-      };
-      let keys = 0;
-      for (const step of ops) {
-        if (step.do === 'create') {
-          const key = `${step.kind}:k${keys++}`;
-          const res = await a.inject({ method: 'POST', url: `/v1/${COLLECTION[step.kind]}`, headers: AUTH, payload: input(model, step.kind, key, step.name, step.refs, step.day) });
-          expect(res.statusCode, res.body).toBe(201);
-          created(step.kind, key);
-        } else if (step.do === 'update' || step.do === 'delete') {
-          const records = all();
-          if (records.length === 0) continue;
-          const { kind, key } = records[step.pick % records.length]!;
-          if (step.do === 'update') {
-            const { key: _key, ...patch } = input(model, kind, key, step.name, step.refs);
-            const res = await a.inject({ method: 'PATCH', url: `/v1/${COLLECTION[kind]}/${key}`, headers: AUTH, payload: patch });
-            expect(res.statusCode, res.body).toBe(200);
-          } else {
-            const res = await a.inject({ method: 'DELETE', url: `/v1/${COLLECTION[kind]}/${key}`, headers: AUTH });
-            // refused while others refer to it: the log must then hold nothing for it
-            expect([204, 409], res.body).toContain(res.statusCode);
-            if (res.statusCode === 204) model.live[kind] = model.live[kind].filter((k) => k !== key);
-          }
-        } else if (step.do === 'import') {
-          const lines: Json[] = [];
-          const fresh: { kind: Kind; key: string }[] = [];
-          for (const line of step.lines) {
-            const records = all().filter((r) => r.kind !== 'event');
-            if (line.existing && records.length > 0) {
-              const { kind, key } = records[line.pick % records.length]!;
-              if (!lines.some((l) => l.key === key)) lines.push({ kind, ...input(model, kind, key, line.name, [line.pick]) });
+describeEngines('changes replay', (engine) => {
+  let source: TestApp;
+  let target: TestApp;
+  beforeAll(async () => {
+    source = await buildTestApp({ memory: true, engine });
+    target = await buildTestApp({ memory: true, engine });
+  });
+  afterAll(async () => {
+    await source.close();
+    await target.close();
+  });
+
+  test('replaying GET /v1/changes from 0 onto an empty instance gives the same export bytes', async () => {
+    const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+    console.log(`changes-replay fast-check seed: ${seed} (FC_SEED=${seed} replays it)`);
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        await clear(source.app);
+        await clear(target.app);
+        const a = source.app;
+        const mirror = new Mirror(a, target.app);
+        // the feed of a reused app goes on from its latest sequence
+        mirror.since = (await a.storage.changeLogExtent()).latest;
+        const model: Model = { order: new Map(), live: { place: [], actor: [], event: [] }, next: 0 };
+        const all = () => KINDS.flatMap((kind) => model.live[kind].map((key) => ({ kind, key })));
+        const created = (kind: Kind, key: string) => {
+          model.order.set(key, model.next++);
+          model.live[kind].push(key);
+        };
+        let keys = 0;
+        for (const step of ops) {
+          if (step.do === 'create') {
+            const key = `${step.kind}:k${keys++}`;
+            const res = await a.inject({ method: 'POST', url: `/v1/${COLLECTION[step.kind]}`, headers: AUTH, payload: input(model, step.kind, key, step.name, step.refs, step.day) });
+            expect(res.statusCode, res.body).toBe(201);
+            created(step.kind, key);
+          } else if (step.do === 'update' || step.do === 'delete') {
+            const records = all();
+            if (records.length === 0) continue;
+            const { kind, key } = records[step.pick % records.length]!;
+            if (step.do === 'update') {
+              const { key: _key, ...patch } = input(model, kind, key, step.name, step.refs);
+              const res = await a.inject({ method: 'PATCH', url: `/v1/${COLLECTION[kind]}/${key}`, headers: AUTH, payload: patch });
+              expect(res.statusCode, res.body).toBe(200);
             } else {
-              const kind: Kind = line.pick % 2 === 0 ? 'place' : 'actor';
-              const key = `${kind}:k${keys++}`;
-              lines.push({ kind, ...input(model, kind, key, line.name, []) });
-              fresh.push({ kind, key });
+              const res = await a.inject({ method: 'DELETE', url: `/v1/${COLLECTION[kind]}/${key}`, headers: AUTH });
+              // refused while others refer to it: the log must then hold nothing for it
+              expect([204, 409], res.body).toContain(res.statusCode);
+              if (res.statusCode === 204) model.live[kind] = model.live[kind].filter((k) => k !== key);
             }
+          } else if (step.do === 'import') {
+            const lines: Json[] = [];
+            const fresh: { kind: Kind; key: string }[] = [];
+            for (const line of step.lines) {
+              const records = all().filter((r) => r.kind !== 'event');
+              if (line.existing && records.length > 0) {
+                const { kind, key } = records[line.pick % records.length]!;
+                if (!lines.some((l) => l.key === key)) lines.push({ kind, ...input(model, kind, key, line.name, [line.pick]) });
+              } else {
+                const kind: Kind = line.pick % 2 === 0 ? 'place' : 'actor';
+                const key = `${kind}:k${keys++}`;
+                lines.push({ kind, ...input(model, kind, key, line.name, []) });
+                fresh.push({ kind, key });
+              }
+            }
+            const res = await a.inject({ method: 'POST', url: '/v1/import', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: ndjson(lines) });
+            expect(res.statusCode, res.body).toBe(200);
+            expect(res.json().refused, res.body).toBe(0);
+            for (const r of fresh) created(r.kind, r.key);
+          } else {
+            await mirror.sync();
           }
-          const res = await a.inject({ method: 'POST', url: '/v1/import', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: ndjson(lines) });
-          expect(res.statusCode, res.body).toBe(200);
-          expect(res.json().refused, res.body).toBe(0);
-          for (const r of fresh) created(r.kind, r.key);
-        } else {
-          await mirror.sync();
         }
-      }
-      await mirror.sync();
-      const first = splitTrailer((await a.inject({ url: '/v1/export' })).body);
-      const second = splitTrailer((await target.app.inject({ url: '/v1/export' })).body);
-      expect(second.records).toBe(first.records);
-      expect(second.trailer?.counts).toEqual(first.trailer?.counts);
-    }),
-    { seed, numRuns: 25 },
-  );
-}, 120_000);
+        await mirror.sync();
+        const first = splitTrailer((await a.inject({ url: '/v1/export' })).body);
+        const second = splitTrailer((await target.app.inject({ url: '/v1/export' })).body);
+        expect(second.records).toBe(first.records);
+        expect(second.trailer?.counts).toEqual(first.trailer?.counts);
+      }),
+      { seed, numRuns: 25 },
+    );
+  }, 120_000);
+});

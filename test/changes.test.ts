@@ -1,7 +1,8 @@
 // The change log and GET /v1/changes: what every kind of write logs, pages, tombstones, the
 // export's sequence, and the 410 past the retained log.
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, expect, test } from 'vitest';
 import { AUTH, buildTestApp, expectProblem, ndjson, type TestApp } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 
 let open: TestApp[] = [];
 afterEach(async () => {
@@ -9,8 +10,8 @@ afterEach(async () => {
   open = [];
 });
 
-async function app(config: Parameters<typeof buildTestApp>[0] = {}) {
-  const t = await buildTestApp({ memory: true, ...config });
+async function app(engine: Engine, config: Parameters<typeof buildTestApp>[0] = {}) {
+  const t = await buildTestApp({ memory: true, engine, ...config });
   open.push(t);
   return t.app;
 }
@@ -23,9 +24,9 @@ async function feed(a: Awaited<ReturnType<typeof app>>, query: string): Promise<
   return res.json();
 }
 
-describe('change log', () => {
+describeEngines('change log', (engine) => {
   test('creates, updates with their fields, deletes as tombstones, imports, with the key name and in order', async () => {
-    const a = await app();
+    const a = await app(engine);
     const post = (url: string, payload: object) => a.inject({ method: 'POST', url, headers: AUTH, payload });
     expect((await post('/v1/places', { key: 'place:x', type: 'city', name: { en: 'X' } })).statusCode).toBe(201);
     expect((await post('/v1/actors', { key: 'actor:a', type: 'person', name: { en: 'A' } })).statusCode).toBe(201);
@@ -88,7 +89,7 @@ describe('change log', () => {
   });
 
   test('a bulk load logs every record, in line order', async () => {
-    const t = await buildTestApp({ memory: true });
+    const t = await buildTestApp({ memory: true, engine });
     open.push(t);
     const lines = Array.from({ length: 2500 }, (_, i) => ({ kind: 'actor', key: `actor:n${i}`, type: 'person', name: { en: `N${i}` } }));
     const session = await t.app.storage.beginImport({ bulkLoad: 'always', author: 'loader' });
@@ -103,7 +104,7 @@ describe('change log', () => {
   });
 
   test('retention: a since older than the retained log is a 410 with the sequence to resync from', async () => {
-    const a = await app();
+    const a = await app(engine);
     for (const i of [1, 2, 3]) {
       const res = await a.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: `actor:r${i}`, type: 'person', name: { en: `R${i}` } } });
       expect(res.statusCode).toBe(201);
@@ -127,14 +128,14 @@ describe('change log', () => {
   });
 
   test('the prune timer prunes at intervals with the configured retention', async () => {
-    const a = await app({ config: { changesRetentionMs: 1, changesPruneIntervalMs: 20 } });
+    const a = await app(engine, { config: { changesRetentionMs: 1, changesPruneIntervalMs: 20 } });
     await a.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:p', type: 'person', name: { en: 'P' } } });
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await a.storage.changeLogExtent()).toEqual({ floor: 1, latest: 1 });
   });
 
   test('a record\'s revisions: when, by whom, which fields, and what they were', async () => {
-    const a = await app();
+    const a = await app(engine);
     await a.inject({ method: 'POST', url: '/v1/places', headers: AUTH, payload: { key: 'place:p', type: 'city', name: { en: 'P' } } });
     await a.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:v', type: 'person', name: { en: 'V1' } } });
     await a.inject({ method: 'PATCH', url: '/v1/actors/actor:v', headers: AUTH, payload: { name: { en: 'V2' }, aliases: [{ en: 'Vee' }] } });
@@ -158,7 +159,7 @@ describe('change log', () => {
   });
 
   test('?as_of= answers a record as it was then; ids are never reused', async () => {
-    const a = await app();
+    const a = await app(engine);
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
     const send = async (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
       const res = await a.inject({ method, url, headers: AUTH, ...(payload ? { payload } : {}) });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { describeEngines, describePg, type Engine } from './support/pg.js';
 import { prng as mulberry32 } from '../bench/generate.js';
 
 type Json = Record<string, any>;
@@ -138,9 +139,9 @@ async function importText(t: TestApp, text: string): Promise<Json> {
   return res.json<Json>();
 }
 
-/** Imports into a fresh empty app and checks that every line was stored. */
-async function importIntoEmpty(text: string, lines: number): Promise<TestApp> {
-  const t = await buildTestApp({ memory: true });
+/** Imports into a fresh empty app on `engine` and checks that every line was stored. */
+async function importIntoEmpty(engine: Engine, text: string, lines: number): Promise<TestApp> {
+  const t = await buildTestApp({ memory: true, engine });
   const report = await importText(t, text);
   expect(report.errors).toEqual([]);
   expect(report).toMatchObject({ lines, created: lines, updated: 0, unchanged: 0, refused: 0 });
@@ -423,12 +424,12 @@ const KIND_ORDER = ['source', 'place', 'actor', 'event', 'statement', 'timeline'
 
 /* ------------------------------------------------------------------------------------------ */
 
-describe('export of the seeded app', () => {
+describeEngines('export of the seeded app', (engine) => {
   let seeded: TestApp;
   let first: string;
   let records: Json[];
   beforeAll(async () => {
-    seeded = await buildTestApp({ seed: true, memory: true });
+    seeded = await buildTestApp({ seed: true, memory: true, engine });
     first = await exportText(seeded);
     records = parseNdjson(exportRecords(first));
   });
@@ -452,7 +453,7 @@ describe('export of the seeded app', () => {
   });
 
   it('imports into an empty app and exports again to the same bytes', async () => {
-    const copy = await importIntoEmpty(exportRecords(first), records.length);
+    const copy = await importIntoEmpty(engine, exportRecords(first), records.length);
     try {
       const second = await exportText(copy);
       expect(withoutRevision(second)).toBe(withoutRevision(first));
@@ -495,7 +496,7 @@ describe('export of the seeded app', () => {
     });
 
     it('imports cleanly into an empty app, which exports the same bytes', async () => {
-      const copy = await importIntoEmpty(exportRecords(text), part.length);
+      const copy = await importIntoEmpty(engine, exportRecords(text), part.length);
       try {
         expect(withoutRevision(await exportText(copy))).toBe(withoutRevision(text));
       } finally {
@@ -526,7 +527,7 @@ describe('export of the seeded app', () => {
   });
 });
 
-describe('export of a generated dataset (10,000+ records, every field filled)', () => {
+describeEngines('export of a generated dataset (10,000+ records, every field filled)', (engine) => {
   const SEED = 20_220_105;
   let generated: Json[];
   let file: string;
@@ -545,7 +546,7 @@ describe('export of a generated dataset (10,000+ records, every field filled)', 
   beforeAll(async () => {
     generated = await timed('generate', () => generateDataset(SEED));
     file = ndjson(generated);
-    source = await buildTestApp({ memory: true });
+    source = await buildTestApp({ memory: true, engine });
     const report = await timed('import generated', () => importText(source, file));
     expect(report.errors).toEqual([]);
     expect(report).toMatchObject({ lines: generated.length, created: generated.length, refused: 0 });
@@ -590,7 +591,7 @@ describe('export of a generated dataset (10,000+ records, every field filled)', 
   });
 
   it('imports into an empty app and exports again to the same bytes', async () => {
-    const copy = await timed('import export', () => importIntoEmpty(exportRecords(first), generated.length));
+    const copy = await timed('import export', () => importIntoEmpty(engine, exportRecords(first), generated.length));
     try {
       const second = await timed('export again', () => exportText(copy));
       expect(exportRecords(second).length).toBe(exportRecords(first).length);
@@ -608,11 +609,107 @@ describe('export of a generated dataset (10,000+ records, every field filled)', 
     const full = new Map(parseNdjson(exportRecords(first)).map((r) => [r.key, r]));
     expect(new Set(part.map((r) => r.key))).toEqual(closure(selected, full));
     expect(referencesNotBefore(part)).toEqual([]);
-    const copy = await importIntoEmpty(exportRecords(text), part.length);
+    const copy = await importIntoEmpty(engine, exportRecords(text), part.length);
     try {
       expect(withoutRevision(await exportText(copy))).toBe(withoutRevision(text));
     } finally {
       await copy.close();
     }
   }, 60_000);
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* Across engines: an export from one engine imports into the other and exports the same bytes */
+/* ------------------------------------------------------------------------------------------ */
+
+/** `send` a write with the test key, expecting `status`. */
+async function write(t: TestApp, method: 'POST' | 'PATCH' | 'DELETE', url: string, status: number, payload?: object) {
+  const res = await send(t, { method, url, headers: AUTH, ...(payload === undefined ? {} : { payload }) });
+  expect(res.statusCode, `${method} ${url}: ${res.body.slice(0, 300)}`).toBe(status);
+}
+
+/**
+ * Writes through the API over the seed: records of every kind with the values serialisers get
+ * wrong (astral characters, separators, floats, instants with offsets, open intervals,
+ * qualifiers), then edits (renamed keys, cleared fields, moved parents, reordered entries) and
+ * deletes, so that the export holds rows that were changed and gaps where rows were removed.
+ */
+async function writeOverTheSeed(t: TestApp): Promise<void> {
+  const text = 'نص المصدر 🌍 "quoted" \\ back\u2028slash\ttab — end';
+  await write(t, 'POST', '/v1/sources', 201, { key: 'src:api', type: 'wire', title: { en: 'Wire 🌍', ar: 'برقية' }, lang: 'ar', published: '2022-01-06T09:15:00+06:00', retrieved: '2024-03', url: 'https://example.org/w?a=1&b=2', text });
+  await write(t, 'POST', '/v1/sources', 201, { key: 'src:doomed', type: 'other', title: { en: 'To be deleted' } });
+  await write(t, 'POST', '/v1/places', 201, { key: 'place:api-region', type: 'region', name: { en: 'Region', ar: 'منطقة' }, countryCode: 'KZ', parent: 'place:kz', lat: 0.1 + 0.2, lon: -1 / 3 });
+  await write(t, 'POST', '/v1/places', 201, { key: 'place:api-town', type: 'city', name: { en: 'Town' }, parent: 'place:api-region', lat: -0.000001, lon: 179.99999999 });
+  await write(t, 'POST', '/v1/actors', 201, { key: 'actor:api-person', type: 'person', name: { ar: 'شخص', en: 'A "person"' }, aliases: [{ en: 'P' }, { ru: 'Пётр', en: 'Pyotr' }], externalIds: { wikidata: 'Q1', viaf: '42' }, affiliations: [{ actor: 'actor:ots', role: 'envoy', date: '2021~/2022-01-05?' }, { actor: 'actor:kz', role: 'citizen' }] });
+  await write(t, 'POST', '/v1/actors', 201, { key: 'actor:api-doomed', type: 'group', name: { en: 'Gone' } });
+  await write(t, 'POST', '/v1/events', 201, { key: 'event:api-instant', type: 'protest', date: '2022-01-06T02:00:00+06:00', title: { en: 'Night protest', ar: 'احتجاج ليلي' }, description: { en: 'line\nbreak' }, places: ['place:api-town', 'place:almaty'], actors: [{ actor: 'actor:api-person', role: 'organizer' }, { actor: 'actor:kz-people', role: 'participant' }], tags: ['night', 'ليل'], parent: 'event:kz-unrest-2022', sources: [{ source: 'src:api', excerpt: 'نص المصدر', start: 0, end: 9 }, { source: 'src:api' }] });
+  await write(t, 'POST', '/v1/events', 201, { key: 'event:api-open', type: 'unrest', date: '2022-01-05%/..', title: { en: 'Open-ended' }, places: ['place:api-region'] });
+  await write(t, 'POST', '/v1/events', 201, { key: 'event:api-doomed', type: 'other', date: '../2021', title: { en: 'Gone' } });
+  await write(t, 'POST', '/v1/statements', 201, { key: 'stmt:api', type: 'quote', date: '2022-01-11?', speaker: 'actor:api-person', text: { ar: 'قال 🌍', en: 'Said' }, originalLang: 'ar', context: 'event:api-instant', about: { actors: ['actor:kz', 'actor:ots'], places: ['place:api-town'], events: ['event:api-open'] }, sources: [{ source: 'src:api', excerpt: '"quoted"', start: 12, end: 20 }] });
+  await write(t, 'POST', '/v1/statements', 201, { key: 'stmt:api-doomed', type: 'written', date: '2022-01', speaker: 'actor:amreyev', text: { en: 'Gone' } });
+  await write(t, 'POST', '/v1/timelines', 201, { key: 'timeline:api', slug: 'api-story', title: { en: 'Story', ar: 'قصة' }, description: { en: 'tab\tand | pipe' }, entries: ['stmt:api', 'event:api-instant', 'event:kz-protests-2022-01-02', 'stmt:api-doomed'] });
+
+  await write(t, 'PATCH', '/v1/sources/src:api', 200, { url: null, outlet: 'Outlet, Inc.' });
+  await write(t, 'PATCH', '/v1/places/place:api-town', 200, { parent: 'place:kz', lat: 43.25, lon: 76.95, key: 'place:api-city' });
+  await write(t, 'PATCH', '/v1/actors/actor:api-person', 200, { key: 'actor:api-renamed', aliases: [], affiliations: [{ actor: 'actor:ots', role: 'envoy', date: '2021~/2022-01-05?' }] });
+  await write(t, 'PATCH', '/v1/actors/actor:amreyev', 200, { name: { ar: 'بغداد أمرييف', en: 'Baghdad Amreyev', tr: 'Bağdat Amreyev' } });
+  await write(t, 'PATCH', '/v1/events/event:api-instant', 200, { description: null, tags: ['ليل'], date: '2022-01-06T02:00:00-05:30' });
+  await write(t, 'PATCH', '/v1/events/event:kz-protests-2022-01-02', 200, { tags: ['fuel-prices', 'api-edit'] });
+  await write(t, 'PATCH', '/v1/statements/stmt:api', 200, { context: null, about: { actors: ['actor:ots'], places: [], events: ['event:api-open', 'event:api-instant'] } });
+  await write(t, 'PATCH', '/v1/timelines/api-story', 200, { slug: 'api-story-2', entries: ['event:kz-protests-2022-01-02', 'stmt:api', 'event:api-instant'] });
+
+  await write(t, 'DELETE', '/v1/statements/stmt:api-doomed', 204);
+  await write(t, 'DELETE', '/v1/events/event:api-doomed', 204);
+  await write(t, 'DELETE', '/v1/actors/actor:api-doomed', 204);
+  await write(t, 'DELETE', '/v1/sources/src:doomed', 204);
+}
+
+describePg('export across engines', () => {
+  const apps: TestApp[] = [];
+  /** The seeded app on `engine` with the API's writes over it, and its export. */
+  const written = async (engine: Engine) => {
+    const t = await buildTestApp({ seed: true, memory: true, engine });
+    apps.push(t);
+    await writeOverTheSeed(t);
+    return { t, text: await exportText(t) };
+  };
+  afterAll(async () => {
+    await Promise.all(apps.map((t) => t.close()));
+  });
+
+  let onPostgres: { t: TestApp; text: string };
+  let onSqlite: { t: TestApp; text: string };
+  beforeAll(async () => {
+    onPostgres = await written('postgres');
+    onSqlite = await written('sqlite');
+  }, 120_000);
+
+  it('the same writes on both engines export the same bytes', () => {
+    const records = parseNdjson(exportRecords(onPostgres.text));
+    expect(records.some((r) => r.key === 'actor:api-renamed')).toBe(true);
+    expect(records.some((r) => r.key === 'src:doomed')).toBe(false);
+    expect(withoutRevision(onPostgres.text)).toBe(withoutRevision(onSqlite.text));
+  });
+
+  it('an export from PostgreSQL imported into SQLite exports the same bytes', async () => {
+    const records = exportRecords(onPostgres.text);
+    const copy = await importIntoEmpty('sqlite', records, parseNdjson(records).length);
+    apps.push(copy);
+    expect(withoutRevision(await exportText(copy))).toBe(withoutRevision(onPostgres.text));
+  });
+
+  it('an export from SQLite imported into PostgreSQL exports the same bytes', async () => {
+    const records = exportRecords(onSqlite.text);
+    const copy = await importIntoEmpty('postgres', records, parseNdjson(records).length);
+    apps.push(copy);
+    expect(withoutRevision(await exportText(copy))).toBe(withoutRevision(onSqlite.text));
+  });
+
+  it('filtered exports agree across engines', async () => {
+    for (const query of ['?actor=actor:api-renamed', '?place=place:kz&kind=event', '?from=2022-01-06&to=2022-01-11']) {
+      const [pgText, sqliteText] = await Promise.all([exportText(onPostgres.t, query), exportText(onSqlite.t, query)]);
+      expect(exportRecords(pgText).length, query).toBeGreaterThan(0);
+      expect(withoutRevision(pgText), query).toBe(withoutRevision(sqliteText));
+    }
+  });
 });

@@ -14,8 +14,9 @@
 //   * every 4xx/5xx is application/problem+json with type, title, status and detail;
 //   * no stack frames, SQL text or file paths in any body.
 //
-// Each operation runs on its own freshly seeded in-memory app, with the seed FUZZ_SEED + its index,
-// so one operation replays alone (`-t <operationId>`). FUZZ_SEED and FUZZ_RUNS (total cases)
+// Everything runs once per engine (SQLite, PostgreSQL), with the same cases. Each operation runs on
+// its own freshly seeded app, with the seed FUZZ_SEED + its index, so one operation replays alone
+// (`-t <operationId>`). FUZZ_SEED and FUZZ_RUNS (total cases)
 // override the defaults printed below.
 //
 // A second fuzzer draws histogram windows at the calendar's edges (years 0000 and 9999) and checks
@@ -24,11 +25,12 @@ import fc from 'fast-check';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { dayNumber, dayToIso } from '../src/dates/edtf.js';
 import { parseWindowBound } from '../src/dates/window.js';
 import { AUTH, buildTestApp, COLLECTION } from './helpers.js';
 import { bucketFaults, type Histogram } from './support/histogram.js';
+import { describeEngines, type Engine } from './support/pg.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20220105);
 const TOTAL = Number(process.env.FUZZ_RUNS ?? 6000);
@@ -42,6 +44,7 @@ type Json = any;
 /* The document, from the served endpoint of a seeded app                                       */
 /* ------------------------------------------------------------------------------------------ */
 
+// the document and the cursor format are the same on every engine: SQLite serves them here
 const docApp = await buildTestApp({ seed: true, memory: true });
 const docResponse = await docApp.app.inject({ url: '/openapi.json' });
 const doc: Json = docResponse.json();
@@ -639,6 +642,11 @@ const LEAKS: RegExp[] = [
   /node_modules/,
   /\.ts:/,
   /sqlite/i,
+  /postgres/i,
+  // PostgreSQL's own error messages
+  /\bviolates \S+ (?:key )?constraint\b/,
+  /\bduplicate key value\b/,
+  /\brelation "[^"]*" does not exist/,
   /\bSELECT\b[\s\S]{0,200}\bFROM\b/,
   /\bINSERT\s+INTO\b/,
 ];
@@ -646,10 +654,7 @@ const LEAKS: RegExp[] = [
 interface Tally {
   cases: number;
   statuses: Map<number, number>;
-
 }
-const tallies = new Map<string, Tally>();
-const labelCounts = new Map<string, number>();
 
 function sentText(c: Case): string {
   let url = c.url;
@@ -730,7 +735,9 @@ async function send(app: FastifyInstance, c: Case): Promise<LightMyRequestRespon
 /* The runs                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-describe(`fuzz every operation of /openapi.json (${operations.length} operations x ${PER_OPERATION} cases)`, () => {
+describeEngines(`fuzz every operation of /openapi.json (${operations.length} operations x ${PER_OPERATION} cases)`, (engine) => {
+  const tallies = new Map<string, Tally>();
+  const labelCounts = new Map<string, number>();
   afterAll(() => {
     const rows = operations.map((o) => {
       const t = tallies.get(o.id);
@@ -738,15 +745,15 @@ describe(`fuzz every operation of /openapi.json (${operations.length} operations
       return `  ${`${o.method} ${o.path}`.padEnd(32)} ${o.id.padEnd(24)} ${String(t?.cases ?? 0).padStart(5)}  ${statuses}`;
     });
     const total = [...tallies.values()].reduce((n, t) => n + t.cases, 0);
-    console.log(`fuzz: cases per operation (seed ${SEED}):\n${rows.join('\n')}\n  total ${total}`);
+    console.log(`fuzz [${engine}]: cases per operation (seed ${SEED}):\n${rows.join('\n')}\n  total ${total}`);
     console.log(
-      `fuzz: mutations: ${[...labelCounts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([l, n]) => `${l}=${n}`).join(', ')}`,
+      `fuzz [${engine}]: mutations: ${[...labelCounts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([l, n]) => `${l}=${n}`).join(', ')}`,
     );
   });
 
   operations.forEach((operation, index) => {
     it(`${operation.id}: ${operation.method} ${operation.path}`, { timeout: 120_000 }, async () => {
-      const t = await buildTestApp({ seed: true, memory: true });
+      const t = await buildTestApp({ seed: true, memory: true, engine });
       const tally: Tally = { cases: 0, statuses: new Map() };
       tallies.set(operation.id, tally);
       try {
@@ -769,9 +776,9 @@ describe(`fuzz every operation of /openapi.json (${operations.length} operations
   });
 });
 
-describe('malformed URLs (fastify framework errors)', () => {
+describeEngines('malformed URLs (fastify framework errors)', (engine) => {
   it('an invalid percent-encoding and an over-long id are answered as problem documents', async () => {
-    const t = await buildTestApp({ memory: true });
+    const t = await buildTestApp({ memory: true, engine });
     try {
       for (const url of ['/v1/events/%ZZ', `/v1/events/${'k'.repeat(300)}`]) {
         const res = await t.app.inject({ url });
@@ -839,8 +846,8 @@ interface EdgeEntry {
 }
 
 /** Builds an app with the edge entries, and returns them with their stored bounds. */
-async function edgeApp(): Promise<{ app: FastifyInstance; close(): Promise<void>; entries: EdgeEntry[] }> {
-  const t = await buildTestApp({ memory: true });
+async function edgeApp(engine: Engine): Promise<{ app: FastifyInstance; close(): Promise<void>; entries: EdgeEntry[] }> {
+  const t = await buildTestApp({ memory: true, engine });
   const speaker = await t.app.inject({ method: 'POST', url: '/v1/actors', headers: AUTH, payload: { key: 'actor:edge', type: 'person', name: { en: 'Edge' } } });
   expect(speaker.statusCode, speaker.body).toBe(201);
   const entries: EdgeEntry[] = [];
@@ -933,10 +940,10 @@ function histogramFaults(query: Record<string, string>, h: Histogram, entries: E
   return faults;
 }
 
-describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each database)`, () => {
+describeEngines(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each database)`, (engine) => {
   for (const [index, withData] of [false, true].entries()) {
     it(withData ? 'with entries at the edges' : 'on an empty database', { timeout: 120_000 }, async () => {
-      const t = withData ? await edgeApp() : { ...(await buildTestApp({ memory: true })), entries: [] as EdgeEntry[] };
+      const t = withData ? await edgeApp(engine) : { ...(await buildTestApp({ memory: true, engine })), entries: [] as EdgeEntry[] };
       try {
         await fc.assert(
           fc.asyncProperty(histogramQueryArb, async (query) => {
@@ -978,7 +985,7 @@ describe(`the histogram at the calendar edges (${HISTOGRAM_RUNS} windows on each
 // values) against the routes that negotiate. The oracle is RFC 9110 §12.5.1 written out here,
 // apart from src/formats/negotiate.ts: each generated range is known by construction (garbage
 // is built so that it cannot parse), so nothing is parsed back from the header to judge it.
-describe('fuzz the Accept header of negotiated reads', () => {
+describeEngines('fuzz the Accept header of negotiated reads', (engine) => {
   interface Range {
     type: string;
     subtype: string;
@@ -1097,7 +1104,7 @@ describe('fuzz the Accept header of negotiated reads', () => {
 
   ROUTES.forEach(([url, offers], index) => {
     it(`${url}: 200 in the most acceptable representation, or a 406 problem when none is`, { timeout: 120_000 }, async () => {
-      const t = await buildTestApp({ seed: true, memory: true });
+      const t = await buildTestApp({ seed: true, memory: true, engine });
       try {
         await fc.assert(
           fc.asyncProperty(header, async ({ text, ranges }) => {
@@ -1138,7 +1145,7 @@ describe('fuzz the Accept header of negotiated reads', () => {
 // map: a look-up keyed by user input that is not an own property (`kind in schemas`) answers
 // 500. Each line must be stored or refused on its own line of the report, each body answered
 // with a documented 4xx or a success; never a 500, and Object.prototype stays as it was.
-describe('Object.prototype names in every string field and as language map keys', () => {
+describeEngines('Object.prototype names in every string field and as language map keys', (engine) => {
   const NAMES = Object.getOwnPropertyNames(Object.prototype);
   const PROTOTYPE_BEFORE = Object.getOwnPropertyNames(Object.prototype).sort();
 
@@ -1244,7 +1251,7 @@ describe('Object.prototype names in every string field and as language map keys'
   }
 
   it('in import lines: each line stored or refused with its number, never a 500', { timeout: 120_000 }, async () => {
-    const t = await buildTestApp({ seed: true, memory: true });
+    const t = await buildTestApp({ seed: true, memory: true, engine });
     try {
       for (const name of NAMES) {
         const lines = variants(name).map(({ kind, record }) => JSON.stringify({ kind, ...record }));
@@ -1266,7 +1273,7 @@ describe('Object.prototype names in every string field and as language map keys'
         for (const error of report.errors) {
           expect(error.line, name).toBeGreaterThanOrEqual(1);
           expect(error.line, name).toBeLessThanOrEqual(lines.length);
-          expect(error.reason, name).not.toMatch(/sqlite|is not a function|cannot read prop/i);
+          expect(error.reason, name).not.toMatch(/sqlite|postgres|violates|is not a function|cannot read prop/i);
         }
         // a line whose kind is the name is refused as an unknown kind, on its own line
         for (const [i, line] of lines.entries()) {
@@ -1284,7 +1291,7 @@ describe('Object.prototype names in every string field and as language map keys'
   });
 
   it('in create bodies, query values and query names: a documented answer, never a 500', { timeout: 120_000 }, async () => {
-    const t = await buildTestApp({ seed: true, memory: true });
+    const t = await buildTestApp({ seed: true, memory: true, engine });
     try {
       for (const name of NAMES) {
         for (const { kind, record } of variants(name)) {

@@ -17,19 +17,27 @@ export interface TestApp {
   engine: Engine;
   /** Path of the database file (a fresh temp file unless `memory` was asked for; '' on PostgreSQL). */
   databasePath: string;
+  /** The PostgreSQL database's URL ('' on SQLite). */
+  postgresUrl: string;
   close(): Promise<void>;
 }
 
 /**
  * Builds the real app on its own fresh database: on SQLite a temp file (or `:memory:`), on
  * PostgreSQL a new database on the suite's server (test/support/pg.ts), dropped by `close`.
+ * With `sameDatabaseAs`, a second server on another app's PostgreSQL database instead (which
+ * that app drops: close this one first).
  */
 export async function buildTestApp(
-  options: { seed?: boolean; memory?: boolean; engine?: Engine; config?: Partial<AppConfig> } = {},
+  options: { seed?: boolean; memory?: boolean; engine?: Engine; config?: Partial<AppConfig>; sameDatabaseAs?: TestApp } = {},
 ): Promise<TestApp> {
-  const engine = options.engine ?? 'sqlite';
+  const shared = options.sameDatabaseAs;
+  if (shared && shared.engine !== 'postgres') throw new Error('sameDatabaseAs: only a PostgreSQL database is shared between apps');
+  const engine = shared ? 'postgres' : (options.engine ?? 'sqlite');
   const dir = options.memory || engine === 'postgres' ? null : mkdtempSync(join(tmpdir(), 'annals-test-'));
-  const database = await engineDatabase(engine, dir ? join(dir, 'annals.db') : ':memory:');
+  const database = shared
+    ? { config: { databasePath: '', postgres: { url: shared.postgresUrl, poolSize: 4 } }, async close() {} }
+    : await engineDatabase(engine, dir ? join(dir, 'annals.db') : ':memory:');
   const databasePath = database.config.databasePath;
   const app = await buildApp({
     ...database.config,
@@ -44,6 +52,7 @@ export async function buildTestApp(
     app,
     engine,
     databasePath,
+    postgresUrl: database.config.postgres?.url ?? '',
     async close() {
       await app.close();
       await database.close();

@@ -314,13 +314,13 @@ describePg('import sessions', () => {
 });
 
 describePg('a bulk load through POST /v1/import', () => {
-  /** The export's lines without timestamps, revision and change-log sequence (not on this engine yet): what the import stored. */
+  /** The export's lines without timestamps and revision: what the import stored, and the change log's sequence (a change per record). */
   const stored = async (app: TestApp) =>
     (await app.app.inject({ url: '/v1/export' })).body
       .split('\n')
       .filter((line) => line !== '')
       .map((line) => {
-        const { createdAt: _c, updatedAt: _u, revision: _r, sequence: _s, ...rest } = JSON.parse(line) as Json;
+        const { createdAt: _c, updatedAt: _u, revision: _r, ...rest } = JSON.parse(line) as Json;
         return rest;
       });
   const post = async (app: TestApp, body: string) => {
@@ -348,6 +348,9 @@ describePg('a bulk load through POST /v1/import', () => {
     expect(report).toEqual(expected);
     expect(report.refused).toBeGreaterThan(0);
     expect(await stored(app)).toEqual(await stored(sqlite));
+    const changes = async (test: TestApp) => (await test.app.inject({ url: '/v1/changes?since=0&limit=1000' })).json<Json>().data.map((c: Json) => [c.kind, c.key, c.operation, c.author]);
+    expect(await changes(app)).toEqual(await changes(sqlite));
+    expect((await changes(app)).length).toBe(report.created + report.updated);
     const page = await app.app.inject({ url: '/v1/timeline?from=2022-01-01&to=2022-01-31&q=Amreyev' });
     expect(page.json<Json>().data.length).toBeGreaterThan(0);
     expect(await post(app, input)).toMatchObject({ created: 0, updated: 0, unchanged: report.created + report.updated });

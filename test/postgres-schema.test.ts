@@ -71,6 +71,8 @@ describePg('PostgreSQL schema', () => {
     }
     // SQLite's search index is an FTS5 table of migration 0001, not in its drizzle schema
     expected.set('search_index', ['entry_id', 'document', 'length']);
+    // the rate limits' shared counts: SQLite counts in process
+    expected.set('request_counts', ['key', 'requests', 'expires_at']);
     expect(new Set(columns.keys())).toEqual(new Set(expected.keys()));
     for (const [table, names] of expected) expect(new Set(columns.get(table)), table).toEqual(new Set(names));
     // every text column orders by code point, as SQLite's BINARY does

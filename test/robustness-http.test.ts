@@ -21,7 +21,8 @@ import { backupDatabase } from '../src/storage/sqlite/backup.js';
 import { CSV_COLUMNS, neutraliseCell } from '../src/formats/csv.js';
 import { parseAccept } from '../src/formats/negotiate.js';
 import { ifNoneMatchList } from '../src/plugins/caching.js';
-import { BoundedCounters, RATE_LIMIT_ENTRIES, clientAddress } from '../src/plugins/limits.js';
+import { clientAddress } from '../src/plugins/limits.js';
+import { BoundedCounters, REQUEST_COUNTERS_LIMIT } from '../src/storage/request-counts.js';
 import { createApiKey, knownApiKey, revokeApiKey, slowVerificationCount } from '../src/storage/sqlite/apiKeys.js';
 import { AUTH, TEST_KEY, buildTestApp, ndjson, type TestApp, expectProblem } from './helpers.js';
 import { sqliteDb } from './support/sqlite.js';
@@ -185,16 +186,14 @@ describe('memory per distinct header', () => {
     expect(preparedStatements!.size).toBeLessThanOrEqual(preparedStatements!.limit);
   });
 
-  it('bounds each rate limiter to RATE_LIMIT_ENTRIES clients, the least recently seen going first', () => {
-    const counters = new BoundedCounters([]);
-    const noop = () => {};
-    for (let i = 0; i < RATE_LIMIT_ENTRIES + 5000; i++) counters.incr(`ip:${i}`, noop, 60_000);
-    expect(counters.size).toBe(RATE_LIMIT_ENTRIES);
-    let seen = -1;
-    counters.read(`ip:${RATE_LIMIT_ENTRIES + 4999}`, (_e, r) => (seen = r.current), 60_000);
-    expect(seen).toBe(1);
-    counters.read('ip:0', (_e, r) => (seen = r.current), 60_000);
-    expect(seen).toBe(0);
+  it('bounds the in-process request counters to REQUEST_COUNTERS_LIMIT clients, the least recently seen going first', () => {
+    const counters = new BoundedCounters();
+    for (let i = 0; i < REQUEST_COUNTERS_LIMIT + 5000; i++) counters.count(`ip:${i}`, 60_000);
+    expect(counters.size).toBe(REQUEST_COUNTERS_LIMIT);
+    // the last one seen is still counted; the first ones were let go, and start again
+    expect(counters.count(`ip:${REQUEST_COUNTERS_LIMIT + 4999}`, 60_000).current).toBe(2);
+    expect(counters.count('ip:0', 60_000).current).toBe(1);
+    expect(counters.size).toBe(REQUEST_COUNTERS_LIMIT);
   });
 
   it('counts the rate limit in those bounded stores, and an IPv6 client by its /64', async () => {

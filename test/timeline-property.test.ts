@@ -1,7 +1,7 @@
 // Property tests of the timeline and its histogram against a brute-force oracle written from
 // the spec: random datasets (every date precision, open ends, qualifiers, instants whose offset
 // puts them on another day in UTC; actors with roles, a place hierarchy, tags, types, words),
-// imported into a fresh in-memory app per run, and random queries whose every page is walked.
+// imported into a fresh app per run on each engine, and random queries whose every page is walked.
 // The order is chronological by position, then id: an instant at its moment in UTC, a year,
 // month or day from 00:00 UTC of its first day to the end of its last (the route's rule).
 //
@@ -12,11 +12,18 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { OPEN_END_MS, OPEN_START_MS, chronoPosition, parseEdtf } from '../src/dates/edtf.js';
 import { AUTH, buildTestApp, ndjson } from './helpers.js';
+import { describeEngines, type Engine } from './support/pg.js';
 
 const SEED = Number(process.env.TIMELINE_SEED ?? 20220105);
 const RUNS = Number(process.env.TIMELINE_RUNS ?? 1);
 console.log(`timeline-property: fast-check seed ${SEED} (override with TIMELINE_SEED), runs x${RUNS}`);
-const runs = (n: number) => Math.max(1, Math.round(n * RUNS));
+/**
+ * Each run builds an app on a fresh database: on PostgreSQL a new database and its migrations
+ * take seconds where SQLite's in-memory one takes a fraction, so the full count there would run
+ * for minutes. PostgreSQL runs a quarter of the runs (the same seed, so the first datasets
+ * SQLite checks); TIMELINE_RUNS scales both.
+ */
+const runs = (engine: Engine, n: number) => Math.max(1, Math.round(n * RUNS * (engine === 'postgres' ? 0.25 : 1)));
 /** TIMELINE_NO_SHRINK=1 reports the first counterexample as found (faster when exploring). */
 const NO_SHRINK = process.env.TIMELINE_NO_SHRINK === '1';
 /** Room for shrinking a counterexample (each run builds an app); a green run takes seconds. */
@@ -520,8 +527,8 @@ async function importDataset(app: FastifyInstance, ds: Dataset): Promise<Map<str
   return ids;
 }
 
-async function withApp<T>(work: (app: FastifyInstance) => Promise<T>): Promise<T> {
-  const t = await buildTestApp({ memory: true });
+async function withApp<T>(engine: Engine, work: (app: FastifyInstance) => Promise<T>): Promise<T> {
+  const t = await buildTestApp({ memory: true, engine });
   try {
     return await work(t.app);
   } finally {
@@ -535,7 +542,8 @@ const describeQuery = (path: string, params: Params, limit: number) => url(path,
 /* 1. Timeline pages against the oracle                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-describe('timeline property: every page of every query agrees with the oracle', () => {
+// the generator against src/dates alone: no database, so on no engine in particular
+describe('timeline property: the generator', () => {
   it('the generator makes dates the service accepts with the bounds the spec gives', () => {
     fc.assert(
       fc.property(dateArb, (date) => {
@@ -550,13 +558,15 @@ describe('timeline property: every page of every query agrees with the oracle', 
       { seed: SEED, numRuns: 2000 },
     );
   });
+});
 
+describeEngines('timeline property: every page of every query agrees with the oracle', (engine) => {
   it('random datasets and queries, all pages walked', { timeout: PROPERTY_TIMEOUT }, async () => {
     let queries = 0;
     let nonEmpty = 0;
     await fc.assert(
       fc.asyncProperty(datasetArb(30), fc.array(queryArb, { minLength: 1, maxLength: 12 }), async (ds, cases) =>
-        withApp(async (app) => {
+        withApp(engine, async (app) => {
           const ids = await importDataset(app, ds);
           for (const { query, limit, scoped } of cases) {
             // a scoped timeline's path names the one actor or place
@@ -587,14 +597,14 @@ describe('timeline property: every page of every query agrees with the oracle', 
           }
         }),
       ),
-      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(80) },
+      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(engine, 80) },
     );
     console.log(`timeline-property: ${queries} queries checked, ${nonEmpty} with a non-empty answer`);
     expect(nonEmpty).toBeGreaterThan(queries / 5);
   });
 
   it('a window from after to is a 400 problem', async () => {
-    await withApp(async (app) => {
+    await withApp(engine, async (app) => {
       for (const [from, to] of [
         ['2022-01-02', '2022-01-01'],
         ['2022-02', '2022-01-31'],
@@ -668,7 +678,7 @@ const comparePositions = (a: Live, b: Live) => {
   return 0;
 };
 
-describe('cursors stay correct while entries are inserted and deleted between pages', () => {
+describeEngines('cursors stay correct while entries are inserted and deleted between pages', (engine) => {
   it('no entry repeats, none that existed throughout is skipped, and pages stay in order', { timeout: PROPERTY_TIMEOUT }, async () => {
     let inserted = 0;
     let deleted = 0;
@@ -695,7 +705,7 @@ describe('cursors stay correct while entries are inserted and deleted between pa
           ),
         }),
         async ({ events, statements, order, limit, window: [from, to, match], steps }) =>
-          withApp(async (app) => {
+          withApp(engine, async (app) => {
             const records: object[] = [
               { kind: 'actor', key: 'actor:speaker', type: 'person', name: { en: 'Speaker' }, aliases: [] },
               ...events.map((d, i) => ({ kind: 'event', key: `event:i${i}`, type: 'protest', date: POOL[d], title: { en: `Initial ${i}` } })),
@@ -799,13 +809,13 @@ describe('cursors stay correct while entries are inserted and deleted between pa
             }
           }),
       ),
-      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(25) },
+      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(engine, 25) },
     );
     console.log(`timeline-property: cursors survived ${inserted} inserts and ${deleted} deletes between pages`);
   });
 
   it('a cursor is tamper-evident and bound to its query', async () => {
-    await withApp(async (app) => {
+    await withApp(engine, async (app) => {
       const records = Array.from({ length: 5 }, (_, i) => ({ kind: 'event', key: `event:t${i}`, type: 'protest', date: '2022-01-05', title: { en: `T${i}` } }));
       await app.inject({ method: 'POST', url: '/v1/import', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: ndjson(records) });
       const first = (await app.inject({ url: '/v1/timeline?limit=2' })).json();
@@ -976,7 +986,7 @@ async function applyWrite(app: FastifyInstance, ds: Dataset, write: Write, seria
   }
 }
 
-describe('histogram property: buckets agree with the timeline', () => {
+describeEngines('histogram property: buckets agree with the timeline', (engine) => {
   it('count = entries within the bucket, count + imprecise = entries overlapping it; buckets are whole and contiguous', { timeout: PROPERTY_TIMEOUT }, async () => {
     let buckets = 0;
     let counted = 0;
@@ -990,7 +1000,7 @@ describe('histogram property: buckets agree with the timeline', () => {
         datasetArb(20),
         fc.array(fc.record({ h: histogramCaseArb, before: fc.array(writeArb, { maxLength: 3 }) }), { minLength: 1, maxLength: 3 }),
         async (generated, cases) =>
-        withApp(async (app) => {
+        withApp(engine, async (app) => {
           await importDataset(app, generated);
           // the oracle's copy, changed along with the service's data
           const ds: Dataset = { parents: generated.parents, entries: generated.entries.map((e) => ({ ...e })) };
@@ -1062,7 +1072,7 @@ describe('histogram property: buckets agree with the timeline', () => {
           }
         }),
       ),
-      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(25) },
+      { seed: SEED, endOnFailure: NO_SHRINK, numRuns: runs(engine, 25) },
     );
     console.log(
       `timeline-property: ${buckets} buckets checked (${counted} counted, ${imprecise} imprecise); ` +

@@ -1,13 +1,11 @@
-import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyRateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ProblemError } from '../schemas/problems.js';
+import type { Storage } from '../storage/port.js';
 
 /** Failed authentications and 404s a client may cause per minute before it is refused. */
 export const FAILURE_LIMIT = 60;
-
-/** Clients whose counters each limiter keeps in memory; the least recently seen go first. */
-export const RATE_LIMIT_ENTRIES = 10_000;
 
 /**
  * The address a client is counted by: an IPv6 client holds a whole /64 (one customer's
@@ -39,48 +37,24 @@ async function clientKey(request: FastifyRequest): Promise<string> {
   return key ? `key:${key.id}` : `ip:${clientAddress(request.ip)}`;
 }
 
-interface Counter {
-  current: number;
-  startMs: number;
-}
-
 /**
- * The counters of one limiter (a store of @fastify/rate-limit): a window per client, and at
- * most {@link RATE_LIMIT_ENTRIES} clients, so that clients who each come once (new addresses,
- * forged forwarded-for headers behind a proxy) cannot grow it without end.
+ * The store of both limiters (a custom store of @fastify/rate-limit): the storage port counts,
+ * so that on PostgreSQL every server shares one count per client (src/storage/request-counts.ts).
+ * Both limiters use it; their keys cannot meet (`key:` and `ip:` for requests, `fail:` for failures).
  */
-export class BoundedCounters {
-  readonly #counters = new Map<string, Counter>();
+function storageStore(storage: Storage): FastifyRateLimitStoreCtor {
+  return class StorageStore implements FastifyRateLimitStore {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      storage.countRequest(key, timeWindow).then(
+        (count) => callback(null, { current: count.current, ttl: count.ttlMs }),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
 
-  constructor(private readonly registry: BoundedCounters[]) {
-    registry.push(this);
-  }
-
-  get size(): number {
-    return this.#counters.size;
-  }
-
-  incr(key: string, cb: (error: Error | null, result: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const nowMs = Date.now();
-    let counter = this.#counters.get(key);
-    if (!counter || counter.startMs + timeWindow <= nowMs) counter = { current: 1, startMs: nowMs };
-    else counter.current++;
-    this.#counters.delete(key);
-    this.#counters.set(key, counter);
-    while (this.#counters.size > RATE_LIMIT_ENTRIES) this.#counters.delete(this.#counters.keys().next().value!);
-    cb(null, { current: counter.current, ttl: timeWindow - (nowMs - counter.startMs) });
-  }
-
-  read(key: string, cb: (error: Error | null, result: { current: number; ttl: number }) => void, timeWindow: number): void {
-    const nowMs = Date.now();
-    const counter = this.#counters.get(key);
-    if (!counter || counter.startMs + timeWindow <= nowMs) cb(null, { current: 0, ttl: 0 });
-    else cb(null, { current: counter.current, ttl: timeWindow - (nowMs - counter.startMs) });
-  }
-
-  child(): BoundedCounters {
-    return new BoundedCounters(this.registry);
-  }
+    child(): FastifyRateLimitStore {
+      return this;
+    }
+  };
 }
 
 const tooMany = (ttlMs: number, what: string) =>
@@ -92,8 +66,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Counts a failed authentication or a 404 against the client; throws 429 past the limit. */
     countFailure(request: FastifyRequest): Promise<void>;
-    /** Clients counted by the rate limiters, summed over them (each keeps at most RATE_LIMIT_ENTRIES). */
-    rateLimitEntries(): { size: number; limit: number };
   }
 }
 
@@ -104,11 +76,6 @@ declare module 'fastify' {
  * Routes with `config: { rateLimit: false }` (the probes) are neither limited nor counted.
  */
 export async function installRateLimits(app: FastifyInstance, perMinute: number): Promise<void> {
-  const stores: BoundedCounters[] = [];
-  app.decorate('rateLimitEntries', () => ({
-    size: stores.reduce((n, store) => n + store.size, 0),
-    limit: stores.length * RATE_LIMIT_ENTRIES,
-  }));
   if (perMinute <= 0) {
     app.decorate('countFailure', async () => {});
     return;
@@ -119,11 +86,7 @@ export async function installRateLimits(app: FastifyInstance, perMinute: number)
     timeWindow: 60_000,
     keyGenerator: clientKey,
     enableDraftSpec: true,
-    store: class extends BoundedCounters {
-      constructor() {
-        super(stores);
-      }
-    },
+    store: storageStore(app.storage),
     errorResponseBuilder: (_request, context) => tooMany(context.ttl, `more than ${context.max} requests a minute`),
   });
   const failures = app.createRateLimit({

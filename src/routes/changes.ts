@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { publicSecurity } from '../plugins/auth.js';
 import { ChangePage, ChangesQuery, LastEventIdHeader, TIMELINE_FILTER_PARAMS } from '../schemas/changes.js';
 import { resolveTimelineQuery } from '../storage/timeline-query.js';
+import { filtersChanged, previousPassed, withoutFilters } from '../storage/filter-departures.js';
 import type { TimelineQuery } from '../storage/types.js';
 import { sendStreamed } from '../plugins/streaming.js';
 import { problemResponses } from '../schemas/common.js';
-import { changesPruned } from '../schemas/problems.js';
+import { ProblemError, changesPruned } from '../schemas/problems.js';
 import type { Storage } from '../storage/port.js';
 import type { Change, RecordKind } from '../storage/types.js';
 import { z } from 'zod';
@@ -67,15 +68,36 @@ async function feedTimelineQuery(storage: Storage, query: Query): Promise<Timeli
 
 /**
  * The changes a feed passes on. With a timeline query: only entries, those it selects as they
- * are now, and every entry's delete (the client knows which keys it holds; the deleted entry's
- * dates are gone).
+ * are now, the updates that moved an entry out of it (src/storage/filter-departures.ts), and
+ * every entry's delete (the client knows which keys it holds; the deleted entry's dates are gone).
  */
 async function touching(storage: Storage, changes: Change[], timeline: TimelineQuery | null): Promise<Change[]> {
   if (timeline === null) return changes;
   const entries = changes.filter((c) => c.kind === 'event' || c.kind === 'statement');
   const live = entries.filter((c) => c.operation !== 'delete').map((c) => c.id);
   const matching = new Set(await storage.entriesMatching(timeline, [...new Set(live)]));
-  return entries.filter((c) => c.operation === 'delete' || matching.has(c.id));
+  const departed = new Set<number>();
+  for (const change of entries) {
+    if (change.operation !== 'update' || matching.has(change.id)) continue;
+    if (await leftQuery(storage, timeline, change)) departed.add(change.sequence);
+  }
+  return entries.filter((c) => c.operation === 'delete' || matching.has(c.id) || departed.has(c.sequence));
+}
+
+/** Whether the entry of an update the query does not select now was selected before it. */
+async function leftQuery(storage: Storage, timeline: TimelineQuery, change: Change): Promise<boolean> {
+  const kind = change.kind === 'statement' ? 'statement' : 'event';
+  const changed = filtersChanged(timeline, change.fields ?? []);
+  if (changed.length === 0) return false;
+  const unchanged = withoutFilters(timeline, changed);
+  if ((await storage.entriesMatching(unchanged, [change.id])).length === 0) return false;
+  // the entry may be gone since: its revisions then no longer resolve, and its delete follows
+  const revisions = await storage.recordRevisions(kind, String(change.id)).catch((error: unknown) => {
+    if (error instanceof ProblemError && error.status === 404) return [];
+    throw error;
+  });
+  const previous = revisions.find((r) => r.sequence === change.sequence)?.previous;
+  return previous == null || previousPassed(timeline, changed, kind, previous);
 }
 
 const wantsEventStream = (accept: string | undefined) => accept !== undefined && /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept);
@@ -103,8 +125,8 @@ export const changesRoutes: FastifyPluginAsyncZod = async function (app) {
               'A page of changes, oldest first (JSON); or, with `Accept: text/event-stream`, the changes as Server-Sent Events ' +
               'from `since` (or `Last-Event-ID`) on, live: each event is `event: change`, its `id:` the sequence and its data a ' +
               'Change; comment lines (`: heartbeat`) come every 15 seconds while there is nothing to send. A timeline query ' +
-              '(`from`, `to`, `actor`, `place`, `type`, with `kind`) keeps only the entries it selects as they are now, and the ' +
-              'deletes of entries.',
+              '(`from`, `to`, `actor`, `place`, `type`, with `kind`) keeps only the entries it selects as they are now, the ' +
+              'updates that moved an entry out of it (so that a client drops the entry), and the deletes of entries.',
             content: {
               'application/json': { schema: ChangePage },
               'text/event-stream': {

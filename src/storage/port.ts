@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ImportSession, ImportSessionOptions } from './import.js';
+import type { RequestCount } from './request-counts.js';
 import type {
   ApiKeyInfo,
   Change,
@@ -162,6 +163,14 @@ export interface Storage {
   releaseIdempotencyKey(request: IdempotencyRequest): Promise<void>;
   /** Renews a claimed key's lease while its request runs; returns the stop. */
   holdIdempotencyLease(request: IdempotencyRequest, onError: (error: unknown) => void): () => void;
+
+  /**
+   * Counts one request of a client (`key`: its API key or address, and the budget) in a fixed
+   * window of `windowMs`, for the rate limits. Shared by every server of the database where
+   * there can be several (PostgreSQL: one statement per request); in process where there is one
+   * machine (SQLite).
+   */
+  countRequest(key: string, windowMs: number): Promise<RequestCount>;
 
   /** True when the database answers and has every committed migration applied. */
   ready(): Promise<boolean>;

@@ -30,10 +30,12 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { citedText, type CitedText, type CitationWrite } from '../citations.js';
+import type { NewChange } from '../changes.js';
 import type { ImportSession, ImportUpsert, ImportWriter } from '../import.js';
 import { isNumericId } from '../keys.js';
 import type { RecordKind, RefTable } from '../types.js';
 import { ProblemError } from '../../schemas/problems.js';
+import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
 import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
@@ -172,6 +174,8 @@ class BulkLoad {
   readonly #texts = new Map<number, string | null>();
   #textChars = 0;
   readonly #ids = new Map<PgTable, IdPool>();
+  /** The changes of the batch under way, in the order its records were stored: logged when it ends. */
+  #changes: NewChange[] = [];
   timestamp = now();
 
   constructor(
@@ -206,6 +210,7 @@ class BulkLoad {
     refuseProblems(await newRecord.problems(write, (cites) => this.#citedTexts(cites)));
     const id = await this.#nextId(TABLE_OF[kind]);
     this.#add(kind, data.key, id, newRecord.rows(id, write, this.timestamp));
+    this.#changes.push({ kind, id, key: data.key, operation: 'create', fields: null, previous: null });
     return { outcome: 'created' };
   }
 
@@ -216,7 +221,7 @@ class BulkLoad {
     if (prepared.outcome !== 'write') return prepared.outcome === 'deferred' ? prepared : { outcome: 'unchanged' };
     let stored: { outcome: 'created' | 'updated'; id: number };
     try {
-      stored = await storeUpsert(this.tx, spec, prepared, this.timestamp);
+      stored = await storeUpsert(this.tx, spec, prepared, this.timestamp, this.#changes);
     } catch (error) {
       // a problem found only while writing would leave the record half-written if it were a refusal
       if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
@@ -292,6 +297,14 @@ class BulkLoad {
       await work();
     });
     this.#copying.catch(() => {});
+  }
+
+  /** Logs the batch's changes (named after `author`) in one statement, after what was queued before. */
+  logBatch(author: string | null): void {
+    const changes = this.#changes;
+    const at = this.timestamp;
+    this.#changes = [];
+    if (changes.length > 0) this.queue(() => logChanges(this.tx, changes, at, author));
   }
 
   /** Sends the buffered rows when there are enough of them, once the COPY before has ended (so that one waits at most). */
@@ -390,7 +403,7 @@ async function finishWithoutRowTriggers(tx: PgTransaction): Promise<void> {
 export async function beginBulkLoad(
   db: PgDb,
   specs: Record<RecordKind, AnyPgSpec>,
-  options: { whenEmpty: boolean; lockWaitMs: number | undefined },
+  options: { whenEmpty: boolean; lockWaitMs: number | undefined; author: string | null },
 ): Promise<ImportSession | null> {
   const client = await db.$client.connect();
   let held: HeldTransaction;
@@ -443,6 +456,7 @@ export async function beginBulkLoad(
       if (batches++ > 0) load.queue(() => bumpRevision(held.tx));
       load.timestamp = now();
       await work(load.writer);
+      load.logBatch(options.author);
       await load.flushWhenFull();
     },
     async finish() {

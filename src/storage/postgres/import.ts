@@ -12,6 +12,8 @@ import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
+import type { NewChange } from '../changes.js';
+import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { beginBulkLoad } from './bulk.js';
 import { bumpRevision } from './settings.js';
@@ -32,12 +34,13 @@ async function upsertRecord(
   data: { key: string },
   timestamp: string,
   pendingKeys: ((key: string) => boolean) | undefined,
+  changes: NewChange[],
 ): Promise<ImportUpsert> {
   const prepared = await prepareUpsert(tx, spec, data, pendingKeys);
   if (prepared.outcome === 'deferred') return prepared;
   if (prepared.outcome === 'unchanged') return { outcome: 'unchanged' };
   try {
-    return { outcome: (await storeUpsert(tx, spec, prepared, timestamp)).outcome };
+    return { outcome: (await storeUpsert(tx, spec, prepared, timestamp, changes)).outcome };
   } catch (error) {
     // a problem found only while writing would leave the record half-written if it were a refusal
     if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
@@ -45,10 +48,16 @@ async function upsertRecord(
   }
 }
 
-function writerFor(tx: PgTransaction, specs: Record<RecordKind, AnyPgSpec>): ImportWriter {
+/** The changes a batch's records make are logged together by `logBatch`, in one statement, before the batch commits. */
+function writerFor(tx: PgTransaction, specs: Record<RecordKind, AnyPgSpec>, author: string | null): ImportWriter & { logBatch(): Promise<void> } {
   const timestamp = now();
+  const changes: NewChange[] = [];
   return {
-    upsert: (kind, data, pendingKeys) => upsertRecord(tx, specs[kind], data, timestamp, pendingKeys),
+    upsert: (kind, data, pendingKeys) => upsertRecord(tx, specs[kind], data, timestamp, pendingKeys, changes),
+    async logBatch() {
+      await logChanges(tx, changes, timestamp, author);
+      changes.length = 0;
+    },
   };
 }
 
@@ -67,24 +76,35 @@ export async function beginPostgresImport(
 ): Promise<ImportSession> {
   if (options.dryRun) return dryRunSession(db, specs, options.lockWaitMs);
   if (options.bulkLoad !== undefined) {
-    const bulk = await beginBulkLoad(db, specs, { whenEmpty: options.bulkLoad === 'when-empty', lockWaitMs: options.lockWaitMs });
+    const bulk = await beginBulkLoad(db, specs, {
+      whenEmpty: options.bulkLoad === 'when-empty',
+      lockWaitMs: options.lockWaitMs,
+      author: options.author ?? null,
+    });
     if (bulk !== null) return bulk;
   }
-  return batchImportSession(db, specs, options.lockWaitMs);
+  return batchImportSession(db, specs, options.lockWaitMs, options.author ?? null);
 }
 
 /**
  * Each batch is a write transaction of its own, which bumps the revision first as every write
  * does; on the pool, or on one connection of it (the seed's, which holds its lock).
  */
-export function batchImportSession(db: PgDb | NodePgDatabase<typeof schema>, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs?: number): ImportSession {
+export function batchImportSession(
+  db: PgDb | NodePgDatabase<typeof schema>,
+  specs: Record<RecordKind, AnyPgSpec>,
+  lockWaitMs?: number,
+  author: string | null = null,
+): ImportSession {
   return {
     mode: 'batches',
     async batch(work) {
       await db.transaction(async (tx) => {
         await limitLockWait(tx, lockWaitMs);
         await bumpRevision(tx);
-        await work(writerFor(tx, specs));
+        const writer = writerFor(tx, specs, author);
+        await work(writer);
+        await writer.logBatch();
       });
     },
     async finish() {},
@@ -160,7 +180,8 @@ async function dryRunSession(db: PgDb, specs: Record<RecordKind, AnyPgSpec>, loc
     mode: 'dry-run',
     async batch(work) {
       if (ended) throw new Error('import: the dry run has ended');
-      await work(writerFor(held.tx, specs));
+      // nothing it writes is kept, so nothing is logged
+      await work(writerFor(held.tx, specs, null));
     },
     finish: end,
     abort: end,

@@ -4,7 +4,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type { AppConfig, PostgresTarget } from '../../config.js';
 import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
 import type { ImportSession, ImportSessionOptions } from '../import.js';
-import type { Change, ChangeFilter, ChangeLogExtent, Revision } from '../types.js';
+import type { ChangeFilter, WriteContext } from '../types.js';
+import { ANONYMOUS_WRITE } from '../types.js';
 import type {
   IdempotencyRequest,
   RecordInput,
@@ -23,7 +24,9 @@ import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, ren
 import { openPool, type PgDb } from './client.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
-import { createRecordIn, deleteRecord, getRecord, patchRecord, type AnyPgSpec } from './records.js';
+import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, type AnyPgSpec } from './records.js';
+import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
+import { notFound } from '../../schemas/problems.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
 import { emptyExportCounts, exportTrailer } from '../export-format.js';
@@ -33,12 +36,13 @@ import * as schema from './schema.js';
 import { listPlaceIds, placeCoordinates, placeSpec } from './places.js';
 import { relevanceIds, relevancePage } from './relevance.js';
 import { ensureSearchIndex } from './search.js';
-import { timelinePage } from './timeline.js';
+import { entriesMatching, timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
 import { beginPostgresImport } from './import.js';
 import { loadSeedIfEmpty } from './seed.js';
+import { RequestCounter } from './request-counts.js';
 
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
@@ -69,6 +73,7 @@ export async function preparePostgresDatabase(
   const db = openPool(target);
   try {
     await runMigrations(db.$client);
+    await startChangeLog(db);
     await ensureSearchIndex(db);
     await renewLineage(db);
     if (options.seedWhenEmpty) await loadSeedIfEmpty(db, SPECS);
@@ -80,17 +85,6 @@ export async function preparePostgresDatabase(
   return db;
 }
 
-/** An operation of the port this engine does not implement yet (the change log's, issue 16). */
-export class NotImplementedOnPostgres extends Error {
-  constructor(operation: string) {
-    super(`${operation} is not implemented on PostgreSQL yet`);
-  }
-}
-
-const notYet = (operation: string): never => {
-  throw new NotImplementedOnPostgres(operation);
-};
-
 /**
  * The PostgreSQL engine: a pool of connections per server, any number of servers on one
  * database. Everything that must hold across servers (the revision, the cursor secret,
@@ -100,8 +94,11 @@ const notYet = (operation: string): never => {
 export class PostgresStorage implements Storage {
   readonly engine = 'postgres' as const;
   readonly #committedMigrations = committedMigrations();
+  readonly #requestCounter: RequestCounter;
 
-  constructor(readonly db: PgDb) {}
+  constructor(readonly db: PgDb) {
+    this.#requestCounter = new RequestCounter(db.$client);
+  }
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
@@ -124,23 +121,24 @@ export class PostgresStorage implements Storage {
     kind: K,
     input: RecordInput<K>,
     idempotency: IdempotencyRequest | null,
+    context: WriteContext = ANONYMOUS_WRITE,
   ): Promise<CreateResult<RecordOutput<K>>> {
     const spec = specOf(kind);
     return writeTransaction(this.db, async (tx) => {
       const claim = idempotency ? await claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
       if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
-      const created = (await createRecordIn(tx, spec, input)) as RecordOutput<K>;
+      const created = (await createRecordIn(tx, spec, input, context)) as RecordOutput<K>;
       if (idempotency) await completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
       return { replayed: false, record: created };
     });
   }
 
-  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>) {
-    return (await patchRecord(this.db, specOf(kind), ref, patch)) as RecordOutput<K>;
+  async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context: WriteContext = ANONYMOUS_WRITE) {
+    return (await patchRecord(this.db, specOf(kind), ref, patch, context)) as RecordOutput<K>;
   }
 
-  async deleteRecord(kind: RecordKind, ref: string) {
-    await deleteRecord(this.db, specOf(kind), ref);
+  async deleteRecord(kind: RecordKind, ref: string, context: WriteContext = ANONYMOUS_WRITE) {
+    await deleteRecord(this.db, specOf(kind), ref, context);
   }
 
   async listSourceIds(filters: SourceFilters, after: number | undefined, limit: number) {
@@ -218,6 +216,7 @@ export class PostgresStorage implements Storage {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         const tx = drizzle({ client, schema });
         const revision = await dataRevision(tx);
+        const sequence = await latestSequence(tx);
         const counts = emptyExportCounts();
         await createExportPlan(tx, query);
         let after: [number, number, number] | undefined;
@@ -229,7 +228,7 @@ export class PostgresStorage implements Storage {
           yield Buffer.from(text);
           after = page.last;
         }
-        yield Buffer.from(exportTrailer(counts, revision));
+        yield Buffer.from(exportTrailer(counts, revision, sequence));
       } catch (error) {
         failed = error instanceof Error ? error : new Error(String(error));
         throw error;
@@ -291,29 +290,37 @@ export class PostgresStorage implements Storage {
     return beginPostgresImport(this.db, SPECS, options);
   }
 
-  // the change log on this engine comes with its commit-ordered sequence (issue 16)
-  async getRecordAsOf<K extends RecordKind>(_kind: K, _ref: string, _asOf: string, _lang?: string): Promise<RecordOutput<K>> {
-    return notYet('records as of a time');
+  async getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string) {
+    return (await recordAsOf(this.db, specOf(kind), ref, asOf, lang)) as RecordOutput<K>;
   }
 
-  async changesAfter(_filter: ChangeFilter, _after: number, _limit: number): Promise<Change[]> {
-    return notYet('the change log');
+  async changesAfter(filter: ChangeFilter, after: number, limit: number) {
+    return changesAfter(this.db, filter, after, limit);
   }
 
-  async changeLogExtent(): Promise<ChangeLogExtent> {
-    return notYet('the change log');
+  async changeLogExtent() {
+    return changeLogExtent(this.db);
   }
 
-  async recordRevisions(_kind: RecordKind, _ref: string): Promise<Revision[]> {
-    return notYet('revisions');
+  async recordRevisions(kind: RecordKind, ref: string) {
+    const spec = specOf(kind);
+    const id = await findId(this.db, spec.table, ref, spec.entryKind);
+    if (id === null) throw notFound(`no ${kind} with id or key ${JSON.stringify(ref)}`);
+    return recordRevisions(this.db, [kind], id);
   }
 
-  async pruneChanges(_before: string): Promise<number> {
-    return notYet('the change log');
+  /** Not a write transaction: it removes only a prefix of what is committed, which no writer touches. */
+  async pruneChanges(before: string) {
+    return pruneChanges(this.db, before);
   }
 
-  async entriesMatching(_query: TimelineQuery, _ids: number[]): Promise<number[]> {
-    return notYet('live filters');
+  async entriesMatching(query: TimelineQuery, ids: number[]) {
+    return entriesMatching(this.db, query, ids);
+  }
+
+  /** Counted in the database, so that N servers give a client its budget once, not N times. */
+  async countRequest(key: string, windowMs: number) {
+    return this.#requestCounter.count(key, windowMs);
   }
 
   /** The database answers and has every migration this code ships. */

@@ -2,9 +2,11 @@ import { sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { CitationWrite, CitedText } from '../citations.js';
 import { generateKey, isNumericId } from '../keys.js';
-import type { RecordKind, RefTable } from '../types.js';
+import type { RecordKind, RefTable, WriteContext } from '../types.js';
 import type { LanguageMap } from '../language.js';
-import { conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { changesPruned, conflict, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
+import { changedFields, type NewChange } from '../changes.js';
+import { changedAtOrBefore, changeLogExtent, changesSince, logChanges, oldestKeptAt } from './changes.js';
 import type { PgDb } from './client.js';
 import { assertKeyFree, findId, kindOfKey, PgRefResolver } from './references.js';
 import { now, writeTransaction, type PgTransaction, type PgTx } from './transactions.js';
@@ -98,24 +100,34 @@ export async function createRecordIn<Input, Write extends { key: string }, Dto>(
   tx: PgTransaction,
   spec: PgRecordSpec<Input, Write, Dto>,
   input: Input & { key?: string },
+  context: WriteContext,
 ): Promise<Dto> {
   const write = await prepareWrite(tx, spec, null, input, null);
-  const id = await spec.store(tx, null, write, now());
+  const timestamp = now();
+  const id = await spec.store(tx, null, write, timestamp);
+  await logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'create', fields: null, previous: null }], timestamp, context.author);
   return (await spec.load(tx, [id]))[0]!;
 }
 
+/** Logs an update with its changed fields, or nothing (and stores nothing) when the patch changes nothing. */
 export async function patchRecord<Input, Write extends { key: string }, Dto>(
   db: PgDb,
   spec: PgRecordSpec<Input, Write, Dto>,
   ref: string,
   patch: Partial<Input> & { key?: string },
+  context: WriteContext,
 ): Promise<Dto> {
   return writeTransaction(db, async (tx) => {
     const id = await findId(tx, spec.table, ref, spec.entryKind);
     const base = id === null ? null : await spec.readWrite(tx, id);
     if (id === null || base === null) throw missing(spec, ref);
     const write = await prepareWrite(tx, spec, id, patch, base);
-    if (JSON.stringify(write) !== JSON.stringify(base)) await spec.store(tx, id, write, now());
+    const { fields, previous } = changedFields(base, write);
+    if (fields.length > 0) {
+      const timestamp = now();
+      await spec.store(tx, id, write, timestamp);
+      await logChanges(tx, [{ kind: spec.kind, id, key: write.key, operation: 'update', fields, previous }], timestamp, context.author);
+    }
     return (await spec.load(tx, [id]))[0]!;
   });
 }
@@ -162,7 +174,7 @@ export { describeChain } from '../chains.js';
 
 const tableNames = { source: 'sources', place: 'places', actor: 'actors', entry: 'entries', timeline: 'timelines' } as const;
 
-export async function deleteRecord(db: PgDb, spec: AnyPgSpec, ref: string): Promise<void> {
+export async function deleteRecord(db: PgDb, spec: AnyPgSpec, ref: string, context: WriteContext): Promise<void> {
   await writeTransaction(db, async (tx) => {
     const id = await findId(tx, spec.table, ref, spec.entryKind);
     if (id === null) throw missing(spec, ref);
@@ -175,13 +187,16 @@ export async function deleteRecord(db: PgDb, spec: AnyPgSpec, ref: string): Prom
         shown.map((who) => ({ in: 'params', path: '/id', message: `referred to by ${who}` })),
       );
     }
+    // what it said, kept in the log as its last revision
+    const previous = (await spec.readWrite(tx, id))!;
     // children go with it by ON DELETE CASCADE, the search document too
     await tx.execute(sql`DELETE FROM ${sql.raw(tableNames[spec.table])} WHERE id = ${id}`);
+    await logChanges(tx, [{ kind: spec.kind, id, key: previous.key, operation: 'delete', fields: null, previous }], now(), context.author);
   });
 }
 
 export type PreparedUpsert<Write> =
-  | { outcome: 'write'; existing: number | null; write: Write }
+  | { outcome: 'write'; existing: number | null; base: Write | null; write: Write }
   | { outcome: 'unchanged'; id: number }
   | { outcome: 'deferred'; waitingFor: string[] };
 
@@ -206,16 +221,83 @@ export async function prepareUpsert<Write extends { key: string }>(
   const write = await prepareWrite(tx, spec, existing, input, null, resolver, holder);
   if (resolver.deferred.length > 0) return { outcome: 'deferred', waitingFor: resolver.deferred };
   if (existing !== null && JSON.stringify(write) === JSON.stringify(base)) return { outcome: 'unchanged', id: existing };
-  return { outcome: 'write', existing, write };
+  return { outcome: 'write', existing, base, write };
 }
 
-/** The writing half: stores what prepareUpsert made. */
+/** The writing half: stores what prepareUpsert made; the change it makes goes to `changes`, for the caller to log. */
 export async function storeUpsert<Write extends { key: string }>(
   tx: PgTransaction,
   spec: PgRecordSpec<unknown, Write, unknown>,
-  prepared: { existing: number | null; write: Write },
+  prepared: { existing: number | null; base: Write | null; write: Write },
   timestamp: string,
+  changes: NewChange[],
 ): Promise<{ outcome: 'created' | 'updated'; id: number }> {
   const id = await spec.store(tx, prepared.existing, prepared.write, timestamp);
+  if (prepared.existing === null || prepared.base === null) {
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'create', fields: null, previous: null });
+  } else {
+    const { fields, previous } = changedFields(prepared.base, prepared.write);
+    changes.push({ kind: spec.kind, id, key: prepared.write.key, operation: 'update', fields, previous });
+  }
   return { outcome: prepared.existing === null ? 'created' : 'updated', id };
+}
+
+/** Thrown inside the transaction that renders a past revision, to roll it back. */
+class RenderRollback extends Error {}
+
+/** The SQLSTATE of a PostgreSQL error, which drizzle wraps (DrizzleQueryError's cause). */
+function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * A record as it was at `asOf`, as on SQLite (src/storage/sqlite/records.ts): its stored form
+ * now with the changes written since undone from the log's previous values, rendered by storing
+ * it in a transaction that is rolled back. That transaction first shares the revision row's
+ * lock, which every write takes first (writeTransaction): it waits for a write in flight, and
+ * then no write commits until it ends, so that every read of it sees one state (the record and
+ * its log agree) and its own rolled-back store waits on no row a writer holds.
+ */
+export async function recordAsOf<Dto>(
+  db: PgDb,
+  spec: PgRecordSpec<unknown, { key: string }, Dto>,
+  ref: string,
+  asOf: string,
+  lang?: string,
+): Promise<Dto> {
+  let rendered: Dto | undefined;
+  try {
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT 1 FROM settings WHERE name = 'revision' FOR SHARE`);
+      const id = await findId(tx, spec.table, ref, spec.entryKind);
+      if (id === null) throw missing(spec, ref);
+      const extent = await changeLogExtent(tx);
+      const oldest = await oldestKeptAt(tx);
+      if (extent.floor > 0 && (oldest === null || asOf < oldest)) throw changesPruned(extent.floor, extent.floor);
+      const later = await changesSince(tx, spec.kind, id, asOf);
+      if (later.length === 0) {
+        rendered = (await spec.load(tx, [id], lang))[0]!;
+        throw new RenderRollback('read');
+      }
+      let write = (await spec.readWrite(tx, id))!;
+      for (const change of later) {
+        if (change.operation === 'create') throw notFound(`${spec.kind} ${JSON.stringify(ref)} did not exist at ${asOf}`);
+        write = { ...write, ...change.previous };
+      }
+      const updatedAt = (await changedAtOrBefore(tx, spec.kind, id, asOf)) ?? asOf;
+      await spec.store(tx, id, write, updatedAt);
+      rendered = (await spec.load(tx, [id], lang))[0];
+      throw new RenderRollback('rendered');
+    });
+  } catch (error) {
+    if (!(error instanceof RenderRollback)) {
+      if (sqlState(error) === '23503') throw conflict(`${spec.kind} ${JSON.stringify(ref)} referred at ${asOf} to records deleted since`);
+      throw error;
+    }
+  }
+  return rendered!;
 }

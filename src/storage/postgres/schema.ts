@@ -10,6 +10,7 @@ import {
   json,
   pgTable,
   primaryKey,
+  timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import type { LanguageMap } from '../language.js';
@@ -404,9 +405,9 @@ export const idempotencyKeys = pgTable(
 );
 
 /**
- * The change log, with the SQLite engine's columns (src/storage/sqlite/schema.ts). Not written
- * by this engine yet: here a sequence drawn before commit is not in commit order, so the log
- * needs a commit-ordered position before it can be read as a feed (issue 16).
+ * The change log, with the SQLite engine's columns (src/storage/sqlite/schema.ts). `seq` is
+ * not drawn from its identity, whose values are not in commit order, but from a counter row in
+ * `settings` that a write locks until it commits (src/storage/postgres/changes.ts says why).
  */
 export const changes = pgTable(
   'changes',
@@ -423,3 +424,17 @@ export const changes = pgTable(
   },
   (t) => [index('changes_record_idx').on(t.recordId, t.seq)],
 );
+
+/**
+ * Requests each client made in its current rate-limit window, counted by every server on the
+ * database (src/storage/postgres/request-counts.ts): a row per client key seen within a window,
+ * expired rows pruned. This engine's only table with no SQLite twin (SQLite counts in process).
+ * UNLOGGED, by hand in migration pg/0005 (drizzle-kit cannot declare it): a count is written
+ * with every request, and through the WAL each would wait for a flush and be shipped to every
+ * standby; a crash or a failover empties it, which gives every client a fresh window once.
+ */
+export const requestCounts = pgTable('request_counts', {
+  key: codePointText('key').primaryKey(),
+  requests: integer('requests').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'string' }).notNull(),
+});

@@ -123,3 +123,11 @@ export async function timelinePage(tx: PgTx, q: TimelineQuery, afterCursor: unkn
     next: rows.length > limit && last ? [Number(last.sort_start), Number(last.sort_end), last.id] : null,
   };
 }
+
+/** Which of the entries `ids` the query selects, in no order (its text and order aside), as on SQLite: a live feed's window filter. */
+export async function entriesMatching(tx: PgTx, q: TimelineQuery, ids: readonly number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const where = [sql`e.id = ANY(${ints(ids)}::integer[])`, ...filterConditions(q), ...windowConditions(q)];
+  const { rows } = await tx.execute<{ id: number }>(sql`SELECT e.id FROM entries e WHERE ${sql.join(where, sql` AND `)}`);
+  return rows.map((row) => row.id);
+}

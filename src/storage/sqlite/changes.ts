@@ -5,19 +5,9 @@
  * a bulk load's batch), as a JSON array the statement reads with json_each.
  */
 import type { Change, ChangeFilter, ChangeLogExtent, ChangeOperation, RecordKind } from '../types.js';
+import type { NewChange } from '../changes.js';
 import { prepared } from './statements.js';
 import type { Tx } from './transactions.js';
-
-/** A change before it has its sequence. */
-export interface NewChange {
-  kind: RecordKind;
-  id: number;
-  key: string;
-  operation: ChangeOperation;
-  fields: string[] | null;
-  /** An update's changed fields as they were, or a deleted record's whole stored form; null for a create. */
-  previous: Record<string, unknown> | null;
-}
 
 /** Appends `changes` in their order (json_each reads the array in order, so sequences follow it). */
 export function logChanges(tx: Tx, changes: readonly NewChange[], at: string, author: string | null): void {
@@ -35,18 +25,6 @@ export function logChanges(tx: Tx, changes: readonly NewChange[], at: string, au
     `INSERT INTO changes (kind, record_id, key, operation, at, author, fields, previous)
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?, ?, value ->> 4, value ->> 5 FROM json_each(?) ORDER BY key`,
   ).run(at, author, JSON.stringify(rows));
-}
-
-/**
- * The top-level fields whose values differ between two stored forms of a record (an update's
- * changed fields, compared as JSON), and what they were.
- */
-export function changedFields(before: object, after: object): { fields: string[]; previous: Record<string, unknown> } {
-  const a = before as Record<string, unknown>;
-  const b = after as Record<string, unknown>;
-  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
-  const fields = [...names].filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name])).sort();
-  return { fields, previous: Object.fromEntries(fields.map((name) => [name, a[name] ?? null])) };
 }
 
 interface ChangeRow {

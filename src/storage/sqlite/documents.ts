@@ -234,21 +234,31 @@ const SCAN_IDS = 5000;
  * the id to go on after, or null when no entry lies past `after`.
  */
 export function writeMissingEntryDocuments(db: Db, after: number, limit: number, locked?: () => void): number | null {
+  const missing = (tx: Tx) => {
+    const last = prepared(tx, 'SELECT max(id) FROM entries').pluck().get() as number | null;
+    if (last === null || after >= last) return null;
+    const ids = prepared(
+      tx,
+      `SELECT e.id FROM entries e WHERE e.id > ? AND e.id <= ?
+          AND NOT EXISTS (SELECT 1 FROM entry_documents d WHERE d.entry_id = e.id)
+        ORDER BY e.id LIMIT ?`,
+    )
+      .pluck()
+      .all(after, after + SCAN_IDS, limit) as number[];
+    return { ids, next: ids.length === limit ? ids[ids.length - 1]! : Math.min(after + SCAN_IDS, last) };
+  };
+  // read first, without the write lock: a range where nothing is missing (every range, once
+  // the documents are all written) keeps other writers, in any process, from waiting on it
+  const seen = missing(db);
+  if (seen === null) return null;
+  if (seen.ids.length === 0) return seen.next;
   return db.transaction(
     (tx) => {
       locked?.();
-      const last = prepared(tx, 'SELECT max(id) FROM entries').pluck().get() as number | null;
-      if (last === null || after >= last) return null;
-      const ids = prepared(
-        tx,
-        `SELECT e.id FROM entries e WHERE e.id > ? AND e.id <= ?
-            AND NOT EXISTS (SELECT 1 FROM entry_documents d WHERE d.entry_id = e.id)
-          ORDER BY e.id LIMIT ?`,
-      )
-        .pluck()
-        .all(after, after + SCAN_IDS, limit) as number[];
-      if (ids.length > 0) writeEntryDocuments(tx, ids);
-      return ids.length === limit ? ids[ids.length - 1]! : Math.min(after + SCAN_IDS, last);
+      const found = missing(tx);
+      if (found === null) return null;
+      if (found.ids.length > 0) writeEntryDocuments(tx, found.ids);
+      return found.next;
     },
     { behavior: 'immediate' },
   );

@@ -8,7 +8,8 @@ import type { ImportSession, ImportSessionOptions, ImportUpsert, ImportWriter } 
 import { ProblemError } from '../../schemas/problems.js';
 import type { RecordKind } from '../types.js';
 import { beginBulkLoad } from './bulk.js';
-import { logChanges, type NewChange } from './changes.js';
+import { logChanges } from './changes.js';
+import type { NewChange } from '../changes.js';
 import { discardEntryDocumentChanges, refreshEntryDocuments } from './documents.js';
 import { holdWriteLockElsewhere, openDatabase, openPrivateConnection, whenWriteLockFree, type Db } from './client.js';
 import { prepareUpsert, storeUpsert, type AnySpec } from './records.js';

@@ -44,6 +44,7 @@ import { MAX_STATEMENTS, preparedStatementCount } from './statements.js';
 import { OPTIMIZE_INTERVAL_MS, refreshPlannerStatistics } from './statistics.js';
 import { findId } from './references.js';
 import { PARSED_DATES_LIMIT, parsedDateCount } from '../dates.js';
+import { BoundedCounters, REQUEST_COUNTERS_LIMIT } from '../request-counts.js';
 import { writeTransaction, type Tx } from './transactions.js';
 import { entriesMatching, timelinePage } from './timeline.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
@@ -91,6 +92,8 @@ export class SqliteStorage implements Storage {
   readonly engine = 'sqlite' as const;
   readonly #optimizeTimer: NodeJS.Timeout | null;
   readonly #committedMigrations = committedMigrations();
+  /** One machine serves an SQLite file: the rate limits count in this process (split between ANNALS_WORKERS). */
+  readonly #requestCounts = new BoundedCounters();
   readonly #exclusive: boolean;
   readonly #onBackgroundError: (error: unknown) => void;
   #documentsPass: Promise<void> | null = null;
@@ -397,6 +400,10 @@ export class SqliteStorage implements Storage {
     return () => clearInterval(timer);
   }
 
+  async countRequest(key: string, windowMs: number) {
+    return this.#requestCounts.count(key, windowMs);
+  }
+
   async ready() {
     return migrationsApplied(this.db, this.#committedMigrations);
   }
@@ -410,6 +417,7 @@ export class SqliteStorage implements Storage {
       preparedStatements: { size: preparedStatementCount(this.db), limit: MAX_STATEMENTS },
       verifiedSecrets: { size: verifiedSecretCount(this.db), limit: VERIFIED_LIMIT },
       parsedDates: { size: parsedDateCount(), limit: PARSED_DATES_LIMIT },
+      rateLimitClients: { size: this.#requestCounts.size, limit: REQUEST_COUNTERS_LIMIT },
     };
   }
 

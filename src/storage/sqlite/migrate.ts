@@ -13,8 +13,9 @@ export const migrationsFolder = fileURLToPath(new URL('../../../migrations', imp
  * no-op, so a rebuild would fire ON DELETE CASCADE: foreign keys are switched off around
  * the whole run and checked afterwards instead.
  * https://github.com/drizzle-team/drizzle-orm/issues/5782
+ * Returns how many migrations this call applied.
  */
-export function runMigrations(db: Db): void {
+export function runMigrations(db: Db): number {
   const sqlite = db.$client;
   const applied = () =>
     migrationsTableExists(db) ? (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n : 0;
@@ -34,6 +35,7 @@ export function runMigrations(db: Db): void {
   }
   // what no SQL migration can write: entries rendered by the application
   ensureEntryDocuments(db);
+  return applied() - before;
 }
 
 /** How many migrations the code ships. */

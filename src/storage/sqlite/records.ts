@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { WriteContext } from '../types.js';
-import { changedAtOrBefore, changedFields, changeLogExtent, changesSince, logChanges, oldestKeptAt, type NewChange } from './changes.js';
+import { changedAtOrBefore, changeLogExtent, changesSince, logChanges, oldestKeptAt } from './changes.js';
+import { changedFields, type NewChange } from '../changes.js';
 import { discardEntryDocumentChanges } from './documents.js';
 import type { Db } from './client.js';
 import { actors, entries, places, sources, timelines } from './schema.js';

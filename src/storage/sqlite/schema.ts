@@ -401,8 +401,8 @@ export const idempotencyKeys = sqliteTable(
  * sequence is never handed out twice, even after the newest rows are pruned. On SQLite one
  * writer commits at a time, so sequences are also in commit order: a reader that has seen `n`
  * never later finds a smaller one committed. PostgreSQL's sequences are drawn before commit and
- * transactions commit in any order, so there the log needs more (a commit-ordered position,
- * or readers held back below the oldest transaction still in flight).
+ * transactions commit in any order, so that engine draws them from a counter row each write
+ * holds locked until it commits (src/storage/postgres/changes.ts).
  * `fields` lists the changed fields of an update (of the record's stored form), null otherwise;
  * `previous` holds what they were (an update), or the whole stored form (a delete): a record's
  * revisions, as far back as the log is kept.
