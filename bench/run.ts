@@ -10,6 +10,11 @@
  *   npm run bench -- --size 100k --import-only
  *                              one size only, and only its import through POST /v1/import
  *                              (with --profile: that import profiled); not written to bench/results/
+ *   ANNALS_BENCH_PG_URL=postgres://user@host:port/db npm run bench
+ *                              the PostgreSQL engine too, on a database the benchmark creates on
+ *                              that server (and drops after): the dataset through POST /v1/import
+ *                              (COPY), the cold-window scenarios beside the SQLite engine's, and
+ *                              EXPLAIN ANALYZE of their statements
  *
  * For each size: generate the dataset (seeded), load it through the real import path (the
  * import command: records per second, peak RSS), start the real server as `npm start` runs
@@ -32,8 +37,10 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { DATASET_VERSION, DAYS, FIRST_DAY, FULL_SIZE, generateDataset, isoDay, prng, type DatasetSize } from './generate.js';
 import { explainRequests, explainStatements, formatRequestPlans, type PlanRequest, type RequestPlans } from './plans.js';
+import { explainPgRequests } from './pg-plans.js';
 import { formatSummary, summarizeProfiles } from './profile.js';
 import { ACTOR_PAGE_SQL, OVERLAP_PAGE_SQL, WITHIN_PAGE_SQL, windowParameters } from './reference.js';
 
@@ -287,6 +294,12 @@ const API_IMPORT = 'import through POST /v1/import into an empty database (recor
 const TARGET_SIZE = '1M';
 /** The project's targets, met or not at TARGET_SIZE (issue #14). */
 const TARGETS = { windows: 0.7, rotating: 1.0, actor: 1.0, underWrites: 0.8, importRecordsPerSecond: 15_000, importPeakRssMb: 300 };
+
+/** A PostgreSQL server to run the PostgreSQL engine's rows on (an administrator's URL: the benchmark creates its database there). */
+const PG_URL = process.env.ANNALS_BENCH_PG_URL;
+/** The PostgreSQL engine's targets (issue #15): its cold-window page beside the SQLite engine's, and its import. */
+const PG_TARGETS = { windows: 0.5, importRecordsPerSecond: 20_000 };
+const onPostgres = (scenario: string) => `PostgreSQL: ${scenario}`;
 
 /** The key of every server the benchmark starts (all scopes), for the scenarios that write. */
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
@@ -960,7 +973,134 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
   );
   plans.push(formatRequestPlans(label, imported!, shownPlans));
   removeDatabase(importDbOf(label));
+  if (PG_URL) await postgresRows(PG_URL, label, size, file, mostLinkedActors(dbPath, 30).map((a) => a.key), rows, plans);
   if (!args['keep-data'] && quick) for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+}
+
+/**
+ * The PostgreSQL engine on a database of its own on the server `adminUrl` names, created here
+ * and dropped at the end: the dataset through `POST /v1/import` into it (a bulk load by COPY),
+ * then the cold-window scenarios, each next to the SQLite engine's row of the same scenario
+ * (run just before on the same machine), and the plans of their statements with EXPLAIN ANALYZE.
+ */
+async function postgresRows(adminUrl: string, label: string, size: DatasetSize, file: string, popularKeys: string[], rows: Row[], plans: string[]) {
+  const records = size.sources + size.places + size.actors + size.events + size.statements;
+  const name = `annals_bench_${label.toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const profileName = `${label} PostgreSQL`;
+  let server: { child: ChildProcess; port: number } | undefined;
+  try {
+    log(`[${label}] PostgreSQL: importing through POST /v1/import ...`);
+    server = await startProcess([...profileArgs(profileName), '--import', 'tsx', 'src/server.ts'], {
+      ANNALS_DB: url.toString(),
+      PORT: '0',
+      ANNALS_SEED: 'off',
+      ANNALS_RATE_LIMIT: '0',
+      ANNALS_BOOTSTRAP_KEY: BENCH_KEY,
+      LOG_LEVEL: 'info',
+      ANNALS_IMPORT_LIMIT_MB: String(Math.max(1024, Math.ceil(statSync(file).size / 2 ** 20) + 1)),
+    }, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/);
+    const base = `http://127.0.0.1:${server.port}`;
+    await settle(base);
+    const started = Date.now();
+    const answer = await postFile(`${base}/v1/import`, file).catch((error: Error) => ({ status: 0, body: error.message }));
+    const seconds = (Date.now() - started) / 1000;
+    const report = answer.status === 200 ? (JSON.parse(answer.body) as { created: number; updated: number; unchanged: number; refused: number }) : undefined;
+    const stored = report ? report.created + report.updated + report.unchanged : 0;
+    const perSecond = Math.round(stored / seconds);
+    const sqliteImport = rows.find((r) => r.size === label && r.scenario === API_IMPORT);
+    rows.push({
+      size: label,
+      scenario: onPostgres(API_IMPORT),
+      rps: perSecond,
+      p50: 0,
+      p99: 0,
+      errors: report ? report.refused + (stored === records ? 0 : 1) : 1,
+      ...(sqliteImport?.rps ? { ratio: perSecond / sqliteImport.rps, ratioOf: 'of SQLite' } : {}),
+      target: { text: `≥ ${PG_TARGETS.importRecordsPerSecond} records/s`, met: report !== undefined && perSecond >= PG_TARGETS.importRecordsPerSecond },
+      note: report
+        ? `${stored} of ${records} records stored in ${seconds.toFixed(1)} s (one bulk load by COPY, then VACUUM ANALYZE), ${report.refused} refused; peak RSS of the server ${rssOf(server.child.pid!).peak} MB`
+        : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
+    });
+    if (!report) return;
+
+    const weeksOnce = () => ROTATING_WEEKS.map((start) => weekPath('/v1/timeline', start));
+    const weeksWithActorsOnce = () => {
+      const paths = rotatingWeeks('/v1/timeline', popularKeys);
+      return ROTATING_WEEKS.map(() => paths.next());
+    };
+    const first = `${base}/v1/timeline`;
+    const windows = windowsNeverTwice('/v1/timeline');
+    const runs: (Run & { paths: Paths })[] = [
+      { name: WINDOWS, url: first, paths: windows, target: PG_TARGETS.windows },
+      { name: ROTATING, url: first, paths: rotatingWeeks('/v1/timeline'), warm: weeksOnce },
+      { name: ROTATING_ACTOR, url: first, paths: rotatingWeeks('/v1/timeline', popularKeys), warm: weeksWithActorsOnce },
+      { name: ROTATING_WRITES, url: first, paths: rotatingWeeks('/v1/timeline'), warm: weeksOnce, writer: true },
+    ];
+    const results = new Map<string, LoadResult[]>();
+    const writes = { sent: 0, acknowledged: 0, non2xx: 0, failed: 0, skipped: 0, seconds: 0 };
+    for (let round = 1; round <= rounds; round++) {
+      for (const run of runs) {
+        await settle(base);
+        if (run.warm) {
+          for (const path of run.warm()) await entriesIn(`${base}${path}`);
+          await settle(base);
+        }
+        log(`[${label}] PostgreSQL: ${run.name}${rounds > 1 ? `, round ${round} of ${rounds}` : ''} ...`);
+        const writer = run.writer ? startWriter(base, WRITES_PER_SECOND, Math.ceil((duration + 1) * WRITES_PER_SECOND)) : undefined;
+        const result = await loadOn(server.child.pid!, run.url, { paths: run.paths.next }).finally(async () => {
+          if (writer) for (const [key, count] of Object.entries(await writer.stop())) writes[key as keyof typeof writes] += count;
+        });
+        results.set(run.name, [...(results.get(run.name) ?? []), result]);
+      }
+    }
+    const pct = (ratio: number) => `${Math.round(ratio * 100)}%`;
+    for (const run of runs) {
+      const result = medianOf(results.get(run.name)!);
+      const sqlite = rows.find((r) => r.size === label && r.scenario === run.name);
+      const ratio = sqlite?.rps ? result.rps / sqlite.rps : undefined;
+      const writesNote = run.writer
+        ? `${writes.acknowledged} writes acknowledged in ${writes.seconds.toFixed(1)} s, ${writes.non2xx} non-2xx, ${writes.failed} failed, ${writes.skipped} ticks skipped with 4 writes unanswered`
+        : undefined;
+      const notes = [writesNote, run.paths.note?.(), result.spread].filter((n): n is string => n !== undefined);
+      rows.push({
+        size: label,
+        scenario: onPostgres(run.name),
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        errors: result.errors + (run.writer ? writes.non2xx + writes.failed : 0),
+        ...(result.cpu === undefined ? {} : { cpu: result.cpu }),
+        ...(ratio === undefined ? {} : { ratio, ratioOf: 'of SQLite' }),
+        ...(ratio !== undefined && run.target !== undefined ? { target: { text: `≥ ${pct(run.target)} of SQLite`, met: ratio >= run.target } } : {}),
+        ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+      });
+    }
+    await stop(server.child);
+    server = undefined;
+    collectProfiles(profileName);
+
+    // where a request's time goes inside PostgreSQL: each statement, its answer time, and its plan as run
+    log(`[${label}] PostgreSQL: query plans (EXPLAIN ANALYZE) ...`);
+    const planned = await explainPgRequests(
+      url.toString(),
+      [
+        { name: onPostgres(WINDOWS), url: windowsNeverTwice('/v1/timeline').next() },
+        { name: onPostgres(ROTATING), url: rotatingWeeks('/v1/timeline').next() },
+        { name: onPostgres(ROTATING_ACTOR), url: rotatingWeeks('/v1/timeline', popularKeys).next() },
+      ],
+      { bootstrapKey: BENCH_KEY },
+    );
+    for (const request of planned) plans.push(formatRequestPlans(label, request, shownPlans));
+  } finally {
+    if (server) await stop(server.child);
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.end();
+  }
 }
 
 const rows: Row[] = [];

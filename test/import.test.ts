@@ -113,10 +113,6 @@ const entryRowsFor = async (from: Rows, key: string): Promise<Record<string, num
   return counts;
 };
 
-// The PostgreSQL import has no bulk load yet (every import goes batch by batch, issue 15): the
-// tests of the bulk load run on SQLite only until it has.
-const BULK_ON_POSTGRES = false;
-const bulkOn = (engine: Engine) => engine === 'sqlite' || BULK_ON_POSTGRES;
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -552,7 +548,7 @@ describeEngines('import session', (engine) => {
     expect((await rowCounts(app)).places).toBe(1);
   });
 
-  it.skipIf(!bulkOn(engine))('is a bulk load only when asked for one on an empty database', async () => {
+  it('is a bulk load only when asked for one on an empty database', async () => {
     const app = await fresh(engine);
     const empty = await app.app.storage.beginImport({ bulkLoad: 'when-empty' });
     expect(empty.mode).toBe('bulk');
@@ -815,7 +811,7 @@ describeEngines('bulk load through the API (a large body into an empty database)
       });
   };
 
-  it.skipIf(!bulkOn(engine))('stores the same records and answers the same report as batch by batch, and the next import goes by batches', async () => {
+  it('stores the same records and answers the same report as batch by batch, and the next import goes by batches', async () => {
     const redated = { ...seedRecords.find((r) => r.kind === 'event')!, date: '1991-12-26' };
     const input = `${JSON.stringify(statement)}\n{bad\n${seedText}\n${JSON.stringify({ ...protest, key: 'event:orphan', places: ['place:nowhere'] })}\n${JSON.stringify(redated)}\n`;
     const batches = await buildTestApp({ engine });
@@ -838,7 +834,7 @@ describeEngines('bulk load through the API (a large body into an empty database)
     expect(modes).toEqual(['bulk', 'batches']);
   });
 
-  it.skipIf(!bulkOn(engine))('stores the whole lines of a body that stops arriving, and answers 408 with their report', async () => {
+  it('stores the whole lines of a body that stops arriving, and answers 408 with their report', async () => {
     const { app, modes } = await bulkApp();
     await app.app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.app.server.address() as AddressInfo;

@@ -1,5 +1,6 @@
 // Import sessions on PostgreSQL, against the SQLite engine's answers for the same input: the
 // reports of importNdjson, what is stored (by its export), dry runs and failed batches.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { Storage } from '../src/storage/port.js';
 import type { ImportSessionOptions } from '../src/storage/import.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
-import { ndjson } from './helpers.js';
+import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
 import { describePg, freshPgDatabase } from './support/pg.js';
 import { splitTrailer } from './support/roundtrip.js';
 
@@ -213,15 +214,170 @@ describePg('import sessions', () => {
     expect(await pair.postgres.currentRevision()).not.toBe(revision);
   });
 
-  it('a bulk load is imported batch by batch on this engine for now, and says so', async () => {
+  it('a bulk load into an empty database is one COPY transaction, reported and stored as SQLite\'s bulk load; imported again, it changes nothing', async () => {
     const pair = await openPair();
-    for (const bulkLoad of ['when-empty', 'always'] as const) {
-      const session = await pair.postgres.beginImport({ bulkLoad });
-      expect(session.mode).toBe('batches');
-      await session.abort();
-    }
-    expect(comparable(await run(pair.postgres, seedText, { bulkLoad: 'when-empty' }))).toMatchObject({ created: seedLines.length, refused: 0 });
+    const session = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
+    expect(session.mode).toBe('bulk');
+    await session.abort();
+    const revision = await pair.postgres.currentRevision();
+    const first = await importBoth(pair, seedText, { bulkLoad: 'when-empty' }, { batchSize: 7 });
+    expect(first).toMatchObject({ created: seedLines.length, refused: 0 });
+    expect(await pair.postgres.currentRevision()).not.toBe(revision);
+    const before = await expectSameExport(pair);
+    // the same rows a batch writes: search documents, span and date counts
+    const text = { match: 'overlaps' as const, order: 'asc' as const, text: 'Amreyev' };
+    expect(await pair.postgres.relevanceIds(text)).toEqual(await pair.sqlite.relevanceIds(text));
+    expect((await pair.postgres.relevanceIds(text)).length).toBeGreaterThan(0);
+    const spans = (storage: Storage) => storage.spanCounts({ match: 'overlaps', order: 'asc' }).then((counts) => [...counts].sort((a, b) => a.earliest - b.earliest || a.latest - b.latest || a.n - b.n));
+    expect(await spans(pair.postgres)).toEqual(await spans(pair.sqlite));
+    const window = { match: 'overlaps' as const, order: 'asc' as const, from: 18962, to: 19051 };
+    const days = await pair.sqlite.dateCounts(window, 18962, 19051, 1000);
+    expect(days.days.length).toBeGreaterThan(0);
+    expect(await pair.postgres.dateCounts(window, 18962, 19051, 1000)).toEqual(days);
+    // not empty any more: batch by batch, every record found unchanged
+    const again = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
+    expect(again.mode).toBe('batches');
+    await again.abort();
+    expect(await importBoth(pair, seedText, { bulkLoad: 'when-empty' })).toMatchObject({ created: 0, updated: 0, unchanged: seedLines.length });
+    expect((await exported(pair.postgres)).records).toBe(before.records);
   }, 60_000);
+
+  it('a bulk load refuses, defers and updates as SQLite\'s does: forward references, a key twice in the file, ids, timelines, bad lines', async () => {
+    const pair = await openPair();
+    const lines = [
+      JSON.stringify(statement), // forward: speaker, context, events
+      JSON.stringify(source),
+      '{"kind":"place",',
+      JSON.stringify(placeKz),
+      JSON.stringify({ ...umbrella, key: 'event:nowhere', places: ['place:kz', 'place:nowhere'] }),
+      JSON.stringify(protest),
+      JSON.stringify(actorAmreyev),
+      JSON.stringify(actorOts),
+      JSON.stringify({ ...meeting, key: 'event:bad-excerpt', sources: [{ ...excerptAt(0, 10), excerpt: 'not the text' }] }),
+      JSON.stringify(umbrella),
+      JSON.stringify(meeting),
+      JSON.stringify({ ...placeKz, key: 'actor:ots' }), // a key another kind holds
+      JSON.stringify({ ...placeKz, key: 'place:loop', parent: 'place:loop' }),
+      // the same key again: an update of a record the load stored, and the entries naming it indexed again
+      JSON.stringify({ ...actorOts, name: { en: 'Organisation of Turkic States' } }),
+      JSON.stringify({ ...placeKz, name: { en: 'Qazaqstan' } }),
+      JSON.stringify({ ...source, text: 'another text' }), // refused: the meeting cites the old one
+      // references by id (the first place and actor the load stored)
+      JSON.stringify({ ...protest, key: 'event:by-id', places: ['1'], actors: [{ actor: '1', role: 'organizer' }], parent: null }),
+      JSON.stringify({ ...meeting, key: 'event:twice', actors: [{ actor: 'actor:ots', role: 'organizer' }, { actor: 'actor:ots', role: 'organizer' }] }),
+      JSON.stringify({ kind: 'timeline', key: 'timeline:main', slug: 'main', title: { en: 'Main' }, entries: ['event:unrest', 'event:protest'] }),
+      JSON.stringify({ kind: 'timeline', key: 'timeline:other', slug: 'main', title: { en: 'Other' } }),
+      JSON.stringify({ ...umbrella, key: 'event:after-timeline', title: { en: 'After the timeline' } }),
+    ];
+    const report = await importBoth(pair, `${lines.join('\n')}\n`, { bulkLoad: 'always' }, { batchSize: 2 });
+    expect(report).toMatchObject({ created: 11, updated: 2 });
+    expect(report.refused).toBeGreaterThanOrEqual(7);
+    await expectSameExport(pair);
+    for (const q of ['Organisation', 'Qazaqstan', 'Kazakhstan']) {
+      const query = { match: 'overlaps' as const, order: 'asc' as const, text: q };
+      expect(await pair.postgres.relevanceIds(query), q).toEqual(await pair.sqlite.relevanceIds(query));
+    }
+    expect(await countRows(pair.pgUrl, ['entries', 'citations', 'search_index', 'timeline_entries'])).toEqual({ entries: 6, citations: 2, search_index: 6, timeline_entries: 2 });
+  }, 60_000);
+
+  it('a bulk load stops at the first refused line with stopOnError as SQLite\'s does', async () => {
+    const pair = await openPair();
+    const text = ndjson([source, placeKz, { ...umbrella, places: ['place:none'] }, actorOts, { kind: 'place', key: 'place:x' }, actorAmreyev]);
+    expect(await importBoth(pair, text, { bulkLoad: 'always' }, { stopOnError: true })).toMatchObject({ stopped: true, created: 3, refused: 2 });
+    await expectSameExport(pair);
+  });
+
+  it('a bulk load that fails or is abandoned leaves the database as it was, and other writes wait for it', async () => {
+    const pair = await openPair();
+    const revision = await pair.postgres.currentRevision();
+    const session = await pair.postgres.beginImport({ bulkLoad: 'always' });
+    expect(session.mode).toBe('bulk');
+    for (let batch = 0; batch < 3; batch++) {
+      await session.batch(async (writer) => {
+        for (let i = 0; i < 2_000; i++) {
+          expect(await writer.upsert('place', { ...placeKz, key: `place:p${batch}-${i}` })).toEqual({ outcome: 'created' });
+        }
+      });
+    }
+    let written = false;
+    const meanwhile = pair.postgres.createRecord('actor', { key: 'actor:meanwhile', type: 'person', name: { en: 'M' } }, null).then(() => {
+      written = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(written).toBe(false);
+    await expect(session.batch(() => Promise.reject(new Error('the batch fails')))).rejects.toThrow('the batch fails');
+    await session.abort();
+    await meanwhile;
+    expect(await countRows(pair.pgUrl, ['places', 'actors'])).toEqual({ places: 0, actors: 1 });
+    expect(await pair.postgres.currentRevision()).not.toBe(revision);
+  }, 60_000);
+});
+
+describePg('a bulk load through POST /v1/import', () => {
+  /** The export's lines without timestamps and revision: what the import stored, and the change log's sequence (a change per record). */
+  const stored = async (app: TestApp) =>
+    (await app.app.inject({ url: '/v1/export' })).body
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const { createdAt: _c, updatedAt: _u, revision: _r, ...rest } = JSON.parse(line) as Json;
+        return rest;
+      });
+  const post = async (app: TestApp, body: string) => {
+    const res = await app.app.inject({ method: 'POST', url: '/v1/import', headers: { ...AUTH, 'content-type': 'application/x-ndjson' }, payload: body });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<Json>();
+  };
+
+  it('stores what SQLite stores batch by batch, answers the same report, and the next import goes by batches, unchanged', async () => {
+    const input = `${JSON.stringify(statement)}\n{bad\n${seedText}\n${JSON.stringify({ ...protest, key: 'event:orphan', places: ['place:nowhere'] })}\n`;
+    const sqlite = await buildTestApp();
+    cleanups.push(() => sqlite.close());
+    const expected = await post(sqlite, input);
+    const app = await buildTestApp({ engine: 'postgres', config: { bulkImportMinBytes: 0 } });
+    cleanups.push(() => app.close());
+    const storage = app.app.storage;
+    const begin = storage.beginImport.bind(storage);
+    const modes: string[] = [];
+    storage.beginImport = async (options) => {
+      const session = await begin(options);
+      modes.push(session.mode);
+      return session;
+    };
+    const report = await post(app, input);
+    expect(report).toEqual(expected);
+    expect(report.refused).toBeGreaterThan(0);
+    expect(await stored(app)).toEqual(await stored(sqlite));
+    const changes = async (test: TestApp) => (await test.app.inject({ url: '/v1/changes?since=0&limit=1000' })).json<Json>().data.map((c: Json) => [c.kind, c.key, c.operation, c.author]);
+    expect(await changes(app)).toEqual(await changes(sqlite));
+    expect((await changes(app)).length).toBe(report.created + report.updated);
+    const page = await app.app.inject({ url: '/v1/timeline?from=2022-01-01&to=2022-01-31&q=Amreyev' });
+    expect(page.json<Json>().data.length).toBeGreaterThan(0);
+    expect(await post(app, input)).toMatchObject({ created: 0, updated: 0, unchanged: report.created + report.updated });
+    expect(modes).toEqual(['bulk', 'batches']);
+  }, 60_000);
+});
+
+describePg('npm run import on PostgreSQL', () => {
+  it('loads a file into an empty database in one bulk load, and again finds every record unchanged', async () => {
+    const database = await freshPgDatabase();
+    cleanups.push(() => database.drop());
+    const importFile = () => {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/import.ts', 'data/seed/kazakhstan-january-2022.ndjson'], {
+        cwd: new URL('..', import.meta.url).pathname,
+        env: { ...process.env, ANNALS_DB: database.url },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as Json;
+    };
+    expect(importFile()).toMatchObject({ created: seedLines.length, refused: 0 });
+    expect(importFile()).toMatchObject({ created: 0, updated: 0, unchanged: seedLines.length });
+    const rows = await countRows(database.url, ['entries', 'search_index', 'entry_span_counts']);
+    expect(rows.search_index).toBe(rows.entries);
+    expect(rows.entry_span_counts).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describePg('the seed', () => {

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
 import type { z } from 'zod';
 import { dateValue, dayBounds } from '../dates.js';
 import { pickLanguage } from '../language.js';
@@ -8,7 +9,7 @@ import type { FieldError } from '../../schemas/problems.js';
 import { describeChain, type PgRecordSpec } from './records.js';
 import { actorRefs } from './refs.js';
 import { actorAffiliations, actors, entries, entryActors, type LanguageMap } from './schema.js';
-import { entriesNaming, indexEntries } from './search.js';
+import { actorNameDocument, entriesNaming, indexEntries } from './search.js';
 import { MAX_ID, refuseNul } from './text.js';
 import type { PgTx } from './transactions.js';
 
@@ -53,7 +54,7 @@ export const actorSpec: PgRecordSpec<z.infer<typeof ActorInput>, ActorWrite, Awa
 
   async check(tx, id, write) {
     const problems: FieldError[] = [];
-    const seen = new Set<string>();
+    const duplicates = listedTwice(write);
     // an affiliation already stored closes no cycle (a re-import of the same actor checks nothing)
     const stored = new Set(
       id === null
@@ -64,9 +65,7 @@ export const actorSpec: PgRecordSpec<z.infer<typeof ActorInput>, ActorWrite, Awa
     );
     for (const [i, a] of write.affiliations.entries()) {
       const path = `/affiliations/${i}`;
-      const same = JSON.stringify([a.actorId, a.role, a.date]);
-      if (seen.has(same)) problems.push({ in: 'body', path, message: 'the same affiliation is listed twice' });
-      seen.add(same);
+      problems.push(...duplicates.filter((problem) => problem.path === path));
       if (id === null || stored.has(a.actorId)) continue;
       // affiliations form no cycle, of any length (see the SQLite engine's actors)
       const cycle = await affiliationPath(tx, a.actorId, id);
@@ -113,23 +112,7 @@ export const actorSpec: PgRecordSpec<z.infer<typeof ActorInput>, ActorWrite, Awa
       // entries are found by their actors' names: those documents change with the names
       await indexEntries(tx, await entriesNaming(tx, 'actor', actorId));
     }
-    if (affiliations.length > 0) {
-      const owner = actorId;
-      await tx.insert(actorAffiliations).values(
-        affiliations.map((a, position) => {
-          const bounds = a.date === null ? null : dayBounds(parseEdtf(a.date));
-          return {
-            actorId: owner,
-            position,
-            otherActorId: a.actorId,
-            role: a.role,
-            date: a.date,
-            earliest: bounds?.earliest ?? null,
-            latest: bounds?.latest ?? null,
-          };
-        }),
-      );
-    }
+    if (affiliations.length > 0) await tx.insert(actorAffiliations).values(affiliationRows(actorId, affiliations));
     return actorId;
   },
 
@@ -150,7 +133,39 @@ export const actorSpec: PgRecordSpec<z.infer<typeof ActorInput>, ActorWrite, Awa
       .limit(500);
     return [...new Set([...affiliated.map((r) => `actor ${r.key}`), ...roles.map((r) => `${r.kind} ${r.key}`)])];
   },
+
+  newRecord: {
+    // a new actor is affiliated to by no other, so its affiliations close no cycle
+    problems: listedTwice,
+    rows: (id, { affiliations, ...columns }, timestamp) => ({
+      rows: [
+        [actors, { ...columns, id, createdAt: timestamp, updatedAt: timestamp }],
+        ...affiliationRows(id, affiliations).map((row): [PgTable, Record<string, unknown>] => [actorAffiliations, row]),
+      ],
+      nameDocument: actorNameDocument(columns.name, columns.aliases),
+    }),
+  },
 };
+
+/** The affiliations listed more than once (the same actor, role and date). */
+function listedTwice(write: ActorWrite): FieldError[] {
+  const problems: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const [i, a] of write.affiliations.entries()) {
+    const same = JSON.stringify([a.actorId, a.role, a.date]);
+    if (seen.has(same)) problems.push({ in: 'body', path: `/affiliations/${i}`, message: 'the same affiliation is listed twice' });
+    seen.add(same);
+  }
+  return problems;
+}
+
+/** An actor's affiliation rows, in position order, with the day bounds of their dates. */
+function affiliationRows(actorId: number, affiliations: ActorWrite['affiliations']) {
+  return affiliations.map((a, position) => {
+    const bounds = a.date === null ? null : dayBounds(parseEdtf(a.date));
+    return { actorId, position, otherActorId: a.actorId, role: a.role, date: a.date, earliest: bounds?.earliest ?? null, latest: bounds?.latest ?? null };
+  });
+}
 
 /**
  * The keys on a path of affiliations from `from` to `to`, both included, or null when `to` is

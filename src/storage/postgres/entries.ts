@@ -1,4 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
 import type { z } from 'zod';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
 import type { EventWrite, StatementWrite } from '../writes.js';
@@ -7,10 +8,10 @@ import { pickLanguage } from '../language.js';
 import type { EntryDto, EventDto, StatementDto } from '../types.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import type { FieldError } from '../../schemas/problems.js';
-import { describeChain, parentChain, storedParent, type PgRecordSpec } from './records.js';
+import { describeChain, parentChain, storedParent, type NewRecordRows, type PgRecordSpec } from './records.js';
 import type { PgRefResolver } from './references.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
-import { entries, entryEvents, sources, timelineEntries, timelines } from './schema.js';
+import { citations, entries, entryActors, entryEvents, entryPlaces, entryTags, sources, timelineEntries, timelines } from './schema.js';
 import { indexEntries } from './search.js';
 import { refuseNul } from './text.js';
 import type { PgTransaction, PgTx } from './transactions.js';
@@ -47,23 +48,114 @@ function listedTwice(path: string, values: readonly unknown[], what = 'listed tw
   });
 }
 
-async function checkCitations(tx: PgTx, cites: CitationWrite[]): Promise<FieldError[]> {
+/** The ids of the sources that citations point into with offsets. */
+export const sourcesCitedAt = (cites: CitationWrite[]) => [...new Set(cites.filter((c) => c.start !== null || c.end !== null).map((c) => c.sourceId))];
+
+/** The texts of the sources that citations point into with offsets, by id (null: the source has none), as stored. */
+export async function citedTexts(tx: PgTx, cites: CitationWrite[]): Promise<Map<number, CitedText | null>> {
+  const ids = sourcesCitedAt(cites);
+  const texts = new Map<number, CitedText | null>();
+  if (ids.length === 0) return texts;
+  const rows = await tx.select({ id: sources.id, text: sources.text }).from(sources).where(inArray(sources.id, ids));
+  for (const row of rows) texts.set(row.id, row.text === null ? null : citedText(row.text));
+  return texts;
+}
+
+/** A citation listed twice, offsets that do not hold in the text of their source (`texts`, by id). */
+function citationProblems(cites: CitationWrite[], texts: ReadonlyMap<number, CitedText | null>): FieldError[] {
   const problems = listedTwice(
     '/sources',
     cites.map((c) => [c.sourceId, c.excerpt, c.start, c.end]),
     'the same citation is listed twice',
   );
-  const texts = new Map<number, CitedText | null>();
   for (const [i, c] of cites.entries()) {
-    if (c.start === null && c.end === null) continue;
-    if (!texts.has(c.sourceId)) {
-      const [row] = await tx.select({ text: sources.text }).from(sources).where(eq(sources.id, c.sourceId));
-      texts.set(c.sourceId, row?.text == null ? null : citedText(row.text));
-    }
-    const problem = citationProblem(texts.get(c.sourceId)!, c);
+    const problem = citationProblem(texts.get(c.sourceId) ?? null, c);
     if (problem) problems.push({ in: 'body', path: `/sources/${i}${problem.field}`, message: problem.message });
   }
   return problems;
+}
+
+/** What an event's checks find without reading the database (all of them, for a new event). */
+function eventProblems(write: EventWrite, texts: ReadonlyMap<number, CitedText | null>): FieldError[] {
+  return [
+    ...listedTwice('/places', write.placeIds),
+    ...listedTwice('/actors', write.actors.map((a) => [a.actorId, a.role]), 'the same actor is listed twice in the same role'),
+    ...citationProblems(write.sources, texts),
+  ];
+}
+
+function statementProblems(write: StatementWrite, texts: ReadonlyMap<number, CitedText | null>): FieldError[] {
+  const problems = [
+    ...listedTwice('/about/actors', write.about.actorIds),
+    ...listedTwice('/about/places', write.about.placeIds),
+    ...listedTwice('/about/events', write.about.eventIds),
+    ...citationProblems(write.sources, texts),
+  ];
+  if (write.originalLang !== null && !Object.hasOwn(write.text, write.originalLang)) {
+    problems.push({ in: 'body', path: '/originalLang', message: 'text has no entry in the original language' });
+  }
+  return problems;
+}
+
+type EntryChildren = { actors: { actorId: number; role: string }[]; placeIds: number[]; eventIds: number[]; tags: string[]; sources: CitationWrite[] };
+
+const eventRow = (write: EventWrite): EntryRow => ({
+  key: write.key,
+  kind: 'event',
+  type: write.type,
+  ...dateColumns(write.date),
+  title: write.title,
+  description: write.description,
+  text: null,
+  originalLang: null,
+  speakerId: null,
+  contextId: null,
+  parentId: write.parentId,
+});
+
+const eventChildren = (write: EventWrite): EntryChildren => ({ actors: write.actors, placeIds: write.placeIds, eventIds: [], tags: write.tags, sources: write.sources });
+
+const statementRow = (write: StatementWrite): EntryRow => ({
+  key: write.key,
+  kind: 'statement',
+  type: write.type,
+  ...dateColumns(write.date),
+  title: null,
+  description: null,
+  text: write.text,
+  originalLang: write.originalLang,
+  speakerId: write.speakerId,
+  contextId: write.contextId,
+  parentId: null,
+});
+
+const statementChildren = (write: StatementWrite): EntryChildren => ({
+  actors: [{ actorId: write.speakerId, role: 'speaker' }, ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' }))],
+  placeIds: write.about.placeIds,
+  eventIds: write.about.eventIds,
+  tags: [],
+  sources: write.sources,
+});
+
+/** The rows of a new entry and its children, as store writes them, and what its search document is made of. */
+function newEntryRows(id: number, row: EntryRow, children: EntryChildren, timestamp: string): NewRecordRows {
+  return {
+    rows: [
+      [entries, { ...row, id, createdAt: timestamp, updatedAt: timestamp }],
+      ...children.actors.map((a, position): [PgTable, Record<string, unknown>] => [entryActors, { entryId: id, position, actorId: a.actorId, role: a.role }]),
+      ...children.placeIds.map((placeId, position): [PgTable, Record<string, unknown>] => [entryPlaces, { entryId: id, position, placeId }]),
+      ...children.eventIds.map((eventId, position): [PgTable, Record<string, unknown>] => [entryEvents, { entryId: id, position, eventId }]),
+      ...children.tags.map((tag, position): [PgTable, Record<string, unknown>] => [entryTags, { entryId: id, position, tag }]),
+      ...children.sources.map((c, position): [PgTable, Record<string, unknown>] => [
+        citations,
+        { entryId: id, position, sourceId: c.sourceId, excerpt: c.excerpt, start: c.start, end: c.end },
+      ]),
+    ],
+    search: {
+      fields: [row.title ?? null, row.description ?? null, row.text ?? null],
+      names: [...children.actors.map((a) => ({ kind: 'actor' as const, id: a.actorId })), ...children.placeIds.map((id) => ({ kind: 'place' as const, id }))],
+    },
+  };
 }
 
 export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, EventDto> = {
@@ -101,11 +193,7 @@ export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, Eve
   },
 
   async check(tx, id, write) {
-    const problems = [
-      ...listedTwice('/places', write.placeIds),
-      ...listedTwice('/actors', write.actors.map((a) => [a.actorId, a.role]), 'the same actor is listed twice in the same role'),
-      ...(await checkCitations(tx, write.sources)),
-    ];
+    const problems = eventProblems(write, await citedTexts(tx, write.sources));
     // a parent already stored closes no cycle (a re-import of the same event checks nothing)
     const moved = write.parentId !== null && id !== null && (await storedParent(tx, 'entries', id)) !== write.parentId;
     const chain = moved ? await parentChain(tx, 'entries', write.parentId!, id) : null;
@@ -138,26 +226,18 @@ export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, Eve
   },
 
   async store(tx, id, write, timestamp) {
-    const entryId = await storeEntryRow(tx, id, timestamp, {
-      key: write.key,
-      kind: 'event',
-      type: write.type,
-      ...dateColumns(write.date),
-      title: write.title,
-      description: write.description,
-      text: null,
-      originalLang: null,
-      speakerId: null,
-      contextId: null,
-      parentId: write.parentId,
-    });
-    await storeChildren(tx, entryId, { actors: write.actors, placeIds: write.placeIds, eventIds: [], tags: write.tags, sources: write.sources });
+    const entryId = await storeEntryRow(tx, id, timestamp, eventRow(write));
+    await storeChildren(tx, entryId, eventChildren(write));
     await indexEntries(tx, [entryId]);
     return entryId;
   },
 
   load: async (tx, ids, lang) => (await loadEntries(tx, ids, lang)).filter((e): e is EventDto => e.kind === 'event'),
   referrers: entryReferrers,
+  newRecord: {
+    problems: async (write, texts) => eventProblems(write, await texts(write.sources)),
+    rows: (id, write, timestamp) => newEntryRows(id, eventRow(write), eventChildren(write), timestamp),
+  },
 };
 
 export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, StatementWrite, StatementDto> = {
@@ -198,16 +278,7 @@ export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, Stateme
   },
 
   async check(tx, _id, write) {
-    const problems = [
-      ...listedTwice('/about/actors', write.about.actorIds),
-      ...listedTwice('/about/places', write.about.placeIds),
-      ...listedTwice('/about/events', write.about.eventIds),
-      ...(await checkCitations(tx, write.sources)),
-    ];
-    if (write.originalLang !== null && !Object.hasOwn(write.text, write.originalLang)) {
-      problems.push({ in: 'body', path: '/originalLang', message: 'text has no entry in the original language' });
-    }
-    return problems;
+    return statementProblems(write, await citedTexts(tx, write.sources));
   },
 
   async readWrite(tx, id) {
@@ -232,27 +303,18 @@ export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, Stateme
   },
 
   async store(tx, id, write, timestamp) {
-    const entryId = await storeEntryRow(tx, id, timestamp, {
-      key: write.key,
-      kind: 'statement',
-      type: write.type,
-      ...dateColumns(write.date),
-      title: null,
-      description: null,
-      text: write.text,
-      originalLang: write.originalLang,
-      speakerId: write.speakerId,
-      contextId: write.contextId,
-      parentId: null,
-    });
-    const actors = [{ actorId: write.speakerId, role: 'speaker' }, ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' }))];
-    await storeChildren(tx, entryId, { actors, placeIds: write.about.placeIds, eventIds: write.about.eventIds, tags: [], sources: write.sources });
+    const entryId = await storeEntryRow(tx, id, timestamp, statementRow(write));
+    await storeChildren(tx, entryId, statementChildren(write));
     await indexEntries(tx, [entryId]);
     return entryId;
   },
 
   load: async (tx, ids, lang) => (await loadEntries(tx, ids, lang)).filter((e): e is StatementDto => e.kind === 'statement'),
   referrers: entryReferrers,
+  newRecord: {
+    problems: async (write, texts) => statementProblems(write, await texts(write.sources)),
+    rows: (id, write, timestamp) => newEntryRows(id, statementRow(write), statementChildren(write), timestamp),
+  },
 };
 
 function citationRows(rows: ChildRows['citations'][] | undefined): CitationWrite[] {
@@ -279,11 +341,7 @@ async function storeEntryRow(tx: PgTransaction, id: number | null, timestamp: st
   return id;
 }
 
-async function storeChildren(
-  tx: PgTransaction,
-  entryId: number,
-  children: { actors: { actorId: number; role: string }[]; placeIds: number[]; eventIds: number[]; tags: string[]; sources: CitationWrite[] },
-): Promise<void> {
+async function storeChildren(tx: PgTransaction, entryId: number, children: EntryChildren): Promise<void> {
   const positions = <T>(items: T[]) => items.map((_, i) => i);
   const ids = <T>(items: T[]) => items.map(() => entryId);
   // one statement for every child table, each fed arrays

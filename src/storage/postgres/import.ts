@@ -2,11 +2,8 @@
  * The import session of the PostgreSQL engine (src/storage/import.ts). A batch is a write
  * transaction of its own on a connection of the pool, ordered after every other write by the
  * revision bump it makes first (src/storage/postgres/transactions.ts); a dry run holds one
- * transaction for its whole run and rolls it back.
- *
- * A bulk load ('when-empty', 'always') is imported batch by batch for now, and says so
- * (mode 'batches'): a failure keeps the batches stored before it, which the import's report
- * counts, rather than leaving the database as it was.
+ * transaction for its whole run and rolls it back; a bulk load into an empty database is one
+ * transaction written by COPY (src/storage/postgres/bulk.ts).
  */
 import { sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
@@ -18,6 +15,7 @@ import type * as schema from './schema.js';
 import type { NewChange } from '../changes.js';
 import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
+import { beginBulkLoad } from './bulk.js';
 import { bumpRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
@@ -64,7 +62,7 @@ function writerFor(tx: PgTransaction, specs: Record<RecordKind, AnyPgSpec>, auth
 }
 
 /** Makes the transaction's lock waits give up (55P03, busy) after `ms`, as a batch's lockWaitMs asks. */
-async function limitLockWait(tx: PgTransaction, ms: number | undefined): Promise<void> {
+export async function limitLockWait(tx: PgTransaction, ms: number | undefined): Promise<void> {
   if (ms === undefined) return;
   // SET LOCAL takes no parameters: the number is written into the statement, an integer
   await tx.execute(sql.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ms))}`));
@@ -77,6 +75,14 @@ export async function beginPostgresImport(
   options: ImportSessionOptions = {},
 ): Promise<ImportSession> {
   if (options.dryRun) return dryRunSession(db, specs, options.lockWaitMs);
+  if (options.bulkLoad !== undefined) {
+    const bulk = await beginBulkLoad(db, specs, {
+      whenEmpty: options.bulkLoad === 'when-empty',
+      lockWaitMs: options.lockWaitMs,
+      author: options.author ?? null,
+    });
+    if (bulk !== null) return bulk;
+  }
   return batchImportSession(db, specs, options.lockWaitMs, options.author ?? null);
 }
 
@@ -107,7 +113,7 @@ export function batchImportSession(
 }
 
 /** A transaction held open across calls: `end` commits or rolls it back and says how it went. */
-interface HeldTransaction {
+export interface HeldTransaction {
   tx: PgTransaction;
   end(commit: boolean): Promise<void>;
 }
@@ -121,7 +127,7 @@ const asError = (error: unknown) => (error instanceof Error ? error : new Error(
  * Opens a transaction that stays open until `end`: drizzle's transaction runs a callback, which
  * here waits for `end` while the session's batches run on its `tx`.
  */
-async function holdTransaction(db: PgDb): Promise<HeldTransaction> {
+export async function holdTransaction(db: PgDb | NodePgDatabase<typeof schema>): Promise<HeldTransaction> {
   let opened!: (tx: PgTransaction) => void;
   let release!: (commit: boolean) => void;
   const txReady = new Promise<PgTransaction>((resolve) => (opened = resolve));

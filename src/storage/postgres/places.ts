@@ -5,7 +5,7 @@ import type { PlaceInput } from '../../schemas/places.js';
 import { describeChain, parentChain, storedParent, type PgRecordSpec } from './records.js';
 import { placeRefs } from './refs.js';
 import { entries, entryPlaces, places, type LanguageMap } from './schema.js';
-import { entriesNaming, indexEntries } from './search.js';
+import { entriesNaming, indexEntries, placeNameDocument } from './search.js';
 import { MAX_ID, refuseNul } from './text.js';
 import type { PgTx } from './transactions.js';
 
@@ -86,6 +86,15 @@ export const placeSpec: PgRecordSpec<z.infer<typeof PlaceInput>, PlaceWrite, Awa
       .where(eq(entryPlaces.placeId, id))
       .limit(500);
     return [...children.map((r) => `place ${r.key}`), ...users.map((r) => `${r.kind} ${r.key}`)];
+  },
+
+  newRecord: {
+    // a new place is inside no other, so its parent closes no cycle
+    problems: () => [],
+    rows: (id, write, timestamp) => ({
+      rows: [[places, { ...write, id, createdAt: timestamp, updatedAt: timestamp }]],
+      nameDocument: placeNameDocument(write.name),
+    }),
   },
 };
 

@@ -1,6 +1,9 @@
 import { sql } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { CitationWrite, CitedText } from '../citations.js';
 import { generateKey, isNumericId } from '../keys.js';
 import type { RecordKind, RefTable, WriteContext } from '../types.js';
+import type { LanguageMap } from '../language.js';
 import { changesPruned, conflict, databaseBusy, notFound, unknownReference, validationFailed, type FieldError } from '../../schemas/problems.js';
 import { changedFields, type NewChange } from '../changes.js';
 import { changedAtOrBefore, changeLogExtent, changesSince, logChanges, oldestKeptAt } from './changes.js';
@@ -24,6 +27,43 @@ export interface PgRecordSpec<Input, Write extends { key: string }, Dto> {
   store(tx: PgTransaction, id: number | null, write: Write, timestamp: string): Promise<number>;
   load(tx: PgTx, ids: number[], lang?: string): Promise<Dto[]>;
   referrers(tx: PgTx, id: number): Promise<string[]>;
+  /**
+   * A record new to a database that a bulk load started empty, where the load knows every
+   * record stored (src/storage/postgres/bulk.ts): `problems` are what `check` finds for a new
+   * record, with the texts of the sources it cites from `citedTexts` instead of reads; `rows`
+   * what `store` writes, for COPY, with the id the load drew. A kind without it is stored by `store`.
+   */
+  newRecord?: {
+    problems(write: Write, citedTexts: CitedTexts): Promise<FieldError[]> | FieldError[];
+    rows(id: number, write: Write, timestamp: string): NewRecordRows;
+  };
+}
+
+/** The texts of the sources that citations point into with offsets, by id (null: the source has none). */
+export type CitedTexts = (cites: CitationWrite[]) => Promise<ReadonlyMap<number, CitedText | null>>;
+
+/** What a new record writes (see PgRecordSpec.newRecord). */
+export interface NewRecordRows {
+  /** Rows as drizzle inserts them, by table, in an order whose foreign keys each point to a row before. */
+  rows: [PgTable, Record<string, unknown>][];
+  /** An entry's search document: its texts, and the actors and places it names, in the order indexEntries appends their names. */
+  search?: { fields: (LanguageMap | null)[]; names: { kind: 'actor' | 'place'; id: number }[] };
+  /** An actor's or place's name document, which entries naming it carry in theirs. */
+  nameDocument?: string;
+  /** A source's text, which later citations are checked against. */
+  text?: string | null;
+}
+
+/** Refuses a write whose references did not all resolve (the resolver's errors). */
+export function refuseUnresolved(resolver: PgRefResolver): void {
+  if (resolver.errors.length > 0) {
+    throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
+  }
+}
+
+/** Refuses a write that its checks found problems in. */
+export function refuseProblems(problems: FieldError[]): void {
+  if (problems.length > 0) throw validationFailed(problems.map((e) => `${e.path}: ${e.message}`).join('; '), problems);
 }
 
 export type AnyPgSpec = PgRecordSpec<unknown, { key: string }, unknown>;
@@ -50,11 +90,8 @@ async function prepareWrite<Input, Write extends { key: string }>(
   await assertKeyFree(tx, key, spec.kind, id, holder);
   const write = await spec.toWrite(input, resolver, key, base);
   if (resolver.deferred.length > 0) return write; // the caller waits for those keys
-  if (resolver.errors.length > 0) {
-    throw unknownReference(resolver.errors.map((e) => `${e.path}: ${e.message}`).join('; '), resolver.errors);
-  }
-  const problems = (await spec.check?.(tx, id, write)) ?? [];
-  if (problems.length > 0) throw validationFailed(problems.map((e) => `${e.path}: ${e.message}`).join('; '), problems);
+  refuseUnresolved(resolver);
+  refuseProblems((await spec.check?.(tx, id, write)) ?? []);
   return write;
 }
 

@@ -80,7 +80,7 @@ export class PgRefResolver {
     const cacheKey = `${table}|${expect ?? ''}|${ref}`;
     let id = this.#found.get(cacheKey);
     if (id === undefined) {
-      id = await findId(this.tx, table, String(ref), expect);
+      id = await this.lookUp(table, String(ref), expect);
       this.#found.set(cacheKey, id);
     }
     if (id === null) {
@@ -92,6 +92,11 @@ export class PgRefResolver {
       return -1;
     }
     return id;
+  }
+
+  /** The id a reference names, or null: a look-up in the database. */
+  protected lookUp(table: RefTable, ref: string, expect?: 'event' | 'statement'): Promise<number | null> {
+    return findId(this.tx, table, ref, expect);
   }
 
   async resolveAll(table: RefTable, refs: readonly (string | number)[] | undefined, path: string, expect?: 'event' | 'statement') {

@@ -16,8 +16,11 @@ import { analyze, MAX_QUERY_TOKENS } from '../../search/text.js';
 export const MAX_LEXEME_BYTES = 2047;
 const MAX_POSITION = 16383;
 
+/** A UTF-16 code unit is at most 3 bytes of UTF-8: a token no longer than this fits whatever it holds. */
+const ALWAYS_FITS = Math.floor(MAX_LEXEME_BYTES / 3);
+
 function fitLexeme(token: string): string {
-  if (Buffer.byteLength(token) <= MAX_LEXEME_BYTES) return token;
+  if (token.length <= ALWAYS_FITS || Buffer.byteLength(token) <= MAX_LEXEME_BYTES) return token;
   let bytes = 0;
   let end = 0;
   for (const c of token) {
@@ -30,7 +33,7 @@ function fitLexeme(token: string): string {
 }
 
 /** A lexeme quoted for a tsvector or tsquery literal (tokens are letters, digits and marks, but quote anyway). */
-const quote = (lexeme: string) => `'${lexeme.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+const quote = (lexeme: string) => (/['\\]/.test(lexeme) ? `'${lexeme.replaceAll('\\', '\\\\').replaceAll("'", "''")}'` : `'${lexeme}'`);
 
 /**
  * The tsvector literal of an index body (normalizeForIndex's output): each token at its
@@ -48,9 +51,11 @@ export function tsvectorLiteral(body: string): string {
     // PostgreSQL keeps at most 256 positions of a lexeme
     if (list.length < 256) list.push(Math.min(position, MAX_POSITION));
   }
-  const parts: string[] = [];
-  for (const [lexeme, list] of positions) parts.push(`${quote(lexeme)}:${[...new Set(list)].join(',')}`);
-  return parts.join(' ');
+  // positions repeat only at the last one PostgreSQL counts
+  const capped = position > MAX_POSITION;
+  let literal = '';
+  for (const [lexeme, list] of positions) literal += `${literal === '' ? '' : ' '}${quote(lexeme)}:${(capped ? [...new Set(list)] : list).join(',')}`;
+  return literal;
 }
 
 /**

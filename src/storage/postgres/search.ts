@@ -15,6 +15,23 @@ import type { PgTx } from './transactions.js';
 const texts = (map: LanguageMap | null | undefined) => (map ? Object.values(map) : []);
 const appendWords = (body: string, words: string) => (words === '' ? body : body === '' ? words : `${body} ${words}`);
 
+/** What an actor adds to the documents of the entries that name it: its name and aliases, normalised. */
+export const actorNameDocument = (name: LanguageMap, aliases: LanguageMap[]) => normalizeForIndex([...texts(name), ...aliases.flatMap(texts)].join('\n'));
+
+/** What a place adds to the documents of the entries that name it. */
+export const placeNameDocument = (name: LanguageMap) => normalizeForIndex(texts(name).join('\n'));
+
+/**
+ * The search document of an entry: its texts (title, description, text) normalised, then the
+ * name documents of its actors and places, in that order (actors first, each in position order).
+ */
+export function searchDocument(fields: (LanguageMap | null)[], names: string[]): { document: string; length: number } {
+  // normalisation never crosses a line break: the names, normalised once each, are appended
+  let body = normalizeForIndex(fields.flatMap(texts).join('\n'));
+  for (const words of names) body = appendWords(body, words);
+  return { document: tsvectorLiteral(body), length: body === '' ? 0 : body.split(' ').length };
+}
+
 /** (Re)writes the search documents of these entries, in bulk. */
 export async function indexEntries(tx: PgTx, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
@@ -38,13 +55,14 @@ export async function indexEntries(tx: PgTx, ids: readonly number[]): Promise<vo
   const documents: string[] = [];
   const lengths: number[] = [];
   for (const row of entryRows) {
-    // normalisation never crosses a line break: the names, normalised once each, are appended
-    let body = normalizeForIndex([row.title, row.description, row.text].flatMap(texts).join('\n'));
     // actors first, then places (the order of the UNION's `kind`), each in position order
-    for (const link of linksOf.get(row.id) ?? []) body = appendWords(body, names.get(`${link.kind}:${link.id}`) ?? '');
+    const { document, length } = searchDocument(
+      [row.title, row.description, row.text],
+      (linksOf.get(row.id) ?? []).map((link) => names.get(`${link.kind}:${link.id}`) ?? ''),
+    );
     documentIds.push(row.id);
-    documents.push(tsvectorLiteral(body));
-    lengths.push(body === '' ? 0 : body.split(' ').length);
+    documents.push(document);
+    lengths.push(length);
   }
   await tx.execute(sql`
     INSERT INTO search_index (entry_id, document, length)
@@ -60,13 +78,13 @@ async function nameDocuments(tx: PgTx, actorIds: number[], placeIds: number[]): 
     const { rows } = await tx.execute<{ id: number; name: LanguageMap; aliases: LanguageMap[] }>(
       sql`SELECT id, name, aliases FROM actors WHERE id = ANY(${sql.param([...new Set(actorIds)])}::integer[])`,
     );
-    for (const r of rows) names.set(`actor:${r.id}`, normalizeForIndex([...texts(r.name), ...r.aliases.flatMap(texts)].join('\n')));
+    for (const r of rows) names.set(`actor:${r.id}`, actorNameDocument(r.name, r.aliases));
   }
   if (placeIds.length > 0) {
     const { rows } = await tx.execute<{ id: number; name: LanguageMap }>(
       sql`SELECT id, name FROM places WHERE id = ANY(${sql.param([...new Set(placeIds)])}::integer[])`,
     );
-    for (const r of rows) names.set(`place:${r.id}`, normalizeForIndex(texts(r.name).join('\n')));
+    for (const r of rows) names.set(`place:${r.id}`, placeNameDocument(r.name));
   }
   return names;
 }

@@ -95,13 +95,7 @@ export const sourceSpec: PgRecordSpec<z.infer<typeof SourceInput>, SourceWrite, 
   },
 
   async store(tx, id, write, timestamp) {
-    const bounds = write.published === null ? null : dayBounds(parseEdtf(write.published));
-    const values = {
-      ...write,
-      publishedEarliest: bounds?.earliest ?? null,
-      publishedLatest: bounds?.latest ?? null,
-      updatedAt: timestamp,
-    };
+    const values = { ...sourceRow(write), updatedAt: timestamp };
     if (id === null) {
       const [inserted] = await tx
         .insert(sources)
@@ -124,7 +118,19 @@ export const sourceSpec: PgRecordSpec<z.infer<typeof SourceInput>, SourceWrite, 
       .limit(1000);
     return rows.map((r) => `${r.kind} ${r.key}`);
   },
+
+  newRecord: {
+    // a new source has no citations for a text to hold
+    problems: () => [],
+    rows: (id, write, timestamp) => ({ rows: [[sources, { ...sourceRow(write), id, createdAt: timestamp, updatedAt: timestamp }]], text: write.text }),
+  },
 };
+
+/** A source's columns: its write form and the day bounds of its publication date. */
+function sourceRow(write: SourceWrite) {
+  const bounds = write.published === null ? null : dayBounds(parseEdtf(write.published));
+  return { ...write, publishedEarliest: bounds?.earliest ?? null, publishedLatest: bounds?.latest ?? null };
+}
 
 export async function loadSources(tx: PgTx, ids: number[], lang?: string) {
   if (ids.length === 0) return [];

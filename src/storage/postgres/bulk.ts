@@ -1,0 +1,478 @@
+/**
+ * A bulk load on PostgreSQL: an import into an empty database as one transaction, its rows
+ * written by COPY FROM STDIN instead of an INSERT (and its look-ups) per record.
+ *
+ * The load bumps the revision first, as every write does, and so holds the revision row until
+ * it ends: writes through any server wait for it (or give up, with their lock wait), and none
+ * commits meanwhile. The database held no records when it began, so every record it can see
+ * is one the load stored, and the load knows them all: keys resolve to the ids the load drew
+ * from the tables' sequences, and a new record is checked against what the load kept of the
+ * records before it (the texts of sources, the names of actors and places) without a read.
+ * Its rows wait in a buffer per table and go by COPY, in the order of their foreign keys,
+ * every few thousand records, while the next records are prepared. The statement triggers of
+ * `entries` (migration pg/0001) count each COPY's entries once.
+ *
+ * When the load's role may set `session_replication_role` (a superuser, or one granted SET on
+ * it), the load runs as a replica would: the foreign keys' triggers and the count triggers do
+ * not fire for each row. The load has resolved every reference itself; before it commits, one
+ * anti-join per foreign key checks them all (as SQLite's bulk load runs foreign_key_check),
+ * and the counts are made from the entries in one statement (the database had none before).
+ *
+ * What the load cannot write so (a key stored earlier in the same file, an update; a key or
+ * reference spelled as an id; curated timelines, whose slugs are checked against the others)
+ * is written as a batch writes it, in the load's transaction, once the buffers have gone: it
+ * sees every row before it. Readers see the database as it was until the load commits.
+ */
+import { finished } from 'node:stream/promises';
+import { getTableColumns, getTableName, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { citedText, type CitedText, type CitationWrite } from '../citations.js';
+import type { NewChange } from '../changes.js';
+import type { ImportSession, ImportUpsert, ImportWriter } from '../import.js';
+import { isNumericId } from '../keys.js';
+import type { RecordKind, RefTable } from '../types.js';
+import { ProblemError } from '../../schemas/problems.js';
+import { logChanges } from './changes.js';
+import type { PgDb } from './client.js';
+import { sourcesCitedAt } from './entries.js';
+import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
+import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
+import { PgRefResolver } from './references.js';
+import * as schema from './schema.js';
+import { indexEntries, searchDocument } from './search.js';
+import { bumpRevision } from './settings.js';
+import { now, type PgTransaction } from './transactions.js';
+
+/** The tables a load copies into, each after those its foreign keys point to. */
+const COPY_ORDER: PgTable[] = [
+  schema.sources,
+  schema.places,
+  schema.actors,
+  schema.actorAffiliations,
+  schema.entries,
+  schema.entryActors,
+  schema.entryPlaces,
+  schema.entryEvents,
+  schema.entryTags,
+  schema.citations,
+  schema.searchIndex,
+];
+
+/** Records whose rows are buffered before they go by COPY. */
+const COPY_EVERY_RECORDS = 5_000;
+
+/** Most characters of source text, and most name documents, the load keeps to check and index what follows. */
+const MAX_KEPT_TEXT_CHARS = 64 * 1024 * 1024;
+const MAX_KEPT_NAMES = 200_000;
+
+/** Ids drawn from a sequence at a time: the first few, then more as the load goes on. */
+const FIRST_ID_BLOCK = 64;
+const MAX_ID_BLOCK = 16_384;
+
+/** The record kinds, by their index in a packed key entry (id * KINDS.length + index). */
+const KINDS: readonly RecordKind[] = ['source', 'place', 'actor', 'event', 'statement', 'timeline'];
+
+/** Which kinds a reference to a table names. */
+const KINDS_OF: Record<RefTable, readonly RecordKind[]> = {
+  source: ['source'],
+  place: ['place'],
+  actor: ['actor'],
+  entry: ['event', 'statement'],
+  timeline: ['timeline'],
+};
+
+const TABLE_OF: Record<RecordKind, PgTable> = {
+  source: schema.sources,
+  place: schema.places,
+  actor: schema.actors,
+  event: schema.entries,
+  statement: schema.entries,
+  timeline: schema.timelines,
+};
+
+/** COPY's text format: a backslash, and the characters that end a field or a row, escaped. */
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIALS = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function copyField(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint') text = value.toString();
+  else if (typeof value === 'boolean') text = value ? 't' : 'f';
+  else throw new Error(`bulk load: no COPY text for a ${typeof value}`);
+  return COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]!) : text;
+}
+
+/** The rows waiting for one table's COPY, as lines of COPY's text format, each value as drizzle would send it. */
+class CopyBuffer {
+  readonly #columns: [string, PgColumn][];
+  readonly statement: string;
+  lines: string[] = [];
+
+  constructor(table: PgTable) {
+    this.#columns = Object.entries(getTableColumns(table));
+    const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+    this.statement = `COPY ${quote(getTableName(table))} (${this.#columns.map(([, column]) => quote(column.name)).join(', ')}) FROM STDIN`;
+  }
+
+  add(row: Record<string, unknown>): void {
+    let line = '';
+    for (const [i, [property, column]] of this.#columns.entries()) {
+      const value = row[property];
+      line += `${i === 0 ? '' : '\t'}${copyField(value === null || value === undefined ? null : column.mapToDriverValue(value))}`;
+    }
+    this.lines.push(`${line}\n`);
+  }
+}
+
+/** Ids drawn ahead from a table's identity sequence, handed out in order. */
+interface IdPool {
+  sequence: string | null;
+  ids: number[];
+  next: number;
+  block: number;
+}
+
+/** A reference resolver that finds keys among the load's records, and ids (which it does not know) in the database. */
+class LoadRefResolver extends PgRefResolver {
+  constructor(
+    private readonly load: BulkLoad,
+    pendingKeys: ((key: string) => boolean) | undefined,
+  ) {
+    super(load.tx, 'line', pendingKeys);
+  }
+
+  protected override async lookUp(table: RefTable, ref: string, expect?: 'event' | 'statement'): Promise<number | null> {
+    // an id, or a timeline's slug: in the database, once what the load buffered is there
+    if (isNumericId(ref) || table === 'timeline') {
+      await this.load.drain();
+      return super.lookUp(table, ref, expect);
+    }
+    return this.load.idOf(ref, expect === undefined ? KINDS_OF[table] : [expect]);
+  }
+}
+
+class BulkLoad {
+  readonly #client: pg.PoolClient;
+  readonly #specs: Record<RecordKind, AnyPgSpec>;
+  /** Every key the load stored, with its kind and id (packed: id * KINDS.length + kind). */
+  readonly #keys = new Map<string, number>();
+  readonly #buffers = new Map<PgTable, CopyBuffer>(COPY_ORDER.map((table) => [table, new CopyBuffer(table)]));
+  #buffered = 0;
+  /** The COPY under way, whose failure fails the load at the next flush or at the end. */
+  #copying: Promise<void> = Promise.resolve();
+  /** Entries whose documents wait for names the load no longer keeps: indexed from their rows once copied. */
+  #unindexed: number[] = [];
+  /** Name documents of the load's actors and places (`actor:<id>`, `place:<id>`), while there are not too many. */
+  readonly #names = new Map<string, string>();
+  /** Texts of the load's sources by id, while they are not too long. */
+  readonly #texts = new Map<number, string | null>();
+  #textChars = 0;
+  readonly #ids = new Map<PgTable, IdPool>();
+  /** The changes of the batch under way, in the order its records were stored: logged when it ends. */
+  #changes: NewChange[] = [];
+  timestamp = now();
+
+  constructor(
+    readonly tx: PgTransaction,
+    client: pg.PoolClient,
+    specs: Record<RecordKind, AnyPgSpec>,
+  ) {
+    this.#client = client;
+    this.#specs = specs;
+  }
+
+  /** The id of the load's record with `key`, if it is of one of `kinds`. */
+  idOf(key: string, kinds: readonly RecordKind[]): number | null {
+    const packed = this.#keys.get(key);
+    if (packed === undefined) return null;
+    return kinds.includes(KINDS[packed % KINDS.length]!) ? Math.floor(packed / KINDS.length) : null;
+  }
+
+  readonly writer: ImportWriter = {
+    upsert: (kind, data, pendingKeys) => this.#upsert(kind, data, pendingKeys),
+  };
+
+  async #upsert(kind: RecordKind, data: { key: string }, pendingKeys: ((key: string) => boolean) | undefined): Promise<ImportUpsert> {
+    const spec = this.#specs[kind];
+    const newRecord = spec.newRecord;
+    if (newRecord === undefined || isNumericId(data.key) || this.#keys.has(data.key)) return this.#upsertStored(kind, spec, data, pendingKeys);
+    // as prepareWrite checks a record: its key (free: the load has not stored it), its references, its fields
+    const resolver = new LoadRefResolver(this, pendingKeys);
+    const write = await spec.toWrite(data, resolver, data.key, null);
+    if (resolver.deferred.length > 0) return { outcome: 'deferred', waitingFor: resolver.deferred };
+    refuseUnresolved(resolver);
+    refuseProblems(await newRecord.problems(write, (cites) => this.#citedTexts(cites)));
+    const id = await this.#nextId(TABLE_OF[kind]);
+    this.#add(kind, data.key, id, newRecord.rows(id, write, this.timestamp));
+    this.#changes.push({ kind, id, key: data.key, operation: 'create', fields: null, previous: null });
+    return { outcome: 'created' };
+  }
+
+  /** A record the load cannot COPY, written as a batch writes it, once every buffered row is in the database. */
+  async #upsertStored(kind: RecordKind, spec: AnyPgSpec, data: { key: string }, pendingKeys: ((key: string) => boolean) | undefined): Promise<ImportUpsert> {
+    await this.drain();
+    const prepared = await prepareUpsert(this.tx, spec, data, pendingKeys);
+    if (prepared.outcome !== 'write') return prepared.outcome === 'deferred' ? prepared : { outcome: 'unchanged' };
+    let stored: { outcome: 'created' | 'updated'; id: number };
+    try {
+      stored = await storeUpsert(this.tx, spec, prepared, this.timestamp, this.#changes);
+    } catch (error) {
+      // a problem found only while writing would leave the record half-written if it were a refusal
+      if (error instanceof ProblemError) throw new Error(`import: record refused after its first write: ${error.message}`);
+      throw error;
+    }
+    this.#keys.set(data.key, stored.id * KINDS.length + KINDS.indexOf(kind));
+    // what the load kept of the record before is no longer what it holds
+    if (kind === 'actor' || kind === 'place') this.#names.delete(`${kind}:${stored.id}`);
+    if (kind === 'source') this.#texts.delete(stored.id);
+    return { outcome: stored.outcome };
+  }
+
+  #add(kind: RecordKind, key: string, id: number, rows: NewRecordRows): void {
+    this.#keys.set(key, id * KINDS.length + KINDS.indexOf(kind));
+    for (const [table, row] of rows.rows) this.#buffers.get(table)!.add(row);
+    if (rows.nameDocument !== undefined && this.#names.size < MAX_KEPT_NAMES) this.#names.set(`${kind}:${id}`, rows.nameDocument);
+    if (rows.text !== undefined && this.#textChars + (rows.text?.length ?? 0) <= MAX_KEPT_TEXT_CHARS) {
+      this.#texts.set(id, rows.text);
+      this.#textChars += rows.text?.length ?? 0;
+    }
+    if (rows.search !== undefined) {
+      const names = rows.search.names.map((link) => this.#names.get(`${link.kind}:${link.id}`));
+      if (names.every((name) => name !== undefined)) {
+        this.#buffers.get(schema.searchIndex)!.add({ entryId: id, ...searchDocument(rows.search.fields, names) });
+      } else {
+        this.#unindexed.push(id);
+      }
+    }
+    this.#buffered += 1;
+  }
+
+  async #citedTexts(cites: CitationWrite[]): Promise<ReadonlyMap<number, CitedText | null>> {
+    const texts = new Map<number, CitedText | null>();
+    const unknown: number[] = [];
+    for (const id of sourcesCitedAt(cites)) {
+      const text = this.#texts.get(id);
+      if (text === undefined) unknown.push(id);
+      else texts.set(id, text === null ? null : citedText(text));
+    }
+    if (unknown.length > 0) {
+      await this.drain();
+      const { rows } = await this.#client.query<{ id: number; text: string | null }>('SELECT id, text FROM sources WHERE id = ANY($1::integer[])', [unknown]);
+      for (const row of rows) texts.set(row.id, row.text === null ? null : citedText(row.text));
+    }
+    return texts;
+  }
+
+  /** The next id of `table`'s sequence, drawn a block at a time (ids a load leaves unused are gaps, as a rollback's are). */
+  async #nextId(table: PgTable): Promise<number> {
+    let pool = this.#ids.get(table);
+    if (pool === undefined) this.#ids.set(table, (pool = { sequence: null, ids: [], next: 0, block: FIRST_ID_BLOCK }));
+    if (pool.next === pool.ids.length) {
+      await this.#copying;
+      if (pool.sequence === null) {
+        const { rows } = await this.#client.query<{ sequence: string }>("SELECT pg_get_serial_sequence($1, 'id') AS sequence", [getTableName(table)]);
+        pool.sequence = rows[0]!.sequence;
+      }
+      const { rows } = await this.#client.query<{ id: number }>('SELECT nextval($1::regclass)::integer AS id FROM generate_series(1, $2)', [pool.sequence, pool.block]);
+      pool.ids = rows.map((row) => row.id);
+      pool.next = 0;
+      pool.block = Math.min(pool.block * 2, MAX_ID_BLOCK);
+    }
+    return pool.ids[pool.next++]!;
+  }
+
+  /**
+   * Runs `work` on the connection after what was queued before it, without waiting for it: the
+   * load prepares its next records meanwhile. A failure fails everything queued after it, and
+   * the load at its next wait (one statement at a time on the connection, as node-postgres wants).
+   */
+  queue(work: () => Promise<unknown>): void {
+    this.#copying = this.#copying.then(async () => {
+      await work();
+    });
+    this.#copying.catch(() => {});
+  }
+
+  /** Logs the batch's changes (named after `author`) in one statement, after what was queued before. */
+  logBatch(author: string | null): void {
+    const changes = this.#changes;
+    const at = this.timestamp;
+    this.#changes = [];
+    if (changes.length > 0) this.queue(() => logChanges(this.tx, changes, at, author));
+  }
+
+  /** Sends the buffered rows when there are enough of them, once the COPY before has ended (so that one waits at most). */
+  async flushWhenFull(): Promise<void> {
+    if (this.#buffered < COPY_EVERY_RECORDS) return;
+    await this.#copying;
+    this.#copyBuffered();
+  }
+
+  /** Sends every buffered row and waits until the database has them. */
+  async drain(): Promise<void> {
+    this.#copyBuffered();
+    await this.#copying;
+  }
+
+  /** Waits for what is under way on the connection, ignoring its failure: for a load being undone. */
+  async settle(): Promise<void> {
+    await this.#copying.catch(() => {});
+  }
+
+  /** Queues one COPY per table with rows, in foreign-key order, then the documents of the entries left to index. */
+  #copyBuffered(): void {
+    const copies: { statement: string; body: Buffer }[] = [];
+    for (const buffer of this.#buffers.values()) {
+      if (buffer.lines.length === 0) continue;
+      copies.push({ statement: buffer.statement, body: Buffer.from(buffer.lines.join('')) });
+      buffer.lines = [];
+    }
+    const unindexed = this.#unindexed;
+    this.#unindexed = [];
+    this.#buffered = 0;
+    if (copies.length === 0 && unindexed.length === 0) return;
+    this.queue(async () => {
+      for (const { statement, body } of copies) {
+        const stream = this.#client.query(copyFrom(statement));
+        stream.end(body);
+        await finished(stream);
+      }
+      if (unindexed.length > 0) await indexEntries(this.tx, unindexed);
+    });
+  }
+}
+
+/**
+ * Makes the transaction skip the triggers of foreign keys and counts, when its role may;
+ * true when it does.
+ */
+async function skipRowTriggers(tx: PgTransaction): Promise<boolean> {
+  await tx.execute(sql`SAVEPOINT bulk_load_role`);
+  try {
+    await tx.execute(sql`SET LOCAL session_replication_role = replica`);
+  } catch {
+    // not allowed: the triggers fire as for any write
+    await tx.execute(sql`ROLLBACK TO SAVEPOINT bulk_load_role`);
+    return false;
+  }
+  await tx.execute(sql`RELEASE SAVEPOINT bulk_load_role`);
+  return true;
+}
+
+/**
+ * What the skipped triggers would have done, before the load commits: every foreign key of
+ * the schema checked in one anti-join each, and the entry counts made from the entries (the
+ * load began on a database without entries, so without counts).
+ */
+async function finishWithoutRowTriggers(tx: PgTransaction): Promise<void> {
+  const { rows: keys } = await tx.execute<{ name: string; child: string; column: string; parent: string; referenced: string }>(sql`
+    SELECT c.conname AS name, c.conrelid::regclass::text AS child, a.attname AS "column",
+           c.confrelid::regclass::text AS parent, r.attname AS referenced
+      FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+      JOIN pg_attribute r ON r.attrelid = c.confrelid AND r.attnum = c.confkey[1]
+     WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace AND cardinality(c.conkey) = 1
+     ORDER BY c.conname`);
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  for (const key of keys) {
+    // regclass text is quoted already where it needs to be
+    const { rows } = await tx.execute<{ missing: number }>(
+      sql.raw(
+        `SELECT count(*)::integer AS missing FROM ${key.child} c WHERE c.${quote(key.column)} IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM ${key.parent} p WHERE p.${quote(key.referenced)} = c.${quote(key.column)})`,
+      ),
+    );
+    const missing = rows[0]?.missing ?? 0;
+    if (missing > 0) throw new Error(`bulk load: ${missing} rows of ${key.child} refer to missing records (${key.name})`);
+  }
+  await tx.execute(sql`DELETE FROM entry_span_counts`);
+  await tx.execute(sql`DELETE FROM entry_date_counts`);
+  await tx.execute(sql`SELECT entry_counts_add(ARRAY(SELECT ROW(span_class, earliest, latest, kind)::entry_count_key FROM entries))`);
+}
+
+/**
+ * Opens a bulk load on a connection of its own, in one transaction; null when `whenEmpty`
+ * and the database holds records (the caller imports batch by batch instead).
+ */
+export async function beginBulkLoad(
+  db: PgDb,
+  specs: Record<RecordKind, AnyPgSpec>,
+  options: { whenEmpty: boolean; lockWaitMs: number | undefined; author: string | null },
+): Promise<ImportSession | null> {
+  const client = await db.$client.connect();
+  let held: HeldTransaction;
+  try {
+    held = await holdTransaction(drizzle({ client, schema }));
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+    throw error;
+  }
+  let ended = false;
+  const end = async (commit: boolean) => {
+    if (ended) return;
+    ended = true;
+    let failure: Error | null = null;
+    try {
+      await held.end(commit);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error('bulk load: the transaction failed to end');
+    }
+    // a connection whose transaction did not end cleanly is not given back to the pool
+    client.release(failure ?? undefined);
+    if (failure !== null) throw failure;
+  };
+  try {
+    await limitLockWait(held.tx, options.lockWaitMs);
+    // first: the revision row, held until the end, orders the load after every write before it
+    await bumpRevision(held.tx);
+    if (options.whenEmpty && !(await holdsNoRecords(held.tx))) {
+      await end(false);
+      return null;
+    }
+  } catch (error) {
+    await end(false).catch(() => {});
+    throw error;
+  }
+  let withoutRowTriggers: boolean;
+  try {
+    withoutRowTriggers = await skipRowTriggers(held.tx);
+  } catch (error) {
+    await end(false).catch(() => {});
+    throw error;
+  }
+  const load = new BulkLoad(held.tx, client, specs);
+  let batches = 0;
+  return {
+    mode: 'bulk',
+    async batch(work) {
+      if (ended) throw new Error('import: the bulk load has ended');
+      // each batch bumps the revision, as a batch of its own would (the first bump is the load's)
+      if (batches++ > 0) load.queue(() => bumpRevision(held.tx));
+      load.timestamp = now();
+      await work(load.writer);
+      load.logBatch(options.author);
+      await load.flushWhenFull();
+    },
+    async finish() {
+      if (ended) return;
+      try {
+        await load.drain();
+        if (withoutRowTriggers) await finishWithoutRowTriggers(held.tx);
+      } catch (error) {
+        await end(false).catch(() => {});
+        throw error;
+      }
+      await end(true);
+    },
+    async abort() {
+      await load.settle();
+      await end(false);
+    },
+  };
+}
