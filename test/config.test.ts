@@ -73,6 +73,6 @@ describe('openStorage on PostgreSQL', () => {
   it('opens the PostgreSQL engine for a URL: a server that does not answer is a start-up error, not an SQLite file', async () => {
     await expect(
       openStorage({ databasePath: '', postgres: { url: 'postgres://127.0.0.1:1/annals', poolSize: 1 }, seedWhenEmpty: false, logLevel: 'silent' }),
-    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    ).rejects.toMatchObject({ message: expect.stringMatching(/^PostgreSQL at 127\.0\.0\.1:1\/annals: /), cause: { code: 'ECONNREFUSED' } });
   });
 });
