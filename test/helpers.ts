@@ -61,6 +61,19 @@ export async function buildTestApp(
   };
 }
 
+/** The mode of each import session the app's storage begins from now on (a bulk load or batches), in order. */
+export function recordImportModes(app: FastifyInstance): string[] {
+  const storage = app.storage;
+  const begin = storage.beginImport.bind(storage);
+  const modes: string[] = [];
+  storage.beginImport = async (options) => {
+    const session = await begin(options);
+    modes.push(session.mode);
+    return session;
+  };
+  return modes;
+}
+
 /** Interchange NDJSON from records. */
 export const ndjson = (records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
 

@@ -17,7 +17,7 @@ import { importNdjson } from '../src/import/ndjson.js';
 import { beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
-import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { AUTH, buildTestApp, ndjson, recordImportModes, type TestApp } from './helpers.js';
 import { describeEngines, freshPgDatabase, type Engine, type PgDatabase } from './support/pg.js';
 
 type Json = Record<string, any>;
@@ -787,14 +787,7 @@ describeEngines('bulk load through the API (a large body into an empty database)
   async function bulkApp(): Promise<{ app: TestApp; modes: string[] }> {
     const app = await buildTestApp({ engine, config: { bulkImportMinBytes: 0, bodyIdleTimeoutMs: 500 } });
     t = app;
-    const storage = app.app.storage;
-    const begin = storage.beginImport.bind(storage);
-    const modes: string[] = [];
-    storage.beginImport = async (options) => {
-      const session = await begin(options);
-      modes.push(session.mode);
-      return session;
-    };
+    const modes = recordImportModes(app.app);
     return { app, modes };
   }
 

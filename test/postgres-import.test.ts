@@ -12,7 +12,7 @@ import type { Storage } from '../src/storage/port.js';
 import type { ImportSessionOptions } from '../src/storage/import.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
-import { AUTH, buildTestApp, ndjson, type TestApp } from './helpers.js';
+import { AUTH, buildTestApp, ndjson, recordImportModes, type TestApp } from './helpers.js';
 import { describePg, freshPgDatabase } from './support/pg.js';
 import { splitTrailer } from './support/roundtrip.js';
 
@@ -131,22 +131,27 @@ describePg('import sessions', () => {
     await expectSameExport(pair);
   }, 60_000);
 
+  /** Lines with forward references (a statement before its speaker, context and events) and every kind of refusal. */
+  const refusalsAndForwardReferences = () => [
+    JSON.stringify(statement), // forward: speaker, context, events
+    JSON.stringify(source),
+    '{"kind":"place",',
+    JSON.stringify(placeKz),
+    JSON.stringify({ ...umbrella, key: 'event:nowhere', places: ['place:kz', 'place:nowhere'] }),
+    JSON.stringify(protest),
+    JSON.stringify(actorAmreyev),
+    JSON.stringify(actorOts),
+    JSON.stringify({ ...meeting, key: 'event:bad-excerpt', sources: [{ ...excerptAt(0, 10), excerpt: 'not the text' }] }),
+    JSON.stringify(umbrella),
+    JSON.stringify(meeting),
+    JSON.stringify({ ...placeKz, key: 'actor:ots' }), // a key another kind holds
+    JSON.stringify({ ...placeKz, key: 'place:loop', parent: 'place:loop' }),
+  ];
+
   it('resolves forward references across batches, refuses bad lines with the same reasons, and stores nothing of a refused record', async () => {
     const pair = await openPair();
     const lines = [
-      JSON.stringify(statement), // forward: speaker, context, events
-      JSON.stringify(source),
-      '{"kind":"place",',
-      JSON.stringify(placeKz),
-      JSON.stringify({ ...umbrella, key: 'event:nowhere', places: ['place:kz', 'place:nowhere'] }),
-      JSON.stringify(protest),
-      JSON.stringify(actorAmreyev),
-      JSON.stringify(actorOts),
-      JSON.stringify({ ...meeting, key: 'event:bad-excerpt', sources: [{ ...excerptAt(0, 10), excerpt: 'not the text' }] }),
-      JSON.stringify(umbrella),
-      JSON.stringify(meeting),
-      JSON.stringify({ ...placeKz, key: 'actor:ots' }), // a key another kind holds
-      JSON.stringify({ ...placeKz, key: 'place:loop', parent: 'place:loop' }),
+      ...refusalsAndForwardReferences(),
     ];
     const report = await importBoth(pair, `${lines.join('\n')}\n`, {}, { batchSize: 2 });
     expect(report).toMatchObject({ created: 8 });
@@ -245,19 +250,7 @@ describePg('import sessions', () => {
   it('a bulk load refuses, defers and updates as SQLite\'s does: forward references, a key twice in the file, ids, timelines, bad lines', async () => {
     const pair = await openPair();
     const lines = [
-      JSON.stringify(statement), // forward: speaker, context, events
-      JSON.stringify(source),
-      '{"kind":"place",',
-      JSON.stringify(placeKz),
-      JSON.stringify({ ...umbrella, key: 'event:nowhere', places: ['place:kz', 'place:nowhere'] }),
-      JSON.stringify(protest),
-      JSON.stringify(actorAmreyev),
-      JSON.stringify(actorOts),
-      JSON.stringify({ ...meeting, key: 'event:bad-excerpt', sources: [{ ...excerptAt(0, 10), excerpt: 'not the text' }] }),
-      JSON.stringify(umbrella),
-      JSON.stringify(meeting),
-      JSON.stringify({ ...placeKz, key: 'actor:ots' }), // a key another kind holds
-      JSON.stringify({ ...placeKz, key: 'place:loop', parent: 'place:loop' }),
+      ...refusalsAndForwardReferences(),
       // the same key again: an update of a record the load stored, and the entries naming it indexed again
       JSON.stringify({ ...actorOts, name: { en: 'Organisation of Turkic States' } }),
       JSON.stringify({ ...placeKz, name: { en: 'Qazaqstan' } }),
@@ -336,14 +329,7 @@ describePg('a bulk load through POST /v1/import', () => {
     const expected = await post(sqlite, input);
     const app = await buildTestApp({ engine: 'postgres', config: { bulkImportMinBytes: 0 } });
     cleanups.push(() => app.close());
-    const storage = app.app.storage;
-    const begin = storage.beginImport.bind(storage);
-    const modes: string[] = [];
-    storage.beginImport = async (options) => {
-      const session = await begin(options);
-      modes.push(session.mode);
-      return session;
-    };
+    const modes = recordImportModes(app.app);
     const report = await post(app, input);
     expect(report).toEqual(expected);
     expect(report.refused).toBeGreaterThan(0);

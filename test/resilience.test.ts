@@ -115,6 +115,16 @@ async function placeKeysLike(engine: Engine, database: string, pattern: string):
   }
 }
 
+/** The SQLite file passes its integrity, foreign-key and search-index checks (PostgreSQL's server keeps its own). */
+function expectIntactFile(databasePath: string): void {
+  const db = openForCheck(databasePath);
+  try {
+    expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
+  } finally {
+    db.close();
+  }
+}
+
 const ndjson = (records: object[]) => records.map((r) => `${JSON.stringify(r)}\n`).join('');
 
 /** Log lines at error level or above (pino: 50 error, 60 fatal). */
@@ -406,14 +416,7 @@ describeEngines('kill -9 during a large import', (engine) => {
       // the database as the last kill left it, recovered by a last clean start and stop
       server = await startServer({ databasePath });
       expect((await server.stop()).code).toBe(0);
-      if (engine === 'sqlite') {
-        const db = openForCheck(databasePath);
-        try {
-          expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
-        } finally {
-          db.close();
-        }
-      }
+      if (engine === 'sqlite') expectIntactFile(databasePath);
     },
     400_000,
   );
@@ -851,14 +854,7 @@ describeEngines('graceful shutdown', (engine) => {
       expect(exit, `the process exits (last log lines: ${JSON.stringify(shutdownLog)})`).toEqual({ code: 0, signal: null });
       expect(errorLogs(server.logs)).toEqual([]);
 
-      if (engine === 'sqlite') {
-        const db = openForCheck(databasePath);
-        try {
-          expect(checkDatabase(db)).toEqual({ integrity: 'ok', foreignKeyViolations: 0, searchIndex: 'ok' });
-        } finally {
-          db.close();
-        }
-      }
+      if (engine === 'sqlite') expectIntactFile(databasePath);
       const keys = new Set(await placeKeysLike(engine, databasePath, 'place:slow-%'));
       const want = Array.from({ length: CLIENTS }, (_, c) => Array.from({ length: LINES }, (_, l) => `place:slow-c${c}-l${l + 1}`)).flat();
       expect(want.filter((key) => !keys.has(key))).toEqual([]);

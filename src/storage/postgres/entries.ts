@@ -2,8 +2,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { z } from 'zod';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
-import type { EventWrite, StatementWrite } from '../writes.js';
-import { dateColumns, dateValue } from '../dates.js';
+import { eventChildren, eventColumns, statementChildren, statementColumns, type EntryChildren, type EventWrite, type StatementWrite } from '../writes.js';
+import { dateValue } from '../dates.js';
 import { pickLanguage } from '../language.js';
 import type { EntryDto, EventDto, StatementDto } from '../types.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
@@ -97,46 +97,6 @@ function statementProblems(write: StatementWrite, texts: ReadonlyMap<number, Cit
   return problems;
 }
 
-type EntryChildren = { actors: { actorId: number; role: string }[]; placeIds: number[]; eventIds: number[]; tags: string[]; sources: CitationWrite[] };
-
-const eventRow = (write: EventWrite): EntryRow => ({
-  key: write.key,
-  kind: 'event',
-  type: write.type,
-  ...dateColumns(write.date),
-  title: write.title,
-  description: write.description,
-  text: null,
-  originalLang: null,
-  speakerId: null,
-  contextId: null,
-  parentId: write.parentId,
-});
-
-const eventChildren = (write: EventWrite): EntryChildren => ({ actors: write.actors, placeIds: write.placeIds, eventIds: [], tags: write.tags, sources: write.sources });
-
-const statementRow = (write: StatementWrite): EntryRow => ({
-  key: write.key,
-  kind: 'statement',
-  type: write.type,
-  ...dateColumns(write.date),
-  title: null,
-  description: null,
-  text: write.text,
-  originalLang: write.originalLang,
-  speakerId: write.speakerId,
-  contextId: write.contextId,
-  parentId: null,
-});
-
-const statementChildren = (write: StatementWrite): EntryChildren => ({
-  actors: [{ actorId: write.speakerId, role: 'speaker' }, ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' }))],
-  placeIds: write.about.placeIds,
-  eventIds: write.about.eventIds,
-  tags: [],
-  sources: write.sources,
-});
-
 /** The rows of a new entry and its children, as store writes them, and what its search document is made of. */
 function newEntryRows(id: number, row: EntryRow, children: EntryChildren, timestamp: string): NewRecordRows {
   return {
@@ -226,7 +186,7 @@ export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, Eve
   },
 
   async store(tx, id, write, timestamp) {
-    const entryId = await storeEntryRow(tx, id, timestamp, eventRow(write));
+    const entryId = await storeEntryRow(tx, id, timestamp, eventColumns(write));
     await storeChildren(tx, entryId, eventChildren(write));
     await indexEntries(tx, [entryId]);
     return entryId;
@@ -236,7 +196,7 @@ export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, Eve
   referrers: entryReferrers,
   newRecord: {
     problems: async (write, texts) => eventProblems(write, await texts(write.sources)),
-    rows: (id, write, timestamp) => newEntryRows(id, eventRow(write), eventChildren(write), timestamp),
+    rows: (id, write, timestamp) => newEntryRows(id, eventColumns(write), eventChildren(write), timestamp),
   },
 };
 
@@ -303,7 +263,7 @@ export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, Stateme
   },
 
   async store(tx, id, write, timestamp) {
-    const entryId = await storeEntryRow(tx, id, timestamp, statementRow(write));
+    const entryId = await storeEntryRow(tx, id, timestamp, statementColumns(write));
     await storeChildren(tx, entryId, statementChildren(write));
     await indexEntries(tx, [entryId]);
     return entryId;
@@ -313,7 +273,7 @@ export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, Stateme
   referrers: entryReferrers,
   newRecord: {
     problems: async (write, texts) => statementProblems(write, await texts(write.sources)),
-    rows: (id, write, timestamp) => newEntryRows(id, statementRow(write), statementChildren(write), timestamp),
+    rows: (id, write, timestamp) => newEntryRows(id, statementColumns(write), statementChildren(write), timestamp),
   },
 };
 

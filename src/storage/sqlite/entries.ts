@@ -11,14 +11,14 @@ import {
 } from './schema.js';
 import type { FieldError } from '../../schemas/problems.js';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
-import type { EventWrite, StatementWrite } from '../writes.js';
+import { eventChildren, eventColumns, statementChildren, statementColumns, type EntryChildren, type EventWrite, type StatementWrite } from '../writes.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { describeChain, parentChain, storedParent, type RecordKindSpec } from './records.js';
 import { embeddedRecordStored, entryStored } from './documents.js';
 import { writeEntryDocument } from './search.js';
 import { prepared } from './statements.js';
-import { dateColumns, dateValue } from '../dates.js';
+import { dateValue } from '../dates.js';
 import { groupBy, parseJson, rowsIn, tuplesIn } from './rows.js';
 import type { RefResolver } from './references.js';
 import type { Tx } from './transactions.js';
@@ -141,26 +141,8 @@ export const eventSpec: RecordKindSpec<z.infer<typeof EventInput>, EventWrite, E
   },
 
   store(tx, id, write, timestamp) {
-    const entryId = storeEntryRow(tx, id, timestamp, {
-      key: write.key,
-      kind: 'event',
-      type: write.type,
-      ...dateColumns(write.date),
-      title: write.title,
-      description: write.description,
-      text: null,
-      originalLang: null,
-      speakerId: null,
-      contextId: null,
-      parentId: write.parentId,
-    });
-    storeChildren(tx, entryId, {
-      actors: write.actors,
-      placeIds: write.placeIds,
-      eventIds: [],
-      tags: write.tags,
-      sources: write.sources,
-    });
+    const entryId = storeEntryRow(tx, id, timestamp, eventColumns(write));
+    storeChildren(tx, entryId, eventChildren(write));
     writeEntryDocument(tx, entryId, [write.title, write.description], write.actors.map((a) => a.actorId), write.placeIds, id !== null);
     entryStored(tx, entryId);
     // its key, type, date and title are in the entries under it, about it or said in its context
@@ -239,31 +221,10 @@ export const statementSpec: RecordKindSpec<z.infer<typeof StatementInput>, State
   },
 
   store(tx, id, write, timestamp) {
-    const entryId = storeEntryRow(tx, id, timestamp, {
-      key: write.key,
-      kind: 'statement',
-      type: write.type,
-      ...dateColumns(write.date),
-      title: null,
-      description: null,
-      text: write.text,
-      originalLang: write.originalLang,
-      speakerId: write.speakerId,
-      contextId: write.contextId,
-      parentId: null,
-    });
-    const actors = [
-      { actorId: write.speakerId, role: 'speaker' },
-      ...write.about.actorIds.map((actorId) => ({ actorId, role: 'about' })),
-    ];
-    storeChildren(tx, entryId, {
-      actors,
-      placeIds: write.about.placeIds,
-      eventIds: write.about.eventIds,
-      tags: [],
-      sources: write.sources,
-    });
-    writeEntryDocument(tx, entryId, [write.text], actors.map((a) => a.actorId), write.about.placeIds, id !== null);
+    const entryId = storeEntryRow(tx, id, timestamp, statementColumns(write));
+    const children = statementChildren(write);
+    storeChildren(tx, entryId, children);
+    writeEntryDocument(tx, entryId, [write.text], children.actors.map((a) => a.actorId), write.about.placeIds, id !== null);
     entryStored(tx, entryId);
     return entryId;
   },
@@ -326,13 +287,7 @@ function storeEntryRow(tx: Tx, id: number | null, timestamp: string, row: EntryR
 function storeChildren(
   tx: Tx,
   entryId: number,
-  children: {
-    actors: { actorId: number; role: string }[];
-    placeIds: number[];
-    eventIds: number[];
-    tags: string[];
-    sources: CitationWrite[];
-  },
+  children: EntryChildren,
 ): void {
   const insertActor = prepared(tx, 'INSERT INTO entry_actors (entry_id, position, actor_id, role) VALUES (?, ?, ?, ?)');
   children.actors.forEach((a, position) => insertActor.run(entryId, position, a.actorId, a.role));
