@@ -12,8 +12,9 @@ export interface ImportSessionOptions {
   author?: string | null;
   /**
    * Validate and report, store nothing: every batch runs inside one unit that is undone at the
-   * end, so later lines still see the records earlier lines would have created. Other writes
-   * are refused (busy) while it runs, rather than made to wait for it.
+   * end, so later lines still see the records earlier lines would have created. It holds the
+   * write lock as an import would: other writes wait for it as long as for any write
+   * (WRITE_LOCK_WAIT_MS, src/storage/lock-waits.ts), then are refused (busy).
    */
   dryRun?: boolean;
   /**

@@ -38,7 +38,7 @@ import { ProblemError } from '../../schemas/problems.js';
 import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
-import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
+import { holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
 import { PgRefResolver } from './references.js';
 import * as schema from './schema.js';
@@ -428,9 +428,8 @@ export async function beginBulkLoad(
     if (failure !== null) throw failure;
   };
   try {
-    await limitLockWait(held.tx, options.lockWaitMs);
     // first: the revision row, held until the end, orders the load after every write before it
-    await bumpRevision(held.tx);
+    await takeImportLock(held.tx, options.lockWaitMs);
     if (options.whenEmpty && !(await holdsNoRecords(held.tx))) {
       await end(false);
       return null;
