@@ -49,6 +49,12 @@ export interface ImportSession {
   /** How this session stores: batch by batch, one bulk load, or a dry run that stores nothing. */
   readonly mode: 'batches' | 'bulk' | 'dry-run';
   /**
+   * Records per batch, when the engine wants other than the import's default: a batch holds the
+   * write lock while it runs, and must let go of it well within the time a write waits for it
+   * (WRITE_LOCK_WAIT_MS), so that writes arriving during an import are served between batches.
+   */
+  readonly batchRecords?: number;
+  /**
    * Runs `work` as one batch: what it writes is stored whole when it resolves, and not at all
    * when it throws (in a bulk load or a dry run, the session's one unit then fails as a whole).
    * `work` must await nothing but the writer: in an embedded engine the batch holds the

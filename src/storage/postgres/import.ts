@@ -88,6 +88,14 @@ export async function beginPostgresImport(
 }
 
 /**
+ * Records per batch on this engine. Each record costs round trips here (SQLite's cost none), so
+ * a batch of the import's default size holds the revision row for long enough, on a loaded
+ * machine, that writes through other servers waiting for it run out their bound and answer 503;
+ * batches this size let go of it well within that bound, and cost little more (a commit each).
+ */
+export const BATCH_RECORDS = 100;
+
+/**
  * Each batch is a write transaction of its own, which bumps the revision first as every write
  * does; on the pool, or on one connection of it (the seed's, which holds its lock).
  */
@@ -99,6 +107,7 @@ export function batchImportSession(
 ): ImportSession {
   return {
     mode: 'batches',
+    batchRecords: BATCH_RECORDS,
     async batch(work) {
       await db.transaction(async (tx) => {
         await takeImportLock(tx, lockWaitMs);
