@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- the port's operations are async for every engine; this engine's are synchronous inside */
 import { Readable } from 'node:stream';
-import type { AppConfig } from '../../config.js';
+import { SQLITE_MMAP_MAX_MB, type AppConfig } from '../../config.js';
 import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
 import type {
   IdempotencyRequest,
@@ -72,7 +72,11 @@ const EXPORT_PAGE = 250;
  * processes may each call it once the first has (see ANNALS_WORKERS in src/server.ts).
  */
 export async function prepareSqliteDatabase(config: AppConfig): Promise<Db> {
-  const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
+  const db = openDatabase(config.databasePath, {
+    synchronous: config.synchronous ?? 'FULL',
+    // the serving connection only: an import's or an export's connection reads each page about once
+    mmapBytes: (config.sqliteMmapMb ?? SQLITE_MMAP_MAX_MB) * 1024 * 1024,
+  });
   runMigrations(db);
   ensureSearchIndex(db);
   // revisions may repeat from here on (a restored file): ETags name a new lineage
