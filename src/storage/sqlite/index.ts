@@ -15,7 +15,7 @@ import type {
   ChangeFilter,
 } from '../types.js';
 import { ANONYMOUS_WRITE } from '../types.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
+import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -229,6 +229,10 @@ export class SqliteStorage implements Storage {
     const id = findId(this.db, spec.table, ref, spec.entryKind);
     if (id === null) throw notFound(`no ${kind} with id or key ${JSON.stringify(ref)}`);
     return recordRevisions(this.db, [kind], id);
+  }
+
+  async changePrevious(sequence: number) {
+    return changePrevious(this.db, sequence);
   }
 
   async pruneChanges(before: string) {
