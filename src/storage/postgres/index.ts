@@ -25,7 +25,7 @@ import { openPool, type PgDb } from './client.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, type AnyPgSpec } from './records.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
+import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
 import { notFound } from '../../schemas/problems.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
@@ -318,6 +318,10 @@ export class PostgresStorage implements Storage {
   }
 
   /** A write transaction, as on SQLite: revisions read before it (their ETags) no longer hold once their oldest changes are gone. */
+  async changePrevious(sequence: number) {
+    return changePrevious(this.db, sequence);
+  }
+
   async pruneChanges(before: string) {
     return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
   }

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- the port's operations are async for every engine; this engine's are synchronous inside */
 import { Readable } from 'node:stream';
-import type { AppConfig } from '../../config.js';
+import { SQLITE_MMAP_MAX_MB, type AppConfig } from '../../config.js';
 import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
 import type {
   IdempotencyRequest,
@@ -15,7 +15,7 @@ import type {
   ChangeFilter,
 } from '../types.js';
 import { ANONYMOUS_WRITE } from '../types.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
+import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
@@ -72,7 +72,11 @@ const EXPORT_PAGE = 250;
  * processes may each call it once the first has (see ANNALS_WORKERS in src/server.ts).
  */
 export async function prepareSqliteDatabase(config: AppConfig): Promise<Db> {
-  const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
+  const db = openDatabase(config.databasePath, {
+    synchronous: config.synchronous ?? 'FULL',
+    // the serving connection only: an import's or an export's connection reads each page about once
+    mmapBytes: (config.sqliteMmapMb ?? SQLITE_MMAP_MAX_MB) * 1024 * 1024,
+  });
   runMigrations(db);
   ensureSearchIndex(db);
   // revisions may repeat from here on (a restored file): ETags name a new lineage
@@ -240,6 +244,10 @@ export class SqliteStorage implements Storage {
     const id = findId(this.db, spec.table, ref, spec.entryKind);
     if (id === null) throw notFound(`no ${kind} with id or key ${JSON.stringify(ref)}`);
     return recordRevisions(this.db, [kind], id);
+  }
+
+  async changePrevious(sequence: number) {
+    return changePrevious(this.db, sequence);
   }
 
   async pruneChanges(before: string) {
