@@ -26,7 +26,7 @@ const anyKeyMayCome = () => true;
 export interface ImportOptions {
   /** Stop at the first refused line; what came before it is kept. */
   stopOnError?: boolean;
-  /** Records per batch: the unit that commits whole or not at all. */
+  /** Records per batch: the unit that commits whole or not at all (default: the session's batchRecords, else 500). */
   batchSize?: number;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;
@@ -127,7 +127,7 @@ export async function importNdjson(
   input: AsyncIterable<Buffer | Uint8Array | string> | { parsed: AsyncIterable<ParsedLine[]> },
   options: ImportOptions = {},
 ): Promise<ImportReport> {
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? session.batchRecords ?? 500;
   const maxErrors = options.maxReportedErrors ?? 10_000;
   const maxWaitingRecords = options.maxWaitingRecords ?? MAX_WAITING_RECORDS;
   const maxWaitingChars = options.maxWaitingChars ?? MAX_WAITING_CHARS;

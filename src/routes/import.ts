@@ -178,7 +178,10 @@ export async function importRoutes(fastify: FastifyInstance) {
             author: request.apiKey?.name ?? null,
             ...(length >= app.bulkImportMinBytes && length > 0 ? { bulkLoad: 'when-empty' as const } : {}),
           });
-          const input = session.mode === 'bulk' ? { parsed: parseStreamInWorker(chunks()) } : chunks();
+          const input =
+            session.mode === 'bulk'
+              ? { parsed: parseStreamInWorker(chunks(), session.batchRecords === undefined ? {} : { batchLines: session.batchRecords }) }
+              : chunks();
           report = await importNdjson(session, input, { ...options, bulkLoadKeepsWhatWasRead: true });
         } catch (error) {
           stopLease();

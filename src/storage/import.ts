@@ -48,6 +48,12 @@ export interface ImportSession {
   /** How this session stores: batch by batch, one bulk load, or a dry run that stores nothing. */
   readonly mode: 'batches' | 'bulk' | 'dry-run';
   /**
+   * Records per batch this session is best fed in, when it has a preference (a bulk load, whose
+   * batches are not transactions of their own): the import's default otherwise. Also the lines
+   * per message of a parsing worker that feeds it.
+   */
+  readonly batchRecords?: number;
+  /**
    * Runs `work` as one batch: what it writes is stored whole when it resolves, and not at all
    * when it throws (in a bulk load or a dry run, the session's one unit then fails as a whole).
    * `work` must await nothing but the writer: in an embedded engine the batch holds the
