@@ -45,7 +45,7 @@ const streamed = () => {
 };
 // A bulk load of a file reads and parses it on the second core (a worker thread) while
 // this thread writes; the database and the report are the same either way.
-const report = await importNdjson(session, bulkLoad && file !== '-' ? { parsed: parseFileInWorker(file) } : streamed(), {
+const report = await importNdjson(session, bulkLoad && file !== '-' ? { parsed: parseFileInWorker(file, session.batchRecords === undefined ? {} : { batchLines: session.batchRecords }) } : streamed(), {
   stopOnError: values['stop-on-error'] ?? false,
   onProgress,
 }).catch((error: unknown) => {

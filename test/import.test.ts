@@ -14,7 +14,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../src/storage/sqlite/client.js';
 import { importNdjson } from '../src/import/ndjson.js';
-import { beginSqliteImport } from '../src/storage/sqlite/import.js';
+import { BULK_BATCH_RECORDS, beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { parseFileInWorker } from '../src/import/parallel.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { AUTH, buildTestApp, ndjson, recordImportModes, type TestApp } from './helpers.js';
@@ -971,6 +971,42 @@ describe('bulk load (the CLI on an empty database)', () => {
       expect(db.$client.inTransaction).toBe(false);
       db.$client.close();
       expect(snapshot(file)).toEqual(before);
+    });
+  });
+
+  it('is fed in batches of its own size, parsed in messages of that size, and leaves the sort threads as they were', async () => {
+    await inMigratedDatabase(async (dir, file, db) => {
+      const threads = db.$client.pragma('threads', { simple: true });
+      const places = Array.from({ length: BULK_BATCH_RECORDS * 2 + 50 }, (_, i) => ({ ...placeKz, key: `place:p${i}` }));
+      const source = path.join(dir, 'places.ndjson');
+      writeFileSync(source, ndjson(places));
+      const session = await beginSqliteImport(db, file, { bulkLoad: 'always' });
+      expect(session.mode).toBe('bulk');
+      expect(session.batchRecords).toBe(BULK_BATCH_RECORDS);
+      const batches: number[] = [];
+      const report = await importNdjson(session, { parsed: parseFileInWorker(source, { batchLines: session.batchRecords! }) }, {
+        onBatchCommitted: (lines) => batches.push(lines.length),
+      });
+      expect(report).toMatchObject({ created: places.length, refused: 0 });
+      expect(batches).toEqual([BULK_BATCH_RECORDS, BULK_BATCH_RECORDS, 50]);
+      expect(db.$client.pragma('threads', { simple: true })).toBe(threads);
+      // the secondary indexes the load dropped are back
+      expect(db.$client.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'places_parent_idx'").pluck().get()).toBe(1);
+      db.$client.close();
+      expect(snapshot(file).rows).toMatchObject({ places: places.length });
+    });
+  });
+
+  it('does not change the batch size of an import batch by batch', async () => {
+    await inMigratedDatabase(async (_dir, file, db) => {
+      const session = await beginSqliteImport(db, file);
+      expect(session.mode).toBe('batches');
+      expect(session.batchRecords).toBeUndefined();
+      const batches: number[] = [];
+      const places = Array.from({ length: 600 }, (_, i) => ({ ...placeKz, key: `place:p${i}` }));
+      await importNdjson(session, Readable.from([Buffer.from(ndjson(places))]), { onBatchCommitted: (lines) => batches.push(lines.length) });
+      expect(batches).toEqual([500, 100]);
+      db.$client.close();
     });
   });
 

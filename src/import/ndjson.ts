@@ -26,7 +26,7 @@ const anyKeyMayCome = () => true;
 export interface ImportOptions {
   /** Stop at the first refused line; what came before it is kept. */
   stopOnError?: boolean;
-  /** Records per batch: the unit that commits whole or not at all. */
+  /** Records per batch: the unit that commits whole or not at all (default: the session's batchRecords, else 500). */
   batchSize?: number;
   /** Longest accepted line in bytes. */
   maxLineBytes?: number;

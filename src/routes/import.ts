@@ -118,9 +118,13 @@ export async function importRoutes(fastify: FastifyInstance) {
     async (request, reply) => {
       const body = request.body as unknown as Readable;
       const limit = app.importLimitBytes;
+      const idempotency = idempotencyRequest(request, null);
+      // the body's hash tells a retry with the same Idempotency-Key from a reuse of the key;
+      // without one, nothing reads it, and a large load would hash every byte for nothing
       const hash = createHash('sha256');
+      const hashing = idempotency !== null;
       let received = 0;
-      // counts and hashes the body as the import reads it; what goes over the limit is cut
+      // counts (and hashes) the body as the import reads it; what goes over the limit is cut
       // off there (the import stores the whole lines before it and ends with the 413), and a
       // body that stops arriving is a 408
       async function* chunks(): AsyncGenerator<Buffer> {
@@ -133,13 +137,13 @@ export async function importRoutes(fastify: FastifyInstance) {
             const room = chunk.subarray(0, limit - received);
             received = limit;
             if (room.length > 0) {
-              hash.update(room);
+              if (hashing) hash.update(room);
               yield room;
             }
             throw bodyTooLarge(limit);
           }
           received += chunk.length;
-          hash.update(chunk);
+          if (hashing) hash.update(chunk);
           yield chunk;
         }
       }
@@ -149,7 +153,6 @@ export async function importRoutes(fastify: FastifyInstance) {
         onBatchCommitted: (lines) =>
           request.log.info({ firstLine: lines[0], lastLine: lines[lines.length - 1], records: lines.length }, 'import batch committed'),
       };
-      const idempotency = idempotencyRequest(request, null);
       try {
         if (request.query.dryRun === 'true') {
           try {
@@ -180,7 +183,10 @@ export async function importRoutes(fastify: FastifyInstance) {
             author: request.apiKey?.name ?? null,
             ...(length >= app.bulkImportMinBytes && length > 0 ? { bulkLoad: 'when-empty' as const } : {}),
           });
-          const input = session.mode === 'bulk' ? { parsed: parseStreamInWorker(chunks()) } : chunks();
+          const input =
+            session.mode === 'bulk'
+              ? { parsed: parseStreamInWorker(chunks(), session.batchRecords === undefined ? {} : { batchLines: session.batchRecords }) }
+              : chunks();
           report = await importNdjson(session, input, { ...options, bulkLoadKeepsWhatWasRead: true });
         } catch (error) {
           stopLease();

@@ -13,9 +13,9 @@ export function dayBounds(date: ParsedDate): { earliest: number; latest: number 
   };
 }
 
-/** Columns stored for a dated entry. */
+/** Columns stored for a dated entry (an import stores many entries of each date: the parse is remembered, see dateValue). */
 export function dateColumns(edtf: string) {
-  const parsed = parseEdtf(edtf);
+  const parsed = dateValue(edtf);
   const { earliest, latest } = dayBounds(parsed);
   const position = chronoPosition(parsed);
   return {
@@ -48,6 +48,8 @@ export const parsedDateCount = () => parsedDates.size;
  * valid and repeat a lot, so parses are remembered (a bounded cache; the objects are only
  * ever serialised, never changed).
  */
+export function dateValue(edtf: string): ParsedDate;
+export function dateValue(edtf: string | null): ParsedDate | null;
 export function dateValue(edtf: string | null): ParsedDate | null {
   if (edtf === null) return null;
   let parsed = parsedDates.get(edtf);

@@ -49,9 +49,12 @@ export interface ImportSession {
   /** How this session stores: batch by batch, one bulk load, or a dry run that stores nothing. */
   readonly mode: 'batches' | 'bulk' | 'dry-run';
   /**
-   * Records per batch, when the engine wants other than the import's default: a batch holds the
-   * write lock while it runs, and must let go of it well within the time a write waits for it
-   * (WRITE_LOCK_WAIT_MS), so that writes arriving during an import are served between batches.
+   * Records per batch this session is best fed in, when it has a preference: the import's
+   * default otherwise. A batch that is a transaction holds the write lock while it runs, and must
+   * let go of it well within the time a write waits for it (WRITE_LOCK_WAIT_MS), so that writes
+   * arriving during an import are served between batches; a bulk load's batches are not
+   * transactions of their own, and small ones keep its memory low. Also the lines per message
+   * of a parsing worker that feeds it.
    */
   readonly batchRecords?: number;
   /**

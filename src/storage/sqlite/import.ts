@@ -39,6 +39,15 @@ const BULK_TABLES = [...IMPORT_TABLES, 'changes'];
 /** Most references and names a bulk load keeps looked up across batches (see bulkSession). */
 const BULK_CACHE_ENTRIES = 100_000;
 
+/**
+ * Records per batch of a bulk load, whose batches are not transactions: small, so that a
+ * record parsed is stored soon after it arrives. A record that waits behind hundreds of others
+ * outlives the young generation's collections and is copied into the old one, which then grows
+ * with their garbage between full collections: the server's peak RSS rose with the size of the
+ * load (bench/results/).
+ */
+export const BULK_BATCH_RECORDS = 100;
+
 /** True when the database holds no records: what a bulk load asked for `when-empty` needs. */
 export function holdsNoRecords(db: Db): boolean {
   return (
@@ -237,6 +246,7 @@ function bulkSession(db: Db, load: BulkLoad, afterEnd: () => void, author: strin
   };
   return {
     mode: 'bulk',
+    batchRecords: BULK_BATCH_RECORDS,
     async batch(work) {
       if (cache.refs.size + cache.names.size > BULK_CACHE_ENTRIES) cache = newWriteCache(true);
       const writer = writerFor(db, cache, author);
