@@ -40,7 +40,7 @@ import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
 import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
-import { PgRefResolver } from './references.js';
+import { findId, kindOfKey, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
 import { indexEntries, searchDocument } from './search.js';
 import { bumpRevision } from './settings.js';
@@ -60,6 +60,9 @@ const COPY_ORDER: PgTable[] = [
   schema.citations,
   schema.searchIndex,
 ];
+
+/** The memory each index build of a load may sort in (maintenance_work_mem). */
+const INDEX_BUILD_MEMORY = '256MB';
 
 /** Records whose rows are buffered before they go by COPY. */
 const COPY_EVERY_RECORDS = 5_000;
@@ -153,7 +156,10 @@ class LoadRefResolver extends PgRefResolver {
       await this.load.drain();
       return super.lookUp(table, ref, expect);
     }
-    return this.load.idOf(ref, expect === undefined ? KINDS_OF[table] : [expect]);
+    const id = this.load.idOf(ref, expect === undefined ? KINDS_OF[table] : [expect]);
+    // a key the load did not store names a record stored before it, if any: none of the load's rows
+    if (id !== null || this.load.knowsEveryRecord) return id;
+    return this.load.storedId(table, ref, expect);
   }
 }
 
@@ -173,18 +179,33 @@ class BulkLoad {
   /** Texts of the load's sources by id, while they are not too long. */
   readonly #texts = new Map<number, string | null>();
   #textChars = 0;
-  readonly #ids = new Map<PgTable, IdPool>();
+  readonly #ids: Map<PgTable, IdPool>;
+  /** Ids of records stored before the load, by reference, as looked up. */
+  readonly #storedIds = new Map<string, number | null>();
   /** The changes of the batch under way, in the order its records were stored: logged when it ends. */
   #changes: NewChange[] = [];
   timestamp = now();
+  /** True when the database held no records as the load began: every record it can see is one the load stored. */
+  readonly knowsEveryRecord: boolean;
 
   constructor(
     readonly tx: PgTransaction,
     client: pg.PoolClient,
     specs: Record<RecordKind, AnyPgSpec>,
+    options: { knowsEveryRecord: boolean; ids?: Map<PgTable, IdPool> },
   ) {
     this.#client = client;
     this.#specs = specs;
+    this.knowsEveryRecord = options.knowsEveryRecord;
+    this.#ids = options.ids ?? new Map<PgTable, IdPool>();
+  }
+
+  /** The id of a record stored before the load, by key (see findId), looked up once. */
+  async storedId(table: RefTable, ref: string, expect: 'event' | 'statement' | undefined): Promise<number | null> {
+    const cacheKey = `${table}|${expect ?? ''}|${ref}`;
+    let id = this.#storedIds.get(cacheKey);
+    if (id === undefined) this.#storedIds.set(cacheKey, (id = await findId(this.tx, table, ref, expect)));
+    return id;
   }
 
   /** The id of the load's record with `key`, if it is of one of `kinds`. */
@@ -202,6 +223,8 @@ class BulkLoad {
     const spec = this.#specs[kind];
     const newRecord = spec.newRecord;
     if (newRecord === undefined || isNumericId(data.key) || this.#keys.has(data.key)) return this.#upsertStored(kind, spec, data, pendingKeys);
+    // a key held before the load is an update, or a key of another kind: written as a batch writes it
+    if (!this.knowsEveryRecord && (await kindOfKey(this.tx, data.key)) !== null) return this.#upsertStored(kind, spec, data, pendingKeys);
     // as prepareWrite checks a record: its key (free: the load has not stored it), its references, its fields
     const resolver = new LoadRefResolver(this, pendingKeys);
     const write = await spec.toWrite(data, resolver, data.key, null);
@@ -366,6 +389,36 @@ async function skipRowTriggers(tx: PgTransaction): Promise<boolean> {
 }
 
 /**
+ * Drops the secondary indexes of the tables the load copies into (those that back no
+ * constraint and check no uniqueness: the keys' indexes stay, for the look-ups of what the
+ * load writes as a batch does) and answers their definitions, to be built again once the rows
+ * are in: an index built over the whole table in one pass is cheaper than one kept up to date
+ * row by row, a GIN index most of all. Dropped in the load's transaction, they come back
+ * with a rollback; meanwhile the tables are locked against readers too, which wait for the
+ * load instead of reading the empty database.
+ */
+async function dropSecondaryIndexes(tx: PgTransaction): Promise<string[]> {
+  const tables = COPY_ORDER.map((table) => getTableName(table));
+  const { rows } = await tx.execute<{ name: string; definition: string }>(sql`
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_index i
+      JOIN pg_class t ON t.oid = i.indrelid
+     WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(${sql.param(tables)}::text[])
+       AND NOT i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+     ORDER BY 1`);
+  // regclass text is quoted already where it needs to be
+  if (rows.length > 0) await tx.execute(sql.raw(`DROP INDEX ${rows.map((row) => row.name).join(', ')}`));
+  return rows.map((row) => row.definition);
+}
+
+/** Builds the indexes dropSecondaryIndexes dropped, with room to sort each in memory. */
+async function buildIndexes(tx: PgTransaction, definitions: string[]): Promise<void> {
+  await tx.execute(sql.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`));
+  for (const definition of definitions) await tx.execute(sql.raw(definition));
+}
+
+/**
  * What the skipped triggers would have done, before the load commits: every foreign key of
  * the schema checked in one anti-join each, and the entry counts made from the entries (the
  * load began on a database without entries, so without counts).
@@ -440,13 +493,15 @@ export async function beginBulkLoad(
     throw error;
   }
   let withoutRowTriggers: boolean;
+  let droppedIndexes: string[];
   try {
     withoutRowTriggers = await skipRowTriggers(held.tx);
+    droppedIndexes = await dropSecondaryIndexes(held.tx);
   } catch (error) {
     await end(false).catch(() => {});
     throw error;
   }
-  const load = new BulkLoad(held.tx, client, specs);
+  const load = new BulkLoad(held.tx, client, specs, { knowsEveryRecord: true });
   let batches = 0;
   return {
     mode: 'bulk',
@@ -464,6 +519,7 @@ export async function beginBulkLoad(
       try {
         await load.drain();
         if (withoutRowTriggers) await finishWithoutRowTriggers(held.tx);
+        await buildIndexes(held.tx, droppedIndexes);
       } catch (error) {
         await end(false).catch(() => {});
         throw error;
@@ -474,5 +530,53 @@ export async function beginBulkLoad(
       await load.settle();
       await end(false);
     },
+  };
+}
+
+/**
+ * An import into a database that holds records, batch by batch, each batch a write transaction
+ * of its own (as batchImportSession's, src/storage/postgres/import.ts) on a connection of the
+ * pool, written as a bulk load writes: the new records' rows by COPY when the batch ends, their
+ * references to records stored before looked up once per batch, and what a bulk load cannot
+ * write so as a batch writes it. The foreign keys' triggers fire as for any write. Ids are
+ * drawn ahead for the whole import: those a batch leaves unused are gaps.
+ */
+export function copyBatchImportSession(
+  db: PgDb,
+  specs: Record<RecordKind, AnyPgSpec>,
+  lockWaitMs: number | undefined,
+  author: string | null,
+): ImportSession {
+  const ids = new Map<PgTable, IdPool>();
+  return {
+    mode: 'batches',
+    async batch(work) {
+      const client = await db.$client.connect();
+      let failure: Error | undefined;
+      try {
+        await drizzle({ client, schema }).transaction(async (tx) => {
+          await limitLockWait(tx, lockWaitMs);
+          await bumpRevision(tx);
+          const load = new BulkLoad(tx, client, specs, { knowsEveryRecord: false, ids });
+          try {
+            await work(load.writer);
+            load.logBatch(author);
+            await load.drain();
+          } catch (error) {
+            // the rollback waits for no COPY still under way
+            await load.settle();
+            throw error;
+          }
+        });
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // a connection whose batch failed is not given back to the pool, whatever state it was left in
+        client.release(failure);
+      }
+    },
+    async finish() {},
+    async abort() {},
   };
 }
