@@ -12,6 +12,12 @@
  * every few thousand records, while the next records are prepared. The statement triggers of
  * `entries` (migration pg/0001) count each COPY's entries once.
  *
+ * The tables' secondary indexes are dropped when the load begins and built when its rows are
+ * in, and the tables, empty, are truncated so that COPY writes their rows frozen: readers of
+ * those tables wait for the load (they would have seen an empty database). A load asked for
+ * `always` on a database that holds records truncates nothing and looks up in the database
+ * the keys it did not store itself.
+ *
  * When the load's role may set `session_replication_role` (a superuser, or one granted SET on
  * it), the load runs as a replica would: the foreign keys' triggers and the count triggers do
  * not fire for each row. The load has resolved every reference itself; before it commits, one
@@ -21,7 +27,8 @@
  * What the load cannot write so (a key stored earlier in the same file, an update; a key or
  * reference spelled as an id; curated timelines, whose slugs are checked against the others)
  * is written as a batch writes it, in the load's transaction, once the buffers have gone: it
- * sees every row before it. Readers see the database as it was until the load commits.
+ * sees every row before it. Readers of the other tables see the database as it was until the
+ * load commits.
  */
 import { finished } from 'node:stream/promises';
 import { getTableColumns, getTableName, sql } from 'drizzle-orm';
@@ -117,10 +124,11 @@ class CopyBuffer {
   readonly statement: string;
   lines: string[] = [];
 
-  constructor(table: PgTable) {
+  /** `freeze`: the table was emptied in the load's transaction, and its rows can be written frozen (COPY's FREEZE). */
+  constructor(table: PgTable, freeze: boolean) {
     this.#columns = Object.entries(getTableColumns(table));
     const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-    this.statement = `COPY ${quote(getTableName(table))} (${this.#columns.map(([, column]) => quote(column.name)).join(', ')}) FROM STDIN`;
+    this.statement = `COPY ${quote(getTableName(table))} (${this.#columns.map(([, column]) => quote(column.name)).join(', ')}) FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`;
   }
 
   add(row: Record<string, unknown>): void {
@@ -168,7 +176,7 @@ class BulkLoad {
   readonly #specs: Record<RecordKind, AnyPgSpec>;
   /** Every key the load stored, with its kind and id (packed: id * KINDS.length + kind). */
   readonly #keys = new Map<string, number>();
-  readonly #buffers = new Map<PgTable, CopyBuffer>(COPY_ORDER.map((table) => [table, new CopyBuffer(table)]));
+  readonly #buffers: Map<PgTable, CopyBuffer>;
   #buffered = 0;
   /** The COPY under way, whose failure fails the load at the next flush or at the end. */
   #copying: Promise<void> = Promise.resolve();
@@ -192,8 +200,9 @@ class BulkLoad {
     readonly tx: PgTransaction,
     client: pg.PoolClient,
     specs: Record<RecordKind, AnyPgSpec>,
-    options: { knowsEveryRecord: boolean; ids?: Map<PgTable, IdPool> },
+    options: { knowsEveryRecord: boolean; ids?: Map<PgTable, IdPool>; freeze?: boolean },
   ) {
+    this.#buffers = new Map(COPY_ORDER.map((table) => [table, new CopyBuffer(table, options.freeze === true)]));
     this.#client = client;
     this.#specs = specs;
     this.knowsEveryRecord = options.knowsEveryRecord;
@@ -412,6 +421,26 @@ async function dropSecondaryIndexes(tx: PgTransaction): Promise<string[]> {
   return rows.map((row) => row.definition);
 }
 
+/**
+ * Empties the tables the load copies into (and those whose foreign keys point to them), which
+ * hold no rows, in the load's transaction: COPY may then write their rows frozen and visible
+ * to all, so that neither the VACUUM after the load nor the first reads rewrite every page to
+ * mark them so. TRUNCATE refuses, and the load fails, if a table is missed out.
+ */
+async function truncateEmptyTables(tx: PgTransaction): Promise<void> {
+  const tables = COPY_ORDER.map((table) => getTableName(table));
+  const { rows } = await tx.execute<{ name: string }>(sql`
+    SELECT DISTINCT c.conrelid::regclass::text AS name
+      FROM pg_constraint c
+     WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+       AND c.confrelid::regclass::text = ANY(${sql.param(tables)}::text[])
+       AND NOT c.conrelid::regclass::text = ANY(${sql.param(tables)}::text[])
+     ORDER BY 1`);
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  // regclass text is quoted already where it needs to be
+  await tx.execute(sql.raw(`TRUNCATE ${[...tables.map(quote), ...rows.map((row) => row.name)].join(', ')}`));
+}
+
 /** Builds the indexes dropSecondaryIndexes dropped, with room to sort each in memory. */
 async function buildIndexes(tx: PgTransaction, definitions: string[]): Promise<void> {
   await tx.execute(sql.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`));
@@ -480,11 +509,14 @@ export async function beginBulkLoad(
     client.release(failure ?? undefined);
     if (failure !== null) throw failure;
   };
+  // no other write can store a record once the load holds the revision row: empty stays so
+  let empty = false;
   try {
     await limitLockWait(held.tx, options.lockWaitMs);
     // first: the revision row, held until the end, orders the load after every write before it
     await bumpRevision(held.tx);
-    if (options.whenEmpty && !(await holdsNoRecords(held.tx))) {
+    empty = await holdsNoRecords(held.tx);
+    if (options.whenEmpty && !empty) {
       await end(false);
       return null;
     }
@@ -497,11 +529,12 @@ export async function beginBulkLoad(
   try {
     withoutRowTriggers = await skipRowTriggers(held.tx);
     droppedIndexes = await dropSecondaryIndexes(held.tx);
+    if (empty) await truncateEmptyTables(held.tx);
   } catch (error) {
     await end(false).catch(() => {});
     throw error;
   }
-  const load = new BulkLoad(held.tx, client, specs, { knowsEveryRecord: true });
+  const load = new BulkLoad(held.tx, client, specs, { knowsEveryRecord: empty, freeze: empty });
   let batches = 0;
   return {
     mode: 'bulk',
