@@ -336,6 +336,32 @@ describePg('import sessions', () => {
     expect(await countRows(pair.pgUrl, ['entries', 'citations', 'search_index', 'timeline_entries'])).toEqual({ entries: 6, citations: 2, search_index: 6, timeline_entries: 2 });
   }, 60_000);
 
+  it('a batch sees the records of the batches before it, and what other writes changed between them', async () => {
+    const pair = await openPair();
+    await importBoth(pair, ndjson([source]));
+    const session = await pair.postgres.beginImport();
+    expect(session.mode).toBe('batches');
+    await session.batch(async (writer) => {
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('actor', actorOts)).toEqual({ outcome: 'created' });
+    });
+    await session.batch(async (writer) => {
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'unchanged' });
+      expect(await writer.upsert('event', umbrella)).toEqual({ outcome: 'created' });
+    });
+    // between two batches, another write deletes a record the import stored and looked up
+    await pair.postgres.deleteRecord('event', 'event:unrest');
+    await pair.postgres.deleteRecord('place', 'place:kz');
+    await session.batch(async (writer) => {
+      await expect(writer.upsert('event', protest)).rejects.toMatchObject({ status: 422 });
+      expect(await writer.upsert('event', meeting)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('event', { ...protest, parent: null })).toEqual({ outcome: 'created' });
+    });
+    await session.finish();
+    expect(await countRows(pair.pgUrl, ['places', 'actors', 'entries', 'entry_places', 'search_index'])).toEqual({ places: 1, actors: 1, entries: 2, entry_places: 1, search_index: 2 });
+  }, 60_000);
+
   it('a bulk load asked for always on a database that holds records keeps them, and finds its keys and references among them', async () => {
     const pair = await openPair();
     await importBoth(pair, ndjson([source, placeKz, actorOts]));

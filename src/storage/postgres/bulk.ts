@@ -50,7 +50,7 @@ import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyP
 import { findId, kindOfKey, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
 import { indexEntries, searchDocument } from './search.js';
-import { bumpRevision } from './settings.js';
+import { bumpRevision, dataRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
 /** The tables a load copies into, each after those its foreign keys point to. */
@@ -172,7 +172,7 @@ class LoadRefResolver extends PgRefResolver {
 }
 
 class BulkLoad {
-  readonly #client: pg.PoolClient;
+  #client: pg.PoolClient;
   readonly #specs: Record<RecordKind, AnyPgSpec>;
   /** Every key the load stored, with its kind and id (packed: id * KINDS.length + kind). */
   readonly #keys = new Map<string, number>();
@@ -197,7 +197,7 @@ class BulkLoad {
   readonly knowsEveryRecord: boolean;
 
   constructor(
-    readonly tx: PgTransaction,
+    public tx: PgTransaction,
     client: pg.PoolClient,
     specs: Record<RecordKind, AnyPgSpec>,
     options: { knowsEveryRecord: boolean; ids?: Map<PgTable, IdPool>; freeze?: boolean },
@@ -207,6 +207,18 @@ class BulkLoad {
     this.#specs = specs;
     this.knowsEveryRecord = options.knowsEveryRecord;
     this.#ids = options.ids ?? new Map<PgTable, IdPool>();
+  }
+
+  /**
+   * Goes on in the next batch's transaction with what the load knows: only while no other
+   * write has committed since its last batch did (every record it can see is one it knew).
+   */
+  continueIn(tx: PgTransaction, client: pg.PoolClient): this {
+    this.tx = tx;
+    this.#client = client;
+    this.#copying = Promise.resolve();
+    this.timestamp = now();
+    return this;
   }
 
   /** The id of a record stored before the load, by key (see findId), looked up once. */
@@ -570,8 +582,9 @@ export async function beginBulkLoad(
  * An import into a database that holds records, batch by batch, each batch a write transaction
  * of its own (as batchImportSession's, src/storage/postgres/import.ts) on a connection of the
  * pool, written as a bulk load writes: the new records' rows by COPY when the batch ends, their
- * references to records stored before looked up once per batch, and what a bulk load cannot
- * write so as a batch writes it. The foreign keys' triggers fire as for any write. Ids are
+ * references to records stored before looked up once, and what a bulk load cannot write so as
+ * a batch writes it. What the load knows (the keys it stored and looked up) holds from batch
+ * to batch while no other write commits between them; after one, the next batch starts afresh. The foreign keys' triggers fire as for any write. Ids are
  * drawn ahead for the whole import: those a batch leaves unused are gaps.
  */
 export function copyBatchImportSession(
@@ -581,16 +594,23 @@ export function copyBatchImportSession(
   author: string | null,
 ): ImportSession {
   const ids = new Map<PgTable, IdPool>();
+  /** The load of the last batch that committed, and the revision it committed. */
+  let last: { load: BulkLoad; revision: bigint } | null = null;
   return {
     mode: 'batches',
     async batch(work) {
       const client = await db.$client.connect();
       let failure: Error | undefined;
       try {
-        await drizzle({ client, schema }).transaction(async (tx) => {
+        last = await drizzle({ client, schema }).transaction(async (tx) => {
           await limitLockWait(tx, lockWaitMs);
           await bumpRevision(tx);
-          const load = new BulkLoad(tx, client, specs, { knowsEveryRecord: false, ids });
+          const revision = BigInt(await dataRevision(tx));
+          // every write bumps the revision: one more than the last batch's, and none came between
+          const load =
+            last !== null && revision === last.revision + 1n
+              ? last.load.continueIn(tx, client)
+              : new BulkLoad(tx, client, specs, { knowsEveryRecord: false, ids });
           try {
             await work(load.writer);
             load.logBatch(author);
@@ -600,8 +620,10 @@ export function copyBatchImportSession(
             await load.settle();
             throw error;
           }
+          return { load, revision };
         });
       } catch (error) {
+        last = null;
         failure = error instanceof Error ? error : new Error(String(error));
         throw error;
       } finally {
