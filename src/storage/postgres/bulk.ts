@@ -47,7 +47,7 @@ import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
 import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
-import { findId, kindOfKey, PgRefResolver } from './references.js';
+import { findId, kindOfKey, kindsOfKeys, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
 import { indexEntries, searchDocument } from './search.js';
 import { bumpRevision, dataRevision } from './settings.js';
@@ -188,6 +188,8 @@ class BulkLoad {
   readonly #texts = new Map<number, string | null>();
   #textChars = 0;
   readonly #ids: Map<PgTable, IdPool>;
+  /** Which record held each key of the batch's records before the load (null: none), as willUpsert found them. */
+  #holders = new Map<string, { kind: RecordKind; id: number } | null>();
   /** Ids of records stored before the load, by reference, as looked up. */
   readonly #storedIds = new Map<string, number | null>();
   /** The changes of the batch under way, in the order its records were stored: logged when it ends. */
@@ -217,6 +219,7 @@ class BulkLoad {
     this.tx = tx;
     this.#client = client;
     this.#copying = Promise.resolve();
+    this.#holders = new Map();
     this.timestamp = now();
     return this;
   }
@@ -238,14 +241,26 @@ class BulkLoad {
 
   readonly writer: ImportWriter = {
     upsert: (kind, data, pendingKeys) => this.#upsert(kind, data, pendingKeys),
+    willUpsert: async (keys) => {
+      if (this.knowsEveryRecord) return;
+      const asked = keys.filter((key) => !isNumericId(key) && !this.#keys.has(key) && !this.#holders.has(key));
+      const holders = await kindsOfKeys(this.tx, asked);
+      for (const key of asked) this.#holders.set(key, holders.get(key) ?? null);
+    },
   };
+
+  /** Which record held `key` before the load, if any: as looked up for the batch, or now. */
+  async #holderOf(key: string): Promise<{ kind: RecordKind; id: number } | null> {
+    const known = this.#holders.get(key);
+    return known === undefined ? kindOfKey(this.tx, key) : known;
+  }
 
   async #upsert(kind: RecordKind, data: { key: string }, pendingKeys: ((key: string) => boolean) | undefined): Promise<ImportUpsert> {
     const spec = this.#specs[kind];
     const newRecord = spec.newRecord;
     if (newRecord === undefined || isNumericId(data.key) || this.#keys.has(data.key)) return this.#upsertStored(kind, spec, data, pendingKeys);
     // a key held before the load is an update, or a key of another kind: written as a batch writes it
-    if (!this.knowsEveryRecord && (await kindOfKey(this.tx, data.key)) !== null) return this.#upsertStored(kind, spec, data, pendingKeys);
+    if (!this.knowsEveryRecord && (await this.#holderOf(data.key)) !== null) return this.#upsertStored(kind, spec, data, pendingKeys);
     // as prepareWrite checks a record: its key (free: the load has not stored it), its references, its fields
     const resolver = new LoadRefResolver(this, pendingKeys);
     const write = await spec.toWrite(data, resolver, data.key, null);
