@@ -11,6 +11,12 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
  */
 export const DEFAULT_POOL_SIZE = 10;
 
+/**
+ * The most SQLite maps of a file (its compile-time SQLITE_MAX_MMAP_SIZE in better-sqlite3's
+ * build, 0x7fff0000 bytes): it silently caps a larger mmap_size there.
+ */
+export const SQLITE_MMAP_MAX_MB = 2047;
+
 /** Where the data lives, as ANNALS_DB names it. */
 export type DatabaseTarget =
   | { engine: 'sqlite'; path: string }
@@ -66,6 +72,7 @@ export const environmentSchema = z.object({
   ANNALS_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
   ANNALS_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
   ANNALS_SYNCHRONOUS: z.enum(['FULL', 'NORMAL']).default('FULL'),
+  ANNALS_SQLITE_MMAP_MB: z.coerce.number().int().min(0).max(SQLITE_MMAP_MAX_MB).default(SQLITE_MMAP_MAX_MB),
   ANNALS_IMPORT_LIMIT_MB: z.coerce.number().int().min(1).max(1_000_000).default(1024),
   ANNALS_BULK_IMPORT_MIN_MB: z.coerce.number().int().min(0).max(1_000_000).default(8),
   ANNALS_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
@@ -93,6 +100,8 @@ export interface AppConfig {
   trustProxy?: boolean;
   /** SQLite `synchronous`: FULL survives power loss; NORMAL is faster and may lose the last commits then. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** How much of the SQLite file the serving connection reads through a memory map (MiB; 0: none, every page read by a system call). */
+  sqliteMmapMb?: number;
   /** Largest import body, in bytes. */
   importLimitBytes?: number;
   /**
@@ -166,6 +175,7 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     rateLimit: e.ANNALS_RATE_LIMIT,
     trustProxy: e.ANNALS_TRUST_PROXY === 'true',
     synchronous: e.ANNALS_SYNCHRONOUS,
+    sqliteMmapMb: e.ANNALS_SQLITE_MMAP_MB,
     importLimitBytes: e.ANNALS_IMPORT_LIMIT_MB * 1024 * 1024,
     bulkImportMinBytes: e.ANNALS_BULK_IMPORT_MIN_MB * 1024 * 1024,
     bodyIdleTimeoutMs: e.ANNALS_BODY_IDLE_TIMEOUT_S * 1000,

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_POOL_SIZE, parseDatabaseTarget, readServerConfig } from '../src/config.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_POOL_SIZE, SQLITE_MMAP_MAX_MB, parseDatabaseTarget, readServerConfig } from '../src/config.js';
+import { SqliteStorage } from '../src/storage/sqlite/index.js';
 import { openStorage } from '../src/storage/index.js';
 
 const configError = (run: () => unknown): string => {
@@ -66,6 +70,34 @@ describe('ANNALS_DB', () => {
     const message = configError(() => readServerConfig({ ANNALS_DB: 'postgres://user:hunter2@[::1/annals' }));
     expect(message).toMatch(/^ANNALS_DB: not a valid PostgreSQL URL/);
     expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('ANNALS_SQLITE_MMAP_MB', () => {
+  it('maps as much of the file as SQLite allows by default, and 0 maps none', async () => {
+    expect(readServerConfig({}).sqliteMmapMb).toBe(SQLITE_MMAP_MAX_MB);
+    expect(readServerConfig({ ANNALS_SQLITE_MMAP_MB: '0' }).sqliteMmapMb).toBe(0);
+    for (const bad of ['-1', '1.5', 'lots', String(SQLITE_MMAP_MAX_MB + 1)]) {
+      expect(configError(() => readServerConfig({ ANNALS_SQLITE_MMAP_MB: bad })), bad).toMatch(/^ANNALS_SQLITE_MMAP_MB=/);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'annals-mmap-'));
+    try {
+      for (const [mb, bytes] of [
+        [undefined, SQLITE_MMAP_MAX_MB * 1024 * 1024],
+        [0, 0],
+        [64, 64 * 1024 * 1024],
+      ] as const) {
+        const storage = await SqliteStorage.open({ databasePath: join(dir, `${mb}.db`), seedWhenEmpty: false, logLevel: 'silent', sqliteMmapMb: mb });
+        try {
+          // what SQLite took, read back from the serving connection
+          expect(storage.db.$client.pragma('mmap_size', { simple: true }), String(mb)).toBe(bytes);
+        } finally {
+          await storage.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { afterEach, expect, it } from 'vitest';
 import { importNdjson, type ImportReport } from '../src/import/ndjson.js';
 import type { Storage } from '../src/storage/port.js';
 import type { ImportSessionOptions } from '../src/storage/import.js';
+import { isBusyError } from '../src/storage/errors.js';
 import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { SqliteStorage } from '../src/storage/sqlite/index.js';
 import { AUTH, buildTestApp, ndjson, recordImportModes, type TestApp } from './helpers.js';
@@ -169,7 +170,7 @@ describePg('import sessions', () => {
     await expectSameExport(pair);
   });
 
-  it('dry run: reports as SQLite does, stores nothing, bumps no revision, and lets other writes through meanwhile', async () => {
+  it('dry run: reports as SQLite does, stores nothing, bumps no revision, and holds the write lock as SQLite\'s does: a write meanwhile is busy', async () => {
     const pair = await openPair();
     const revision = await pair.postgres.currentRevision();
     const text = ndjson([statement, source, placeKz, actorOts, actorAmreyev, meeting, protest, umbrella]);
@@ -182,12 +183,15 @@ describePg('import sessions', () => {
     await session.batch(async (writer) => {
       expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
     });
-    // a write through the pool while the dry run holds its transaction, which sees its own record
-    await pair.postgres.createRecord('actor', { key: 'actor:meanwhile', type: 'person', name: { en: 'M' } }, null);
+    // a write through the pool while the dry run holds the revision row waits its bound, then is busy
+    const meanwhile = { key: 'actor:meanwhile', type: 'person', name: { en: 'M' } } as const;
+    await expect(pair.postgres.createRecord('actor', meanwhile, null)).rejects.toSatisfy(isBusyError);
+    // the dry run's transaction sees its own record
     await session.batch(async (writer) => {
       expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'unchanged' });
     });
     await session.finish();
+    await pair.postgres.createRecord('actor', meanwhile, null);
     expect(await countRows(pair.pgUrl, ['places', 'actors'])).toEqual({ places: 0, actors: 1 });
     await session.abort(); // ending twice is harmless
   });

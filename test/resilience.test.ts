@@ -27,6 +27,7 @@ import pg from 'pg';
 import { backupDatabase } from '../src/storage/sqlite/backup.js';
 import { openDatabase } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
+import { BATCH_RECORDS as POSTGRES_BATCH_RECORDS } from '../src/storage/postgres/import.js';
 import {
   REPO,
   SERVER_AUTH,
@@ -45,7 +46,8 @@ import { describeEngines, describePg, freshPgDatabase, type Engine, type PgDatab
 
 type Json = Record<string, any>;
 
-const BATCH = 500; // records per import transaction (src/import/ndjson.ts)
+/** Records per import transaction (src/import/ndjson.ts; PostgreSQL's own: BATCH_RECORDS). */
+const batchOf = (engine: Engine) => (engine === 'postgres' ? POSTGRES_BATCH_RECORDS : 500);
 const envNumber = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -316,6 +318,7 @@ describeEngines('kill -9 during a large import', (engine) => {
   const rounds = envNumber('RESILIENCE_KILL_ROUNDS', engine === 'sqlite' ? 20 : 8);
   const lines = envNumber('RESILIENCE_IMPORT_LINES', engine === 'sqlite' ? 20_000 : 2_500);
   const seed = envNumber('RESILIENCE_SEED', 0x5eed_a11);
+  const BATCH = batchOf(engine);
 
   it(
     `keeps every acknowledged batch, and only whole batches (${rounds} kills)`,

@@ -13,10 +13,10 @@ import { committedBatches, SERVER_AUTH, sleep, startServer, stopAllServers, type
 const WORKLOAD_MS = 30_000;
 /** When, into the workload, the import that is cut starts. */
 const IMPORT_AT_MS = 8_000;
-/** Lines of the import (whole batches of 500: src/import/ndjson.ts). */
+/** Lines of the import (whole batches: BATCH_RECORDS, src/storage/postgres/import.ts). */
 const IMPORT_LINES = 6_000;
-/** Batches the victim commits before it is killed: the kill lands with the body still arriving. */
-const BATCHES_BEFORE_KILL = 3;
+/** Records the victim commits before it is killed: the kill lands with the body still arriving. */
+const RECORDS_BEFORE_KILL = 1_500;
 
 const JSON_AUTH = { ...SERVER_AUTH, 'content-type': 'application/json' };
 
@@ -215,16 +215,17 @@ describePg('three servers on one PostgreSQL database', () => {
         };
         pump();
       });
-      await victim.waitForLog(() => committedBatches(victim.logs).length >= BATCHES_BEFORE_KILL, 120_000);
+      const committed = () => committedBatches(victim.logs).reduce((n, b) => n + b.records, 0);
+      await victim.waitForLog(() => committed() >= RECORDS_BEFORE_KILL, 120_000);
       killing = true;
       await victim.kill();
-      return { outcome: await response, committed: committedBatches(victim.logs).reduce((n, b) => n + b.records, 0) };
+      return { outcome: await response, committed: committed() };
     };
 
     const [cut] = await Promise.all([interrupted(), writer(0), writer(1), writer(2), renamer(), pager()]);
     console.log(`[several servers] ${JSON.stringify(counts)}; the import cut after ${cut.committed} records (${cut.outcome})`);
     expect(cut.outcome).not.toMatch(/^status 200/);
-    expect(cut.committed).toBeGreaterThanOrEqual(BATCHES_BEFORE_KILL * 500);
+    expect(cut.committed).toBeGreaterThanOrEqual(RECORDS_BEFORE_KILL);
     expect(cut.committed).toBeLessThan(IMPORT_LINES);
     expect(failures).toEqual([]);
     // floors that only say each part ran (this machine's speed varies, and is shared)

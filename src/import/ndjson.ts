@@ -127,7 +127,7 @@ export async function importNdjson(
   input: AsyncIterable<Buffer | Uint8Array | string> | { parsed: AsyncIterable<ParsedLine[]> },
   options: ImportOptions = {},
 ): Promise<ImportReport> {
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? session.batchRecords ?? 500;
   const maxErrors = options.maxReportedErrors ?? 10_000;
   const maxWaitingRecords = options.maxWaitingRecords ?? MAX_WAITING_RECORDS;
   const maxWaitingChars = options.maxWaitingChars ?? MAX_WAITING_CHARS;

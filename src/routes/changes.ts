@@ -6,7 +6,7 @@ import { filtersChanged, previousPassed, withoutFilters } from '../storage/filte
 import type { TimelineQuery } from '../storage/types.js';
 import { sendStreamed } from '../plugins/streaming.js';
 import { problemResponses } from '../schemas/common.js';
-import { ProblemError, changesPruned } from '../schemas/problems.js';
+import { changesPruned } from '../schemas/problems.js';
 import type { Storage } from '../storage/port.js';
 import type { Change, RecordKind } from '../storage/types.js';
 import { z } from 'zod';
@@ -91,12 +91,7 @@ async function leftQuery(storage: Storage, timeline: TimelineQuery, change: Chan
   if (changed.length === 0) return false;
   const unchanged = withoutFilters(timeline, changed);
   if ((await storage.entriesMatching(unchanged, [change.id])).length === 0) return false;
-  // the entry may be gone since: its revisions then no longer resolve, and its delete follows
-  const revisions = await storage.recordRevisions(kind, String(change.id)).catch((error: unknown) => {
-    if (error instanceof ProblemError && error.status === 404) return [];
-    throw error;
-  });
-  const previous = revisions.find((r) => r.sequence === change.sequence)?.previous;
+  const previous = await storage.changePrevious(change.sequence);
   return previous == null || previousPassed(timeline, changed, kind, previous);
 }
 

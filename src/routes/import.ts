@@ -94,10 +94,12 @@ export async function importRoutes(fastify: FastifyInstance) {
           'and the 413 carries the `report` of what was stored; the rest of the file, from the line after ' +
           '`report.lines`, can be sent in another request.\n\n' +
           'With `dryRun=true` every line is validated and reported exactly as an import would, and nothing is stored ' +
-          '(not even the revision); the body is read whole before the dry run starts, and other writes answer 503 ' +
-          'while it runs. A dry run ignores `Idempotency-Key`.\n\n' +
+          '(not even the revision); the body is read whole before the dry run starts. It holds the write lock as an ' +
+          'import does: other writes wait for it up to 5 seconds, then answer 503 with `Retry-After`. A dry run ' +
+          'ignores `Idempotency-Key`.\n\n' +
           'An import into an empty database is one bulk load: its records become visible together when it ends, ' +
-          'and other writes answer 503 while it runs.\n\n' +
+          'and other writes wait for it up to 5 seconds, then answer 503. Once an import holds the write lock, ' +
+          'nothing cuts it short: writes arriving meanwhile are what answer 503.\n\n' +
           'With an `Idempotency-Key`, a retry of the same body within 24 hours replays the first report; while the ' +
           'first request runs, a retry is a 409 (the key is freed when its server process dies).',
         security: bearerSecurity,

@@ -12,8 +12,9 @@ export interface ImportSessionOptions {
   author?: string | null;
   /**
    * Validate and report, store nothing: every batch runs inside one unit that is undone at the
-   * end, so later lines still see the records earlier lines would have created. Other writes
-   * are refused (busy) while it runs, rather than made to wait for it.
+   * end, so later lines still see the records earlier lines would have created. It holds the
+   * write lock as an import would: other writes wait for it as long as for any write
+   * (WRITE_LOCK_WAIT_MS, src/storage/lock-waits.ts), then are refused (busy).
    */
   dryRun?: boolean;
   /**
@@ -52,6 +53,12 @@ export interface ImportWriter {
 export interface ImportSession {
   /** How this session stores: batch by batch, one bulk load, or a dry run that stores nothing. */
   readonly mode: 'batches' | 'bulk' | 'dry-run';
+  /**
+   * Records per batch, when the engine wants other than the import's default: a batch holds the
+   * write lock while it runs, and must let go of it well within the time a write waits for it
+   * (WRITE_LOCK_WAIT_MS), so that writes arriving during an import are served between batches.
+   */
+  readonly batchRecords?: number;
   /**
    * Runs `work` as one batch: what it writes is stored whole when it resolves, and not at all
    * when it throws (in a bulk load or a dry run, the session's one unit then fails as a whole).

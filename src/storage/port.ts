@@ -107,6 +107,8 @@ export interface Storage {
   changeLogExtent(): Promise<ChangeLogExtent>;
   /** The revisions of a record (by reference) still in the log, oldest first; a 404 problem when there is no such record. */
   recordRevisions(kind: RecordKind, ref: string): Promise<Revision[]>;
+  /** The values the change of sequence `sequence` replaced (its revision's `previous`); null when it holds none or the log no longer does. */
+  changePrevious(sequence: number): Promise<Record<string, unknown> | null>;
   /** Prunes the changes written before `before` (ISO 8601); returns how many. */
   pruneChanges(before: string): Promise<number>;
 

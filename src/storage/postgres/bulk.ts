@@ -45,7 +45,7 @@ import { ProblemError } from '../../schemas/problems.js';
 import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
-import { holdsNoRecords, holdTransaction, limitLockWait, type HeldTransaction } from './import.js';
+import { BATCH_RECORDS, holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
 import { findId, kindOfKey, kindsOfKeys, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
@@ -539,9 +539,8 @@ export async function beginBulkLoad(
   // no other write can store a record once the load holds the revision row: empty stays so
   let empty = false;
   try {
-    await limitLockWait(held.tx, options.lockWaitMs);
     // first: the revision row, held until the end, orders the load after every write before it
-    await bumpRevision(held.tx);
+    await takeImportLock(held.tx, options.lockWaitMs);
     empty = await holdsNoRecords(held.tx);
     if (options.whenEmpty && !empty) {
       await end(false);
@@ -613,13 +612,13 @@ export function copyBatchImportSession(
   let last: { load: BulkLoad; revision: bigint } | null = null;
   return {
     mode: 'batches',
+    batchRecords: BATCH_RECORDS,
     async batch(work) {
       const client = await db.$client.connect();
       let failure: Error | undefined;
       try {
         last = await drizzle({ client, schema }).transaction(async (tx) => {
-          await limitLockWait(tx, lockWaitMs);
-          await bumpRevision(tx);
+          await takeImportLock(tx, lockWaitMs);
           const revision = BigInt(await dataRevision(tx));
           // every write bumps the revision: one more than the last batch's, and none came between
           const load =

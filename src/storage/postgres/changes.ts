@@ -135,6 +135,12 @@ export async function recordRevisions(
   return rows.map((row) => ({ ...toChange(row), previous: row.previous ?? null }));
 }
 
+/** The previous values one change holds (null: none, or the change was pruned). */
+export async function changePrevious(tx: PgTx, sequence: number): Promise<Record<string, unknown> | null> {
+  const { rows } = await tx.execute<{ previous: Record<string, unknown> | null }>(sql`SELECT previous FROM changes WHERE seq = ${sequence}`);
+  return rows[0]?.previous ?? null;
+}
+
 /** The changes of a record after `asOf`, newest first (ids come from identities, never reused: an id names one record for ever). */
 export async function changesSince(
   tx: PgTx,

@@ -16,7 +16,8 @@ import type { NewChange } from '../changes.js';
 import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { beginBulkLoad, copyBatchImportSession } from './bulk.js';
-import { bumpRevision } from './settings.js';
+import { IMPORT_LOCK_WAIT_MS } from '../lock-waits.js';
+import { lockRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
 /** True when the database holds no records: what a bulk load asked for `when-empty` needs. */
@@ -61,12 +62,12 @@ function writerFor(tx: PgTransaction, specs: Record<RecordKind, AnyPgSpec>, auth
   };
 }
 
-/** Makes the transaction's lock waits give up (55P03, busy) after `ms`, as a batch's lockWaitMs asks. */
-export async function limitLockWait(tx: PgTransaction, ms: number | undefined): Promise<void> {
-  if (ms === undefined) return;
-  // SET LOCAL takes no parameters: the number is written into the statement, an integer
-  await tx.execute(sql.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ms))}`));
-}
+/**
+ * Takes the revision row first, as every write does, waiting for it as long as `lockWaitMs`
+ * asks (by default as long as an import waits on SQLite, IMPORT_LOCK_WAIT_MS), then answers
+ * busy. Only this wait is bounded: the session's own work, once it holds the row, is not cut.
+ */
+export const takeImportLock = (tx: PgTransaction, lockWaitMs: number | undefined) => lockRevision(tx, lockWaitMs ?? IMPORT_LOCK_WAIT_MS);
 
 /** Opens an import session on `db` with the engine's record specs. */
 export async function beginPostgresImport(
@@ -87,6 +88,14 @@ export async function beginPostgresImport(
 }
 
 /**
+ * Records per batch on this engine. Each record costs round trips here (SQLite's cost none), so
+ * a batch of the import's default size holds the revision row for long enough, on a loaded
+ * machine, that writes through other servers waiting for it run out their bound and answer 503;
+ * batches this size let go of it well within that bound, and cost little more (a commit each).
+ */
+export const BATCH_RECORDS = 100;
+
+/**
  * Each batch is a write transaction of its own, which bumps the revision first as every write
  * does; on the pool, or on one connection of it (the seed's, which holds its lock).
  */
@@ -98,10 +107,10 @@ export function batchImportSession(
 ): ImportSession {
   return {
     mode: 'batches',
+    batchRecords: BATCH_RECORDS,
     async batch(work) {
       await db.transaction(async (tx) => {
-        await limitLockWait(tx, lockWaitMs);
-        await bumpRevision(tx);
+        await takeImportLock(tx, lockWaitMs);
         const writer = writerFor(tx, specs, author);
         await work(writer);
         await writer.logBatch();
@@ -157,10 +166,11 @@ export async function holdTransaction(db: PgDb | NodePgDatabase<typeof schema>):
 
 /**
  * A dry run holds one transaction for its whole run, rolled back at the end, so that later
- * lines see the records earlier lines would have created. It does not bump the revision (it
- * stores nothing), and so does not hold the revision row that orders writes: other writes go
- * on meanwhile instead of waiting for it, and its batches read what they commit. A write of
- * the same key as a record the dry run holds uncommitted waits for the dry run to end.
+ * lines see the records earlier lines would have created. It takes the revision row first, as
+ * a write does (its bump is rolled back with the rest: the revision does not change), and
+ * holds it to its end, as SQLite's dry run holds the write lock: it reports what an import
+ * would store on the data as it is, with no write committing under it, and writes arriving
+ * meanwhile wait their bound for it and then answer busy, on either engine alike.
  */
 async function dryRunSession(db: PgDb, specs: Record<RecordKind, AnyPgSpec>, lockWaitMs: number | undefined): Promise<ImportSession> {
   const held = await holdTransaction(db);
@@ -171,7 +181,7 @@ async function dryRunSession(db: PgDb, specs: Record<RecordKind, AnyPgSpec>, loc
     await held.end(false);
   };
   try {
-    await limitLockWait(held.tx, lockWaitMs);
+    await takeImportLock(held.tx, lockWaitMs);
   } catch (error) {
     await end().catch(() => {});
     throw error;

@@ -25,7 +25,7 @@ import { openPool, type PgDb } from './client.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, type AnyPgSpec } from './records.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
+import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
 import { notFound } from '../../schemas/problems.js';
 import { findId } from './references.js';
 import { cursorSecret, currentRevision, dataRevision, renewLineage } from './settings.js';
@@ -40,6 +40,7 @@ import { entriesMatching, timelinePage } from './timeline.js';
 import { listSourceIds, sourceSpec } from './sources.js';
 import { listTimelineIds, timelineEntryIds, timelineSpec } from './timelines.js';
 import { writeTransaction } from './transactions.js';
+import { IMPORT_LOCK_WAIT_MS } from '../lock-waits.js';
 import { beginPostgresImport } from './import.js';
 import { loadSeedIfEmpty } from './seed.js';
 import { RequestCounter } from './request-counts.js';
@@ -261,16 +262,21 @@ export class PostgresStorage implements Storage {
     return verifySecret(this.db, secret);
   }
 
+  /**
+   * Key writes around an import (claimed before it, completed or released after it) wait for
+   * the write lock as long as an import's batch does, as on SQLite: the import they belong to
+   * has waited its turn, and its report must not be lost to another's write.
+   */
   async claimIdempotencyKey(request: IdempotencyRequest) {
-    return writeTransaction(this.db, (tx) => claimIdempotencyKey(tx, request));
+    return writeTransaction(this.db, (tx) => claimIdempotencyKey(tx, request), IMPORT_LOCK_WAIT_MS);
   }
 
   async completeIdempotencyKey(request: IdempotencyRequest, status: number, response: string) {
-    await writeTransaction(this.db, (tx) => completeIdempotencyKey(tx, request, status, response));
+    await writeTransaction(this.db, (tx) => completeIdempotencyKey(tx, request, status, response), IMPORT_LOCK_WAIT_MS);
   }
 
   async releaseIdempotencyKey(request: IdempotencyRequest) {
-    await writeTransaction(this.db, (tx) => releaseIdempotencyKey(tx, request));
+    await writeTransaction(this.db, (tx) => releaseIdempotencyKey(tx, request), IMPORT_LOCK_WAIT_MS);
   }
 
   /** Renewed outside write transactions: a lease is no data, and must not wait behind an import's writes. */
@@ -312,6 +318,10 @@ export class PostgresStorage implements Storage {
   }
 
   /** A write transaction, as on SQLite: revisions read before it (their ETags) no longer hold once their oldest changes are gone. */
+  async changePrevious(sequence: number) {
+    return changePrevious(this.db, sequence);
+  }
+
   async pruneChanges(before: string) {
     return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
   }

@@ -9,6 +9,7 @@ import { changedFields, type NewChange } from '../changes.js';
 import { changedAtOrBefore, changeLogExtent, changesSince, logChanges, oldestKeptAt } from './changes.js';
 import type { PgDb } from './client.js';
 import { assertKeyFree, findId, kindOfKey, PgRefResolver } from './references.js';
+import { WRITE_LOCK_WAIT_MS } from '../lock-waits.js';
 import { now, writeTransaction, type PgTransaction, type PgTx } from './transactions.js';
 
 /**
@@ -254,8 +255,8 @@ function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-/** How long rebuilding a past revision waits for a write in flight (a bulk load holds the revision row to its end) before answering busy. */
-const AS_OF_LOCK_WAIT_MS = 5000;
+/** How long rebuilding a past revision waits for a write in flight (a bulk load holds the revision row to its end) before answering busy: as a write does. */
+const AS_OF_LOCK_WAIT_MS = WRITE_LOCK_WAIT_MS;
 
 /**
  * A record as it was at `asOf`, as on SQLite (src/storage/sqlite/records.ts): its stored form

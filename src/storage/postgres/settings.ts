@@ -21,11 +21,28 @@ export async function cursorSecret(tx: PgTx): Promise<Buffer> {
   return Buffer.from(rows[0]!.value, 'base64');
 }
 
+const BUMP_REVISION = `
+    INSERT INTO settings (name, value) VALUES ('revision', '1')
+    ON CONFLICT (name) DO UPDATE SET value = (settings.value::bigint + 1)::text`;
+
 /** Bumped by every write transaction, first (see writeTransaction). */
 export async function bumpRevision(tx: PgTx): Promise<void> {
-  await tx.execute(sql`
-    INSERT INTO settings (name, value) VALUES ('revision', '1')
-    ON CONFLICT (name) DO UPDATE SET value = (settings.value::bigint + 1)::text`);
+  await tx.execute(sql.raw(BUMP_REVISION));
+}
+
+/**
+ * Bumps the revision as the first statement of a write transaction, waiting at most `waitMs`
+ * for the revision row, which the write in flight holds to its end: past it, the statement
+ * fails with lock_not_available (55P03), answered 503 database-busy. The bound is on this
+ * statement alone: once the transaction holds the row, what it does next waits for no other
+ * write (they all queue on the row first), so a long import batch is never cut by it.
+ * One round trip: three statements without parameters go as one simple query, and SET LOCAL
+ * takes no parameters (the bound is an integer written into the text).
+ */
+export async function lockRevision(tx: PgTx, waitMs: number): Promise<void> {
+  await tx.execute(
+    sql.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}; ${BUMP_REVISION}; SET LOCAL lock_timeout TO DEFAULT`),
+  );
 }
 
 /** A new random lineage, at every start-up (a restored backup counts revisions again). */

@@ -1,7 +1,8 @@
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
-import { bumpRevision } from './settings.js';
+import { WRITE_LOCK_WAIT_MS } from '../lock-waits.js';
+import { lockRevision } from './settings.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
 export type PgTransaction = Parameters<Parameters<PgDb['transaction']>[0]>[0];
@@ -16,10 +17,16 @@ export const now = () => new Date().toISOString();
  * one after another: each reads (with a new snapshot per statement) what the one before it
  * committed, which the key checks and reference look-ups of a write rely on, as they do on
  * SQLite's single writer. The revision of a failed transaction rolls back with it.
+ * A write waits for the row as long as SQLite's busy timeout (`lockWaitMs`, by default
+ * WRITE_LOCK_WAIT_MS), then answers busy.
  */
-export async function writeTransaction<T>(db: PgDb, work: (tx: PgTransaction) => Promise<T>): Promise<T> {
+export async function writeTransaction<T>(
+  db: PgDb,
+  work: (tx: PgTransaction) => Promise<T>,
+  lockWaitMs: number = WRITE_LOCK_WAIT_MS,
+): Promise<T> {
   return db.transaction(async (tx) => {
-    await bumpRevision(tx);
+    await lockRevision(tx, lockWaitMs);
     return work(tx);
   });
 }

@@ -99,6 +99,12 @@ export function recordRevisions(tx: Tx, kinds: readonly RecordKind[], id: number
   return rows.map((row) => ({ ...toChange(row), previous: row.previous == null ? null : (JSON.parse(row.previous) as Record<string, unknown>) }));
 }
 
+/** The previous values one change holds (null: none, or the change was pruned). */
+export function changePrevious(tx: Tx, sequence: number): Record<string, unknown> | null {
+  const previous = prepared(tx, 'SELECT previous FROM changes WHERE seq = ?').pluck().get(sequence) as string | null | undefined;
+  return previous == null ? null : (JSON.parse(previous) as Record<string, unknown>);
+}
+
 /** The changes of a record after `asOf`, newest first (record ids are AUTOINCREMENT: an id names one record for ever). */
 export function changesSince(tx: Tx, kind: RecordKind, id: number, asOf: string): { operation: ChangeOperation; previous: Record<string, unknown> | null }[] {
   const rows = prepared(

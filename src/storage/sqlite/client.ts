@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import * as schema from './schema.js';
 import { isBusyError } from '../errors.js';
+import { IMPORT_LOCK_WAIT_MS, WRITE_LOCK_WAIT_MS } from '../lock-waits.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -13,6 +14,14 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Page cache in KiB (default 64 MiB). */
   cacheKib?: number;
+  /**
+   * Bytes of the file read through a memory map (default none). A page read from the map is a
+   * memory access where without it each read past the page cache is a system call and a copy:
+   * cold timeline pages, which read documents scattered over the file, spend much of their
+   * time there. The mapped pages are the kernel's page cache, counted in the process's RSS
+   * but shared and reclaimable.
+   */
+  mmapBytes?: number;
 }
 
 /**
@@ -21,9 +30,9 @@ export interface OpenOptions {
  * wait blocks the thread, so it is kept short; what waits longer (an import's batches, a dry
  * run) waits without blocking, with whenWriteLockFree.
  */
-export const BUSY_TIMEOUT_MS = 5000;
+export const BUSY_TIMEOUT_MS = WRITE_LOCK_WAIT_MS;
 /** How long an import waits for the write lock, between its batches, before it gives up (503). */
-export const LOCK_WAIT_MS = 60_000;
+export const LOCK_WAIT_MS = IMPORT_LOCK_WAIT_MS;
 
 const busyTimeouts = new WeakMap<Database.Database, { configured: number; heldElsewhere: number }>();
 
@@ -43,9 +52,10 @@ const busyTimeoutOf = (client: Database.Database) => {
 
 /**
  * For as long as this process holds the write lock on another connection to the same file
- * (a dry run, which holds it for its whole run): writes on `client` fail at once with
- * SQLITE_BUSY (a 503) instead of waiting for it in SQLite, which would block the thread that
- * has to finish the dry run. Returns the release.
+ * (a dry run, which holds it for its whole run): statements on `client` that need the lock
+ * fail at once with SQLITE_BUSY instead of waiting for it in SQLite, which would block the
+ * thread that has to finish the dry run; writes wait for it between attempts instead
+ * (whenWriteLockFree, see writeLockHeldElsewhere). Returns the release.
  */
 export function holdWriteLockElsewhere(client: Database.Database): () => void {
   const state = busyTimeouts.get(client) ?? { configured: BUSY_TIMEOUT_MS, heldElsewhere: 0 };
@@ -60,6 +70,9 @@ export function holdWriteLockElsewhere(client: Database.Database): () => void {
     if (client.open) client.pragma(`busy_timeout = ${busyTimeoutOf(client)}`);
   };
 }
+
+/** True while this process holds the write lock on another connection to `client`'s file (holdWriteLockElsewhere). */
+export const writeLockHeldElsewhere = (client: Database.Database) => (busyTimeouts.get(client)?.heldElsewhere ?? 0) > 0;
 
 export { isBusyError } from '../errors.js';
 
@@ -102,6 +115,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   sqlite.pragma('foreign_keys = ON');
   // 64 MiB of page cache (the default is 2 MiB): indexes of a large timeline stay in memory
   sqlite.pragma(`cache_size = -${Math.max(0, Math.trunc(options.cacheKib ?? 65536))}`);
+  if (options.mmapBytes) sqlite.pragma(`mmap_size = ${Math.max(0, Math.trunc(options.mmapBytes))}`);
   return drizzle({ client: sqlite, schema });
 }
 

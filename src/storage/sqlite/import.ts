@@ -178,8 +178,9 @@ export function batchImportSession(db: Db, lockWaitMs?: number, author: string |
 /**
  * A dry run holds one transaction for its whole run, rolled back at the end, on a connection
  * of its own: the serving one is shared by every request, which would run inside it. On the
- * same file, the dry run's lock makes the serving connection's writes wait: they fail at once
- * instead (a 503), since waiting inside SQLite would block the thread that finishes the dry run.
+ * same file, the dry run's lock makes the serving connection's writes wait: not inside SQLite,
+ * which would block the thread that finishes the dry run, but between attempts, for as long as
+ * the busy timeout, then a 503 (SqliteStorage's writes), as on PostgreSQL.
  */
 async function dryRunSession(db: Db, path: string, lockWaitMs: number | undefined): Promise<ImportSession> {
   const connection = openPrivateConnection(db, path);
@@ -265,8 +266,8 @@ type BulkLoad = ReturnType<typeof beginBulkLoad>;
  * connection of its own, which holds the write lock from start to end, since the serving one
  * is shared by every request, which would run inside its transaction. Readers go on meanwhile
  * and see the database as it was until the load commits (it runs in the WAL: the serving
- * connection keeps the file open); the serving connection's writes fail at once (busy, a 503)
- * instead of blocking the thread that runs the load, as during a dry run.
+ * connection keeps the file open); the serving connection's writes wait for it between attempts
+ * (then a 503) instead of blocking the thread that runs the load, as during a dry run.
  */
 async function privateBulkSession(db: Db, path: string, lockWaitMs: number | undefined, author: string | null): Promise<ImportSession> {
   const connection = openDatabase(path, { cacheKib: BULK_CONNECTION_CACHE_KIB });

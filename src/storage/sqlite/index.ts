@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/require-await -- the port's operations are async for every engine; this engine's are synchronous inside */
 import { Readable } from 'node:stream';
-import type { AppConfig } from '../../config.js';
+import { SQLITE_MMAP_MAX_MB, type AppConfig } from '../../config.js';
 import type { ActorFilters, CreateResult, PlaceFilters, SourceFilters, Storage } from '../port.js';
 import type {
   IdempotencyRequest,
@@ -15,11 +15,11 @@ import type {
   ChangeFilter,
 } from '../types.js';
 import { ANONYMOUS_WRITE } from '../types.js';
-import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
+import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions } from './changes.js';
 import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
-import { isBusyError, openDatabase, openSnapshot, whenWriteLockFree, type Db } from './client.js';
+import { BUSY_TIMEOUT_MS, isBusyError, openDatabase, openSnapshot, whenWriteLockFree, writeLockHeldElsewhere, type Db } from './client.js';
 import { renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { createExportPlan, dropExportPlan, emptyExportCounts, exportLines, exportPlanPage, exportTrailer } from './export.js';
@@ -72,7 +72,11 @@ const EXPORT_PAGE = 250;
  * processes may each call it once the first has (see ANNALS_WORKERS in src/server.ts).
  */
 export async function prepareSqliteDatabase(config: AppConfig): Promise<Db> {
-  const db = openDatabase(config.databasePath, { synchronous: config.synchronous ?? 'FULL' });
+  const db = openDatabase(config.databasePath, {
+    synchronous: config.synchronous ?? 'FULL',
+    // the serving connection only: an import's or an export's connection reads each page about once
+    mmapBytes: (config.sqliteMmapMb ?? SQLITE_MMAP_MAX_MB) * 1024 * 1024,
+  });
   runMigrations(db);
   ensureSearchIndex(db);
   // revisions may repeat from here on (a restored file): ETags name a new lineage
@@ -195,21 +199,36 @@ export class SqliteStorage implements Storage {
     idempotency: IdempotencyRequest | null,
     context: WriteContext = ANONYMOUS_WRITE,
   ): Promise<CreateResult<RecordOutput<K>>> {
-    return writeTransaction(this.db, (tx) => {
-      const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
-      if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
-      const created = createRecord(tx, SPECS[kind], input, context) as RecordOutput<K>;
-      if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
-      return { replayed: false, record: created };
-    });
+    return this.#write(() =>
+      writeTransaction(this.db, (tx) => {
+        const claim = idempotency ? claimIdempotencyKey(tx, idempotency) : { kind: 'fresh' as const };
+        if (claim.kind === 'replay') return { replayed: true, record: JSON.parse(claim.response) as RecordOutput<K> };
+        const created = createRecord(tx, SPECS[kind], input, context) as RecordOutput<K>;
+        if (idempotency) completeIdempotencyKey(tx, idempotency, 201, JSON.stringify(created));
+        return { replayed: false, record: created };
+      }),
+    );
   }
 
   async patchRecord<K extends RecordKind>(kind: K, ref: string, patch: RecordPatch<K>, context: WriteContext = ANONYMOUS_WRITE) {
-    return patchRecord(this.db, SPECS[kind], ref, patch, context) as RecordOutput<K>;
+    return this.#write(() => patchRecord(this.db, SPECS[kind], ref, patch, context) as RecordOutput<K>);
   }
 
   async deleteRecord(kind: RecordKind, ref: string, context: WriteContext = ANONYMOUS_WRITE) {
-    deleteRecord(this.db, SPECS[kind], ref, context);
+    await this.#write(() => deleteRecord(this.db, SPECS[kind], ref, context));
+  }
+
+  /**
+   * A write through the API: one IMMEDIATE transaction. While this process holds the write
+   * lock on a connection of its own (a dry run, a bulk load), SQLite's busy handler cannot
+   * wait for it (it would block the thread that has to finish that work): the write waits
+   * between attempts instead, as long as the busy timeout would have it wait for another
+   * process, then answers busy, as a write waits on PostgreSQL for the revision row. A failed
+   * attempt has changed nothing: it failed to begin.
+   */
+  #write<T>(work: () => T): Promise<T> {
+    if (!writeLockHeldElsewhere(this.db.$client)) return Promise.resolve(work());
+    return whenWriteLockFree(this.db.$client, work, BUSY_TIMEOUT_MS);
   }
 
   async changesAfter(filter: ChangeFilter, after: number, limit: number) {
@@ -227,8 +246,12 @@ export class SqliteStorage implements Storage {
     return recordRevisions(this.db, [kind], id);
   }
 
+  async changePrevious(sequence: number) {
+    return changePrevious(this.db, sequence);
+  }
+
   async pruneChanges(before: string) {
-    return writeTransaction(this.db, (tx) => pruneChanges(tx, before));
+    return this.#write(() => writeTransaction(this.db, (tx) => pruneChanges(tx, before)));
   }
 
   async beginImport(options: ImportSessionOptions = {}) {
