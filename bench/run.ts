@@ -9,7 +9,8 @@
  *                              speedscope); their figures are not written to bench/results/
  *   npm run bench -- --size 100k --import-only
  *                              one size only, and only its import through POST /v1/import
- *                              (with --profile: that import profiled); not written to bench/results/
+ *                              (with --profile: that import profiled); not written to bench/results/;
+ *                              with ANNALS_BENCH_PG_URL, the same import into PostgreSQL after it
  *   ANNALS_BENCH_PG_URL=postgres://user@host:port/db npm run bench
  *                              the PostgreSQL engine too, on a database the benchmark creates on
  *                              that server (and drops after): the dataset through POST /v1/import
@@ -676,6 +677,7 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
   }
   if (importOnly) {
     await apiImport(label, size, file, rows);
+    if (PG_URL) await postgresRows(PG_URL, label, size, file, [], rows, plans, { importOnly: true });
     return;
   }
   if (args['reuse-db'] && existsSync(dbPath)) {
@@ -983,7 +985,16 @@ async function runSize(label: string, size: DatasetSize, rows: Row[], plans: str
  * then the cold-window scenarios, each next to the SQLite engine's row of the same scenario
  * (run just before on the same machine), and the plans of their statements with EXPLAIN ANALYZE.
  */
-async function postgresRows(adminUrl: string, label: string, size: DatasetSize, file: string, popularKeys: string[], rows: Row[], plans: string[]) {
+async function postgresRows(
+  adminUrl: string,
+  label: string,
+  size: DatasetSize,
+  file: string,
+  popularKeys: string[],
+  rows: Row[],
+  plans: string[],
+  options: { importOnly?: boolean } = {},
+) {
   const records = size.sources + size.places + size.actors + size.events + size.statements;
   const name = `annals_bench_${label.toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -1027,6 +1038,12 @@ async function postgresRows(adminUrl: string, label: string, size: DatasetSize, 
         : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
     });
     if (!report) return;
+    if (options.importOnly) {
+      await stop(server.child);
+      server = undefined;
+      collectProfiles(profileName);
+      return;
+    }
 
     const weeksOnce = () => ROTATING_WEEKS.map((start) => weekPath('/v1/timeline', start));
     const weeksWithActorsOnce = () => {

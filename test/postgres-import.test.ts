@@ -223,6 +223,69 @@ describePg('import sessions', () => {
     expect(await pair.postgres.currentRevision()).not.toBe(revision);
   });
 
+  /** The change log without what differs between engines and runs (ids, sequences, times). */
+  const loggedChanges = async (storage: Storage) =>
+    (await storage.changesAfter({}, 0, 10_000)).map((change) => ({ kind: change.kind, key: change.key, operation: change.operation, fields: change.fields }));
+
+  it('an import into a database that holds records writes its batches\' new records by COPY: the same report, export, search and change log as SQLite', async () => {
+    const pair = await openPair();
+    await importBoth(pair, ndjson([placeKz]));
+    const session = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
+    expect(session.mode).toBe('batches');
+    await session.abort();
+    const lines = [
+      ...refusalsAndForwardReferences().filter((line) => !line.includes('"key":"place:kz"')),
+      // an update of a record stored before the import, and of one an earlier batch stored
+      JSON.stringify({ ...placeKz, name: { en: 'Qazaqstan' } }),
+      JSON.stringify({ ...actorOts, name: { en: 'Organisation of Turkic States' } }),
+      // a reference by id to a record stored before the import
+      JSON.stringify({ ...protest, key: 'event:by-id', places: ['1'], parent: null }),
+    ];
+    const report = await importBoth(pair, `${lines.join('\n')}\n`, { bulkLoad: 'when-empty' }, { batchSize: 3 });
+    expect(report).toMatchObject({ created: 8, updated: 2 });
+    await expectSameExport(pair);
+    for (const q of ['Organisation', 'Qazaqstan', 'Protests']) {
+      const query = { match: 'overlaps' as const, order: 'asc' as const, text: q };
+      expect(await pair.postgres.relevanceIds(query), q).toEqual(await pair.sqlite.relevanceIds(query));
+    }
+    expect(await loggedChanges(pair.postgres)).toEqual(await loggedChanges(pair.sqlite));
+    const spans = (storage: Storage) => storage.spanCounts({ match: 'overlaps', order: 'asc' }).then((counts) => [...counts].sort((a, b) => a.earliest - b.earliest || a.latest - b.latest || a.n - b.n));
+    expect(await spans(pair.postgres)).toEqual(await spans(pair.sqlite));
+  }, 60_000);
+
+  it('a batch into a database that holds records, failing half-way, stores nothing of itself: no rows, no change, no revision', async () => {
+    const pair = await openPair();
+    await importBoth(pair, ndjson([source, placeKz, actorOts]));
+    const before = await countRows(pair.pgUrl, [...RECORD_TABLES, 'search_index', 'changes']);
+    const revision = await pair.postgres.currentRevision();
+    const session = await pair.postgres.beginImport();
+    expect(session.mode).toBe('batches');
+    await expect(
+      session.batch(async (writer) => {
+        expect(await writer.upsert('actor', actorAmreyev)).toEqual({ outcome: 'created' });
+        expect(await writer.upsert('event', meeting)).toEqual({ outcome: 'created' });
+        expect(await writer.upsert('statement', statement, () => true)).toMatchObject({ outcome: 'deferred' });
+        expect(await writer.upsert('event', umbrella)).toEqual({ outcome: 'created' });
+        // an update of a record stored before, written at once, then the failure
+        expect(await writer.upsert('place', { ...placeKz, name: { en: 'Qazaqstan' } })).toEqual({ outcome: 'updated' });
+        expect(await writer.upsert('event', protest)).toEqual({ outcome: 'created' });
+        throw new Error('the batch fails');
+      }),
+    ).rejects.toThrow('the batch fails');
+    expect(await countRows(pair.pgUrl, [...RECORD_TABLES, 'search_index', 'changes'])).toEqual(before);
+    expect(await pair.postgres.currentRevision()).toBe(revision);
+    // the session goes on: the same records, in a batch that ends
+    await session.batch(async (writer) => {
+      for (const [kind, record] of [['actor', actorAmreyev], ['event', meeting], ['event', umbrella], ['event', protest], ['statement', statement]] as const) {
+        expect(await writer.upsert(kind, record), record.key).toEqual({ outcome: 'created' });
+      }
+    });
+    await session.finish();
+    expect(await countRows(pair.pgUrl, ['entries', 'citations', 'search_index'])).toEqual({ entries: 4, citations: 2, search_index: 4 });
+    await run(pair.sqlite, ndjson([actorAmreyev, meeting, umbrella, protest, statement]));
+    await expectSameExport(pair);
+  }, 60_000);
+
   it('a bulk load into an empty database is one COPY transaction, reported and stored as SQLite\'s bulk load; imported again, it changes nothing', async () => {
     const pair = await openPair();
     const session = await pair.postgres.beginImport({ bulkLoad: 'when-empty' });
@@ -275,6 +338,42 @@ describePg('import sessions', () => {
       expect(await pair.postgres.relevanceIds(query), q).toEqual(await pair.sqlite.relevanceIds(query));
     }
     expect(await countRows(pair.pgUrl, ['entries', 'citations', 'search_index', 'timeline_entries'])).toEqual({ entries: 6, citations: 2, search_index: 6, timeline_entries: 2 });
+  }, 60_000);
+
+  it('a batch sees the records of the batches before it, and what other writes changed between them', async () => {
+    const pair = await openPair();
+    await importBoth(pair, ndjson([source]));
+    const session = await pair.postgres.beginImport();
+    expect(session.mode).toBe('batches');
+    await session.batch(async (writer) => {
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('actor', actorOts)).toEqual({ outcome: 'created' });
+    });
+    await session.batch(async (writer) => {
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'unchanged' });
+      expect(await writer.upsert('event', umbrella)).toEqual({ outcome: 'created' });
+    });
+    // between two batches, another write deletes a record the import stored and looked up
+    await pair.postgres.deleteRecord('event', 'event:unrest');
+    await pair.postgres.deleteRecord('place', 'place:kz');
+    await session.batch(async (writer) => {
+      await expect(writer.upsert('event', protest)).rejects.toMatchObject({ status: 422 });
+      expect(await writer.upsert('event', meeting)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('place', placeKz)).toEqual({ outcome: 'created' });
+      expect(await writer.upsert('event', { ...protest, parent: null })).toEqual({ outcome: 'created' });
+    });
+    await session.finish();
+    expect(await countRows(pair.pgUrl, ['places', 'actors', 'entries', 'entry_places', 'search_index'])).toEqual({ places: 1, actors: 1, entries: 2, entry_places: 1, search_index: 2 });
+  }, 60_000);
+
+  it('a bulk load asked for always on a database that holds records keeps them, and finds its keys and references among them', async () => {
+    const pair = await openPair();
+    await importBoth(pair, ndjson([source, placeKz, actorOts]));
+    const text = ndjson([{ ...placeKz, name: { en: 'Qazaqstan' } }, actorAmreyev, umbrella, protest, meeting, statement]);
+    expect(await importBoth(pair, text, { bulkLoad: 'always' }, { batchSize: 2 })).toMatchObject({ created: 5, updated: 1, refused: 0 });
+    await expectSameExport(pair);
+    expect(await countRows(pair.pgUrl, ['sources', 'places', 'actors', 'entries', 'search_index'])).toEqual({ sources: 1, places: 1, actors: 2, entries: 4, search_index: 4 });
+    expect(await loggedChanges(pair.postgres)).toEqual(await loggedChanges(pair.sqlite));
   }, 60_000);
 
   it('a bulk load stops at the first refused line with stopOnError as SQLite\'s does', async () => {

@@ -304,6 +304,7 @@ export async function importNdjson(
         const stopBefore = stopLine;
         try {
           await session.batch(async (writer) => {
+            await writer.willUpsert?.(pending.map((record) => record.key));
             await storeRead(writer, pending, lines);
             await retryReady(writer, batchSize, lines);
           });

@@ -43,6 +43,11 @@ export interface ImportWriter {
    * it, every reference must resolve now. Any other error fails the batch.
    */
   upsert(kind: RecordKind, data: { key: string } & Record<string, unknown>, pendingKeys?: (key: string) => boolean): Promise<ImportUpsert>;
+  /**
+   * The keys of the records the batch is about to upsert, before the first: an engine that
+   * finds keys over a network may look them all up at once instead of one by one. Optional.
+   */
+  willUpsert?(keys: readonly string[]): Promise<void>;
 }
 
 export interface ImportSession {

@@ -12,6 +12,12 @@
  * every few thousand records, while the next records are prepared. The statement triggers of
  * `entries` (migration pg/0001) count each COPY's entries once.
  *
+ * The tables' secondary indexes are dropped when the load begins and built when its rows are
+ * in, and the tables, empty, are truncated so that COPY writes their rows frozen: readers of
+ * those tables wait for the load (they would have seen an empty database). A load asked for
+ * `always` on a database that holds records truncates nothing and looks up in the database
+ * the keys it did not store itself.
+ *
  * When the load's role may set `session_replication_role` (a superuser, or one granted SET on
  * it), the load runs as a replica would: the foreign keys' triggers and the count triggers do
  * not fire for each row. The load has resolved every reference itself; before it commits, one
@@ -21,7 +27,8 @@
  * What the load cannot write so (a key stored earlier in the same file, an update; a key or
  * reference spelled as an id; curated timelines, whose slugs are checked against the others)
  * is written as a batch writes it, in the load's transaction, once the buffers have gone: it
- * sees every row before it. Readers see the database as it was until the load commits.
+ * sees every row before it. Readers of the other tables see the database as it was until the
+ * load commits.
  */
 import { finished } from 'node:stream/promises';
 import { getTableColumns, getTableName, sql } from 'drizzle-orm';
@@ -38,12 +45,12 @@ import { ProblemError } from '../../schemas/problems.js';
 import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
-import { holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
+import { BATCH_RECORDS, holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
-import { PgRefResolver } from './references.js';
+import { findId, kindOfKey, kindsOfKeys, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
 import { indexEntries, searchDocument } from './search.js';
-import { bumpRevision } from './settings.js';
+import { bumpRevision, dataRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
 /** The tables a load copies into, each after those its foreign keys point to. */
@@ -60,6 +67,9 @@ const COPY_ORDER: PgTable[] = [
   schema.citations,
   schema.searchIndex,
 ];
+
+/** The memory each index build of a load may sort in (maintenance_work_mem). */
+const INDEX_BUILD_MEMORY = '256MB';
 
 /** Records whose rows are buffered before they go by COPY. */
 const COPY_EVERY_RECORDS = 5_000;
@@ -114,10 +124,11 @@ class CopyBuffer {
   readonly statement: string;
   lines: string[] = [];
 
-  constructor(table: PgTable) {
+  /** `freeze`: the table was emptied in the load's transaction, and its rows can be written frozen (COPY's FREEZE). */
+  constructor(table: PgTable, freeze: boolean) {
     this.#columns = Object.entries(getTableColumns(table));
     const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-    this.statement = `COPY ${quote(getTableName(table))} (${this.#columns.map(([, column]) => quote(column.name)).join(', ')}) FROM STDIN`;
+    this.statement = `COPY ${quote(getTableName(table))} (${this.#columns.map(([, column]) => quote(column.name)).join(', ')}) FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`;
   }
 
   add(row: Record<string, unknown>): void {
@@ -153,16 +164,19 @@ class LoadRefResolver extends PgRefResolver {
       await this.load.drain();
       return super.lookUp(table, ref, expect);
     }
-    return this.load.idOf(ref, expect === undefined ? KINDS_OF[table] : [expect]);
+    const id = this.load.idOf(ref, expect === undefined ? KINDS_OF[table] : [expect]);
+    // a key the load did not store names a record stored before it, if any: none of the load's rows
+    if (id !== null || this.load.knowsEveryRecord) return id;
+    return this.load.storedId(table, ref, expect);
   }
 }
 
 class BulkLoad {
-  readonly #client: pg.PoolClient;
+  #client: pg.PoolClient;
   readonly #specs: Record<RecordKind, AnyPgSpec>;
   /** Every key the load stored, with its kind and id (packed: id * KINDS.length + kind). */
   readonly #keys = new Map<string, number>();
-  readonly #buffers = new Map<PgTable, CopyBuffer>(COPY_ORDER.map((table) => [table, new CopyBuffer(table)]));
+  readonly #buffers: Map<PgTable, CopyBuffer>;
   #buffered = 0;
   /** The COPY under way, whose failure fails the load at the next flush or at the end. */
   #copying: Promise<void> = Promise.resolve();
@@ -173,18 +187,49 @@ class BulkLoad {
   /** Texts of the load's sources by id, while they are not too long. */
   readonly #texts = new Map<number, string | null>();
   #textChars = 0;
-  readonly #ids = new Map<PgTable, IdPool>();
+  readonly #ids: Map<PgTable, IdPool>;
+  /** Which record held each key of the batch's records before the load (null: none), as willUpsert found them. */
+  #holders = new Map<string, { kind: RecordKind; id: number } | null>();
+  /** Ids of records stored before the load, by reference, as looked up. */
+  readonly #storedIds = new Map<string, number | null>();
   /** The changes of the batch under way, in the order its records were stored: logged when it ends. */
   #changes: NewChange[] = [];
   timestamp = now();
+  /** True when the database held no records as the load began: every record it can see is one the load stored. */
+  readonly knowsEveryRecord: boolean;
 
   constructor(
-    readonly tx: PgTransaction,
+    public tx: PgTransaction,
     client: pg.PoolClient,
     specs: Record<RecordKind, AnyPgSpec>,
+    options: { knowsEveryRecord: boolean; ids?: Map<PgTable, IdPool>; freeze?: boolean },
   ) {
+    this.#buffers = new Map(COPY_ORDER.map((table) => [table, new CopyBuffer(table, options.freeze === true)]));
     this.#client = client;
     this.#specs = specs;
+    this.knowsEveryRecord = options.knowsEveryRecord;
+    this.#ids = options.ids ?? new Map<PgTable, IdPool>();
+  }
+
+  /**
+   * Goes on in the next batch's transaction with what the load knows: only while no other
+   * write has committed since its last batch did (every record it can see is one it knew).
+   */
+  continueIn(tx: PgTransaction, client: pg.PoolClient): this {
+    this.tx = tx;
+    this.#client = client;
+    this.#copying = Promise.resolve();
+    this.#holders = new Map();
+    this.timestamp = now();
+    return this;
+  }
+
+  /** The id of a record stored before the load, by key (see findId), looked up once. */
+  async storedId(table: RefTable, ref: string, expect: 'event' | 'statement' | undefined): Promise<number | null> {
+    const cacheKey = `${table}|${expect ?? ''}|${ref}`;
+    let id = this.#storedIds.get(cacheKey);
+    if (id === undefined) this.#storedIds.set(cacheKey, (id = await findId(this.tx, table, ref, expect)));
+    return id;
   }
 
   /** The id of the load's record with `key`, if it is of one of `kinds`. */
@@ -196,12 +241,26 @@ class BulkLoad {
 
   readonly writer: ImportWriter = {
     upsert: (kind, data, pendingKeys) => this.#upsert(kind, data, pendingKeys),
+    willUpsert: async (keys) => {
+      if (this.knowsEveryRecord) return;
+      const asked = keys.filter((key) => !isNumericId(key) && !this.#keys.has(key) && !this.#holders.has(key));
+      const holders = await kindsOfKeys(this.tx, asked);
+      for (const key of asked) this.#holders.set(key, holders.get(key) ?? null);
+    },
   };
+
+  /** Which record held `key` before the load, if any: as looked up for the batch, or now. */
+  async #holderOf(key: string): Promise<{ kind: RecordKind; id: number } | null> {
+    const known = this.#holders.get(key);
+    return known === undefined ? kindOfKey(this.tx, key) : known;
+  }
 
   async #upsert(kind: RecordKind, data: { key: string }, pendingKeys: ((key: string) => boolean) | undefined): Promise<ImportUpsert> {
     const spec = this.#specs[kind];
     const newRecord = spec.newRecord;
     if (newRecord === undefined || isNumericId(data.key) || this.#keys.has(data.key)) return this.#upsertStored(kind, spec, data, pendingKeys);
+    // a key held before the load is an update, or a key of another kind: written as a batch writes it
+    if (!this.knowsEveryRecord && (await this.#holderOf(data.key)) !== null) return this.#upsertStored(kind, spec, data, pendingKeys);
     // as prepareWrite checks a record: its key (free: the load has not stored it), its references, its fields
     const resolver = new LoadRefResolver(this, pendingKeys);
     const write = await spec.toWrite(data, resolver, data.key, null);
@@ -366,6 +425,56 @@ async function skipRowTriggers(tx: PgTransaction): Promise<boolean> {
 }
 
 /**
+ * Drops the secondary indexes of the tables the load copies into (those that back no
+ * constraint and check no uniqueness: the keys' indexes stay, for the look-ups of what the
+ * load writes as a batch does) and answers their definitions, to be built again once the rows
+ * are in: an index built over the whole table in one pass is cheaper than one kept up to date
+ * row by row, a GIN index most of all. Dropped in the load's transaction, they come back
+ * with a rollback; meanwhile the tables are locked against readers too, which wait for the
+ * load instead of reading the empty database.
+ */
+async function dropSecondaryIndexes(tx: PgTransaction): Promise<string[]> {
+  const tables = COPY_ORDER.map((table) => getTableName(table));
+  const { rows } = await tx.execute<{ name: string; definition: string }>(sql`
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+      FROM pg_index i
+      JOIN pg_class t ON t.oid = i.indrelid
+     WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(${sql.param(tables)}::text[])
+       AND NOT i.indisunique AND NOT i.indisprimary
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+     ORDER BY 1`);
+  // regclass text is quoted already where it needs to be
+  if (rows.length > 0) await tx.execute(sql.raw(`DROP INDEX ${rows.map((row) => row.name).join(', ')}`));
+  return rows.map((row) => row.definition);
+}
+
+/**
+ * Empties the tables the load copies into (and those whose foreign keys point to them), which
+ * hold no rows, in the load's transaction: COPY may then write their rows frozen and visible
+ * to all, so that neither the VACUUM after the load nor the first reads rewrite every page to
+ * mark them so. TRUNCATE refuses, and the load fails, if a table is missed out.
+ */
+async function truncateEmptyTables(tx: PgTransaction): Promise<void> {
+  const tables = COPY_ORDER.map((table) => getTableName(table));
+  const { rows } = await tx.execute<{ name: string }>(sql`
+    SELECT DISTINCT c.conrelid::regclass::text AS name
+      FROM pg_constraint c
+     WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+       AND c.confrelid::regclass::text = ANY(${sql.param(tables)}::text[])
+       AND NOT c.conrelid::regclass::text = ANY(${sql.param(tables)}::text[])
+     ORDER BY 1`);
+  const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  // regclass text is quoted already where it needs to be
+  await tx.execute(sql.raw(`TRUNCATE ${[...tables.map(quote), ...rows.map((row) => row.name)].join(', ')}`));
+}
+
+/** Builds the indexes dropSecondaryIndexes dropped, with room to sort each in memory. */
+async function buildIndexes(tx: PgTransaction, definitions: string[]): Promise<void> {
+  await tx.execute(sql.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`));
+  for (const definition of definitions) await tx.execute(sql.raw(definition));
+}
+
+/**
  * What the skipped triggers would have done, before the load commits: every foreign key of
  * the schema checked in one anti-join each, and the entry counts made from the entries (the
  * load began on a database without entries, so without counts).
@@ -427,10 +536,13 @@ export async function beginBulkLoad(
     client.release(failure ?? undefined);
     if (failure !== null) throw failure;
   };
+  // no other write can store a record once the load holds the revision row: empty stays so
+  let empty = false;
   try {
     // first: the revision row, held until the end, orders the load after every write before it
     await takeImportLock(held.tx, options.lockWaitMs);
-    if (options.whenEmpty && !(await holdsNoRecords(held.tx))) {
+    empty = await holdsNoRecords(held.tx);
+    if (options.whenEmpty && !empty) {
       await end(false);
       return null;
     }
@@ -439,13 +551,16 @@ export async function beginBulkLoad(
     throw error;
   }
   let withoutRowTriggers: boolean;
+  let droppedIndexes: string[];
   try {
     withoutRowTriggers = await skipRowTriggers(held.tx);
+    droppedIndexes = await dropSecondaryIndexes(held.tx);
+    if (empty) await truncateEmptyTables(held.tx);
   } catch (error) {
     await end(false).catch(() => {});
     throw error;
   }
-  const load = new BulkLoad(held.tx, client, specs);
+  const load = new BulkLoad(held.tx, client, specs, { knowsEveryRecord: empty, freeze: empty });
   let batches = 0;
   return {
     mode: 'bulk',
@@ -463,6 +578,7 @@ export async function beginBulkLoad(
       try {
         await load.drain();
         if (withoutRowTriggers) await finishWithoutRowTriggers(held.tx);
+        await buildIndexes(held.tx, droppedIndexes);
       } catch (error) {
         await end(false).catch(() => {});
         throw error;
@@ -473,5 +589,63 @@ export async function beginBulkLoad(
       await load.settle();
       await end(false);
     },
+  };
+}
+
+/**
+ * An import into a database that holds records, batch by batch, each batch a write transaction
+ * of its own (as batchImportSession's, src/storage/postgres/import.ts) on a connection of the
+ * pool, written as a bulk load writes: the new records' rows by COPY when the batch ends, their
+ * references to records stored before looked up once, and what a bulk load cannot write so as
+ * a batch writes it. What the load knows (the keys it stored and looked up) holds from batch
+ * to batch while no other write commits between them; after one, the next batch starts afresh. The foreign keys' triggers fire as for any write. Ids are
+ * drawn ahead for the whole import: those a batch leaves unused are gaps.
+ */
+export function copyBatchImportSession(
+  db: PgDb,
+  specs: Record<RecordKind, AnyPgSpec>,
+  lockWaitMs: number | undefined,
+  author: string | null,
+): ImportSession {
+  const ids = new Map<PgTable, IdPool>();
+  /** The load of the last batch that committed, and the revision it committed. */
+  let last: { load: BulkLoad; revision: bigint } | null = null;
+  return {
+    mode: 'batches',
+    batchRecords: BATCH_RECORDS,
+    async batch(work) {
+      const client = await db.$client.connect();
+      let failure: Error | undefined;
+      try {
+        last = await drizzle({ client, schema }).transaction(async (tx) => {
+          await takeImportLock(tx, lockWaitMs);
+          const revision = BigInt(await dataRevision(tx));
+          // every write bumps the revision: one more than the last batch's, and none came between
+          const load =
+            last !== null && revision === last.revision + 1n
+              ? last.load.continueIn(tx, client)
+              : new BulkLoad(tx, client, specs, { knowsEveryRecord: false, ids });
+          try {
+            await work(load.writer);
+            load.logBatch(author);
+            await load.drain();
+          } catch (error) {
+            // the rollback waits for no COPY still under way
+            await load.settle();
+            throw error;
+          }
+          return { load, revision };
+        });
+      } catch (error) {
+        last = null;
+        failure = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // a connection whose batch failed is not given back to the pool, whatever state it was left in
+        client.release(failure);
+      }
+    },
+    async finish() {},
+    async abort() {},
   };
 }

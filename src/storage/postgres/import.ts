@@ -15,7 +15,7 @@ import type * as schema from './schema.js';
 import type { NewChange } from '../changes.js';
 import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
-import { beginBulkLoad } from './bulk.js';
+import { beginBulkLoad, copyBatchImportSession } from './bulk.js';
 import { IMPORT_LOCK_WAIT_MS } from '../lock-waits.js';
 import { lockRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
@@ -84,7 +84,7 @@ export async function beginPostgresImport(
     });
     if (bulk !== null) return bulk;
   }
-  return batchImportSession(db, specs, options.lockWaitMs, options.author ?? null);
+  return copyBatchImportSession(db, specs, options.lockWaitMs, options.author ?? null);
 }
 
 /**

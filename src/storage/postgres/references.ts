@@ -20,6 +20,21 @@ export async function kindOfKey(tx: PgTx, key: string): Promise<{ kind: RecordKi
   return rows[0] ?? null;
 }
 
+/** kindOfKey of many keys in one statement: the holders of those held, by key. */
+export async function kindsOfKeys(tx: PgTx, keys: readonly string[]): Promise<Map<string, { kind: RecordKind; id: number }>> {
+  const asked = [...new Set(keys.filter((key) => !holdsNul(key)))];
+  const holders = new Map<string, { kind: RecordKind; id: number }>();
+  if (asked.length === 0) return holders;
+  const { rows } = await tx.execute<{ key: string; kind: RecordKind; id: number }>(sql`
+    SELECT key, 'source' AS kind, id FROM sources WHERE key = ANY(${sql.param(asked)}::text[])
+    UNION ALL SELECT key, 'place', id FROM places WHERE key = ANY(${sql.param(asked)}::text[])
+    UNION ALL SELECT key, 'actor', id FROM actors WHERE key = ANY(${sql.param(asked)}::text[])
+    UNION ALL SELECT key, kind, id FROM entries WHERE key = ANY(${sql.param(asked)}::text[])
+    UNION ALL SELECT key, 'timeline', id FROM timelines WHERE key = ANY(${sql.param(asked)}::text[])`);
+  for (const row of rows) if (!holders.has(row.key)) holders.set(row.key, { kind: row.kind, id: row.id });
+  return holders;
+}
+
 /** `holder`: what kindOfKey answered for `key`, when the caller has looked it up already. */
 export async function assertKeyFree(
   tx: PgTx,
