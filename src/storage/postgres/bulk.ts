@@ -554,7 +554,9 @@ export async function beginBulkLoad(
   let droppedIndexes: string[];
   try {
     withoutRowTriggers = await skipRowTriggers(held.tx);
-    droppedIndexes = await dropSecondaryIndexes(held.tx);
+    // only an empty database's: rebuilding the indexes of a database that holds records would
+    // cost more than the load saves, with its readers waiting all along
+    droppedIndexes = empty ? await dropSecondaryIndexes(held.tx) : [];
     if (empty) await truncateEmptyTables(held.tx);
   } catch (error) {
     await end(false).catch(() => {});
