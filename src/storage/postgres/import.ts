@@ -16,6 +16,7 @@ import type { NewChange } from '../changes.js';
 import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { beginBulkLoad } from './bulk.js';
+import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { bumpRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
@@ -102,9 +103,12 @@ export function batchImportSession(
       await db.transaction(async (tx) => {
         await limitLockWait(tx, lockWaitMs);
         await bumpRevision(tx);
+        trackEntryDocuments(tx);
         const writer = writerFor(tx, specs, author);
         await work(writer);
         await writer.logBatch();
+        // as writeTransaction does: the entries the batch changed are rendered before it commits
+        await refreshEntryDocuments(tx);
       });
     },
     async finish() {},

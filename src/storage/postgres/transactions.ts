@@ -1,6 +1,7 @@
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
+import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { bumpRevision } from './settings.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
@@ -15,11 +16,16 @@ export const now = () => new Date().toISOString();
  * The bump locks the revision row until commit, so write transactions from every server run
  * one after another: each reads (with a new snapshot per statement) what the one before it
  * committed, which the key checks and reference look-ups of a write rely on, as they do on
- * SQLite's single writer. The revision of a failed transaction rolls back with it.
+ * SQLite's single writer. The revision of a failed transaction rolls back with it. The
+ * documents of the entries it changed are brought up to date before it commits
+ * (src/storage/postgres/documents.ts).
  */
 export async function writeTransaction<T>(db: PgDb, work: (tx: PgTransaction) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
     await bumpRevision(tx);
-    return work(tx);
+    trackEntryDocuments(tx);
+    const result = await work(tx);
+    await refreshEntryDocuments(tx);
+    return result;
   });
 }
