@@ -111,3 +111,9 @@ export async function expectStoredDocumentsCurrent(target: Db | DocumentsProbe, 
     stored.forEach((document, i) => expect(document, `${where}: entry ${documented[i]}, lang ${lang}`).toBe(oracle[i]));
   }
 }
+
+/** The PostgreSQL pool behind `app.storage`; fails the test when the app runs another engine. */
+export function pgDb(app: FastifyInstance): PgDb {
+  if (!(app.storage instanceof PostgresStorage)) throw new Error(`this test checks the PostgreSQL engine, not ${app.storage.engine}`);
+  return app.storage.db;
+}
