@@ -1,4 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import pg from 'pg';
 import { invalidCursor } from '../cursor.js';
 import { SPAN_CLASS_MAX_DAYS } from '../dates.js';
 import type { TimelinePosition, TimelineQuery } from '../types.js';
@@ -112,10 +114,48 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
   return sql`${sql.join(branches, sql` UNION ALL `)} ORDER BY sort_start ${dir}, sort_end ${dir}, id ${dir} LIMIT ${n}`;
 }
 
+const dialect = new PgDialect();
+
+/** Names of the page statements prepared on every connection, by their text. */
+const preparedNames = new Map<string, string>();
+/** Texts prepared by name at most: each connection keeps a plan of every one. */
+const MAX_PREPARED_PAGES = 256;
+
+/**
+ * Whether a page's plan is the same for every value of its parameters: its window and kinds
+ * alone. A filter on actors, places, tags, types or text is not, since how selective a value
+ * is decides how to drive the page (a generic plan for the actor filter, once PostgreSQL
+ * settles on one, reads the whole window of an actor named by thousands of entries).
+ */
+const planHoldsForEveryValue = (q: TimelineQuery) =>
+  !q.actors?.length && q.places === undefined && !q.tags?.length && !q.types?.length && q.text === undefined;
+
+type PageRow = { id: number; sort_start: string | number; sort_end: string | number };
+
+/**
+ * Runs a page's statement: where its plan holds for every value, as a named prepared statement
+ * of the connection, so that PostgreSQL parses and plans its text once per connection rather
+ * than at every page (planning costs more than running it); otherwise as drizzle runs any.
+ */
+async function pageRows(tx: PgTx, q: TimelineQuery, statement: SQL): Promise<PageRow[]> {
+  // the pool or one connection of it (an export's); a transaction's connection is drizzle's own
+  const client: unknown = '$client' in tx ? tx.$client : undefined;
+  if (planHoldsForEveryValue(q) && (client instanceof pg.Pool || client instanceof pg.Client)) {
+    const { sql: text, params } = dialect.sqlToQuery(statement);
+    let name = preparedNames.get(text);
+    if (name === undefined && preparedNames.size < MAX_PREPARED_PAGES) {
+      name = `timeline_page_${preparedNames.size}`;
+      preparedNames.set(text, name);
+    }
+    if (name !== undefined) return (await client.query<PageRow>({ name, text, values: params })).rows;
+  }
+  return (await tx.execute<PageRow>(statement)).rows;
+}
+
 /** One page of entry ids in chronological order, and the position to continue after. */
 export async function timelinePage(tx: PgTx, q: TimelineQuery, afterCursor: unknown, limit: number): Promise<{ ids: number[]; next: TimelinePosition | null }> {
   const after = checkedPosition(afterCursor);
-  const { rows } = await tx.execute<{ id: number; sort_start: string | number; sort_end: string | number }>(timelinePageSql(q, after, limit + 1));
+  const rows = await pageRows(tx, q, timelinePageSql(q, after, limit + 1));
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
