@@ -25,7 +25,7 @@ import { openPool, type PgDb } from './client.js';
 import { ensureEntryDocuments, renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
-import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, type AnyPgSpec } from './records.js';
+import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, sqlState, type AnyPgSpec } from './records.js';
 import { changeLogExtent, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
 import { notFound } from '../../schemas/problems.js';
 import { findId } from './references.js';
@@ -54,6 +54,8 @@ const DOCUMENTS_PAGE = 200;
 const DOCUMENTS_LOCK_WAIT_MS = 10_000;
 /** How often a server looks for entries without documents that no server is rendering (a pass cut short by a server that stopped). */
 const DOCUMENTS_INTERVAL_MS = 10 * 60_000;
+/** The SQLSTATE of a lock wait that gave up (lock_timeout). */
+const LOCK_NOT_AVAILABLE = '55P03';
 /** The advisory lock (pg_try_advisory_lock) of the server doing the missing-documents pass: one at a time. */
 const DOCUMENTS_PASS_LOCK = 0x616e6e01;
 
@@ -175,7 +177,9 @@ export class PostgresStorage implements Storage {
     };
     this.#documentsPass = pass()
       .catch((error: unknown) => {
-        if (!this.#closed) this.#onBackgroundError(error);
+        // a write held the lock longer than a page waits (a bulk load through another server,
+        // which renders the documents it leaves itself): the next pass renders what this one left
+        if (!this.#closed && sqlState(error) !== LOCK_NOT_AVAILABLE) this.#onBackgroundError(error);
       })
       .finally(() => {
         this.#documentsPass = null;
