@@ -14,6 +14,7 @@ import {
   type EmbeddedKind,
 } from '../documents.js';
 import { loadEntries, loadEntriesWith } from './entries.js';
+import { runPrepared } from './prepared.js';
 import type * as schema from './schema.js';
 import type { PgTransaction, PgTx } from './transactions.js';
 
@@ -126,7 +127,8 @@ export async function writeEntryDocuments(tx: PgTx, ids: number[]): Promise<void
  */
 export async function renderEntries(tx: PgTx, ids: number[], lang: string | undefined): Promise<Buffer[]> {
   if (ids.length === 0) return [];
-  const { rows } = await tx.execute<{ entry_id: number; body: Buffer; languages: string | null }>(
+  const rows = await runPrepared<{ entry_id: number; body: Buffer; languages: string | null }>(
+    tx,
     sql`SELECT entry_id, body, languages FROM entry_documents WHERE entry_id = ANY(${sql.param(ids)}::integer[])`,
   );
   const found = new Map<number, Buffer>();

@@ -1,11 +1,10 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
-import pg from 'pg';
 import { invalidCursor } from '../cursor.js';
 import { SPAN_CLASS_MAX_DAYS } from '../dates.js';
 import type { TimelinePosition, TimelineQuery } from '../types.js';
 import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
 import { tsqueryLiteral } from './search-text.js';
+import { runPrepared } from './prepared.js';
 import { holdsNul } from './text.js';
 import type { PgTx } from './transactions.js';
 
@@ -114,13 +113,6 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
   return sql`${sql.join(branches, sql` UNION ALL `)} ORDER BY sort_start ${dir}, sort_end ${dir}, id ${dir} LIMIT ${n}`;
 }
 
-const dialect = new PgDialect();
-
-/** Names of the page statements prepared on every connection, by their text. */
-const preparedNames = new Map<string, string>();
-/** Texts prepared by name at most: each connection keeps a plan of every one. */
-const MAX_PREPARED_PAGES = 256;
-
 /**
  * Whether a page's plan is the same for every value of its parameters: its window and kinds
  * alone. A filter on actors, places, tags, types or text is not, since how selective a value
@@ -132,24 +124,9 @@ const planHoldsForEveryValue = (q: TimelineQuery) =>
 
 type PageRow = { id: number; sort_start: string | number; sort_end: string | number };
 
-/**
- * Runs a page's statement: where its plan holds for every value, as a named prepared statement
- * of the connection, so that PostgreSQL parses and plans its text once per connection rather
- * than at every page (planning costs more than running it); otherwise as drizzle runs any.
- */
+/** Runs a page's statement, prepared where its plan holds for every value (planning costs more than running it). */
 async function pageRows(tx: PgTx, q: TimelineQuery, statement: SQL): Promise<PageRow[]> {
-  // the pool or one connection of it (an export's); a transaction's connection is drizzle's own
-  const client: unknown = '$client' in tx ? tx.$client : undefined;
-  if (planHoldsForEveryValue(q) && (client instanceof pg.Pool || client instanceof pg.Client)) {
-    const { sql: text, params } = dialect.sqlToQuery(statement);
-    let name = preparedNames.get(text);
-    if (name === undefined && preparedNames.size < MAX_PREPARED_PAGES) {
-      name = `timeline_page_${preparedNames.size}`;
-      preparedNames.set(text, name);
-    }
-    if (name !== undefined) return (await client.query<PageRow>({ name, text, values: params })).rows;
-  }
-  return (await tx.execute<PageRow>(statement)).rows;
+  return planHoldsForEveryValue(q) ? runPrepared<PageRow>(tx, statement) : (await tx.execute<PageRow>(statement)).rows;
 }
 
 /** One page of entry ids in chronological order, and the position to continue after. */
