@@ -14,14 +14,14 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { importNdjson } from '../src/import/ndjson.js';
-import { openDatabase, type Db } from '../src/storage/sqlite/client.js';
+import { openDatabase } from '../src/storage/sqlite/client.js';
 import { runMigrations } from '../src/storage/sqlite/migrate.js';
 import { writeAllMissingEntryDocuments } from '../src/storage/sqlite/documents.js';
 import { batchImportSession, beginSqliteImport } from '../src/storage/sqlite/import.js';
 import { seedFiles } from '../src/storage/sqlite/seed.js';
 import { AUTH, buildTestApp, ndjson } from './helpers.js';
-import { expectDocumentsCurrent, expectStoredDocumentsCurrent } from './support/documents.js';
-import { sqliteDb } from './support/sqlite.js';
+import { documentsProbe, documentsWritten, expectDocumentsCurrent, expectStoredDocumentsCurrent, type DocumentsProbe } from './support/documents.js';
+import { describeEngines, describePg } from './support/pg.js';
 
 const SEED_ENV = process.env.ENTRY_DOCUMENTS_SEED;
 const SEED = SEED_ENV === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(SEED_ENV ?? 20261203);
@@ -85,19 +85,18 @@ const COLLECTION = { source: 'sources', place: 'places', actor: 'actors', event:
 type Kind = keyof typeof COLLECTION;
 
 /** The keys of each kind that exist now. */
-function keysOf(db: Db): Record<Kind, string[]> {
-  const keys = (sqlText: string) => db.$client.prepare(sqlText).pluck().all() as string[];
+async function keysOf(probe: DocumentsProbe): Promise<Record<Kind, string[]>> {
   return {
-    source: keys('SELECT key FROM sources ORDER BY id'),
-    place: keys('SELECT key FROM places ORDER BY id'),
-    actor: keys('SELECT key FROM actors ORDER BY id'),
-    event: keys("SELECT key FROM entries WHERE kind = 'event' ORDER BY id"),
-    statement: keys("SELECT key FROM entries WHERE kind = 'statement' ORDER BY id"),
+    source: await probe.keys('sources'),
+    place: await probe.keys('places'),
+    actor: await probe.keys('actors'),
+    event: await probe.keys('entries', 'event'),
+    statement: await probe.keys('entries', 'statement'),
   };
 }
 
-async function apply(app: FastifyInstance, db: Db, w: Write, step: number): Promise<string> {
-  const keys = keysOf(db);
+async function apply(app: FastifyInstance, probe: DocumentsProbe, w: Write, step: number): Promise<string> {
+  const keys = await keysOf(probe);
   const one = (kind: Kind, i: number) => (keys[kind].length === 0 ? undefined : keys[kind][i % keys[kind].length]);
   const some = (kind: Kind, list: number[]) => [...new Set(list.flatMap((i) => one(kind, i) ?? []))];
   const send = async (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, contentType?: string) => {
@@ -212,25 +211,30 @@ async function apply(app: FastifyInstance, db: Db, w: Write, step: number): Prom
   }
 }
 
-describe('entry documents after random writes', () => {
+describeEngines('entry documents after random writes', (engine) => {
   it('equal the entries rendered from their rows, for every entry and language, after every write', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 20 }), async (writes) => {
-        const t = await buildTestApp({ seed: true });
+        const t = await buildTestApp({ seed: true, engine });
         try {
-          expectDocumentsCurrent(sqliteDb(t.app), 'after the seed');
+          const probe = documentsProbe(t.app);
+          await expectDocumentsCurrent(probe, 'after the seed');
           for (const [step, w] of writes.entries()) {
-            const done = await apply(t.app, sqliteDb(t.app), w, step);
-            expectDocumentsCurrent(sqliteDb(t.app), `after write ${step} (${done})`);
+            const done = await apply(t.app, probe, w, step);
+            await expectDocumentsCurrent(probe, `after write ${step} (${done})`);
             if (process.env.ENTRY_DOCUMENTS_LOG) console.log(done);
           }
         } finally {
           await t.close();
         }
       }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: true },
+      // PostgreSQL's databases take longer to make: fewer runs there
+      { seed: SEED, numRuns: engine === 'postgres' ? Math.ceil(RUNS / 2) : RUNS, endOnFailure: true },
     );
-  }, 240_000);
+  }, 480_000);
+});
+
+describe('entry documents after bulk loads', () => {
 
   it('are written by a bulk load, also for records the load replaces', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'annals-bulk-documents-'));
@@ -250,9 +254,9 @@ describe('entry documents after random writes', () => {
       const report = await importNdjson(await beginSqliteImport(db, join(dir, 'annals.db'), { bulkLoad: 'always' }), lines());
       expect(report.refused, JSON.stringify(report.errors)).toBe(0);
       // a bulk load leaves documents to be rendered after it: none stale meanwhile
-      expectStoredDocumentsCurrent(db, 'after a bulk load');
+      await expectStoredDocumentsCurrent(db, 'after a bulk load');
       writeAllMissingEntryDocuments(db);
-      expectDocumentsCurrent(db, 'after a bulk load');
+      await expectDocumentsCurrent(db, 'after a bulk load');
       const names = db.$client
         .prepare("SELECT count(*) FROM entry_documents WHERE CAST(body AS TEXT) LIKE '%Renamed in the load%'")
         .pluck()
@@ -271,7 +275,7 @@ describe('entry documents after random writes', () => {
     try {
       runMigrations(db);
       for (const file of seedFiles()) await importNdjson(batchImportSession(db), createReadStream(file));
-      expectDocumentsCurrent(db, 'after the seed, batch by batch');
+      await expectDocumentsCurrent(db, 'after the seed, batch by batch');
       const before = db.$client.prepare('SELECT count(*) FROM entry_documents').pluck().get() as number;
       const replacing = ndjson([
         { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
@@ -280,16 +284,82 @@ describe('entry documents after random writes', () => {
       ]);
       const report = await importNdjson(await beginSqliteImport(db, path, { bulkLoad: 'always' }), Readable.from([Buffer.from(replacing)]));
       expect(report.refused, JSON.stringify(report.errors)).toBe(0);
-      expectStoredDocumentsCurrent(db, 'after the bulk load');
+      await expectStoredDocumentsCurrent(db, 'after the bulk load');
       const after = db.$client.prepare('SELECT count(*) FROM entry_documents').pluck().get() as number;
       // the documents naming the renamed actor or place went, the others stayed
       expect(after).toBeLessThan(before);
       expect(after).toBeGreaterThan(0);
       writeAllMissingEntryDocuments(db);
-      expectDocumentsCurrent(db, 'once the missing ones are rendered');
+      await expectDocumentsCurrent(db, 'once the missing ones are rendered');
     } finally {
       db.$client.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describePg('entry documents after an import into a database that has documents', () => {
+  const replacing = ndjson([
+    { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the import', ar: 'اسم' }, aliases: [] },
+    { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+    { kind: 'event', key: 'event:copied-new', type: 'meeting', date: '2022-01-07', title: { en: 'New in the import' }, actors: [{ actor: 'actor:amreyev', role: 'participant' }] },
+    { kind: 'statement', key: 'statement:copied-new', type: 'quote', date: '2022-01-08', speaker: 'actor:amreyev', text: { en: 'Said in the import' }, context: 'event:copied-new' },
+  ]);
+
+  for (const bulkLoad of [undefined, 'always'] as const) {
+    it(`are current once it has committed, ${bulkLoad === undefined ? 'batch by batch (COPY per batch)' : 'as one load (bulkLoad=always)'}`, async () => {
+      const t = await buildTestApp({ engine: 'postgres', seed: true });
+      try {
+        await documentsWritten(t.app);
+        const probe = documentsProbe(t.app);
+        await expectDocumentsCurrent(probe, 'after the seed');
+        const session = await t.app.storage.beginImport(bulkLoad === undefined ? {} : { bulkLoad });
+        expect(session.mode).toBe(bulkLoad === 'always' ? 'bulk' : 'batches');
+        const report = await importNdjson(session, Readable.from([Buffer.from(replacing)]));
+        expect(report.refused, JSON.stringify(report.errors)).toBe(0);
+        expect(report.created).toBe(2);
+        // rendered in the import's own transactions, not by the pass after it
+        await expectDocumentsCurrent(probe, `after the import (${session.mode})`);
+        expect(await probe.containing('Renamed in the import')).toBeGreaterThan(2);
+        const page = await t.app.inject('/v1/timeline?from=2022-01-07&to=2022-01-08&lang=en');
+        expect(page.body).toContain('New in the import');
+        expect(page.body).toContain('Said in the import');
+      } finally {
+        await t.close();
+      }
+    });
+  }
+});
+
+describePg('entry documents after a bulk load', () => {
+  it('are rendered by the pass after the load, and none is stale meanwhile', async () => {
+    const t = await buildTestApp({ engine: 'postgres' });
+    try {
+      const replacing = ndjson([
+        { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
+        { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+      ]);
+      async function* lines() {
+        for (const file of seedFiles()) for await (const chunk of createReadStream(file)) yield chunk as Buffer;
+        yield Buffer.from(replacing);
+      }
+      const session = await t.app.storage.beginImport({ bulkLoad: 'always' });
+      expect(session.mode).toBe('bulk');
+      const report = await importNdjson(session, lines());
+      expect(report.refused, JSON.stringify(report.errors)).toBe(0);
+      const probe = documentsProbe(t.app);
+      // the pass runs after the load: whatever it has written by now is current
+      await expectStoredDocumentsCurrent(probe, 'after a bulk load');
+      const entries = await probe.entryIds();
+      expect(entries.length).toBeGreaterThan(20);
+      // served from the rows while documents are missing: the same bytes
+      const page = (await t.app.inject('/v1/timeline?limit=50&lang=ar')).body;
+      await documentsWritten(t.app);
+      await expectDocumentsCurrent(probe, 'after the pass');
+      expect(await probe.containing('Renamed in the load')).toBeGreaterThan(0);
+      expect((await t.app.inject('/v1/timeline?limit=50&lang=ar')).body).toBe(page);
+    } finally {
+      await t.close();
     }
   });
 });

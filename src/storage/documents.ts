@@ -171,3 +171,75 @@ export function documentJson(document: EntryDocument, lang: string | undefined, 
   for (let i = 0; i < spans.length; i += 2) written += body.copy(json, written, spans[i], spans[i + 1]);
   return json;
 }
+
+/** Records written into the documents of entries other than their own. */
+export type EmbeddedKind = 'actor' | 'place' | 'source' | 'event';
+
+export const EMBEDDED_KINDS: readonly EmbeddedKind[] = ['actor', 'place', 'source', 'event'];
+
+/** Changes past which an engine writes the documents at once instead of at the end of the transaction. */
+const REFRESH_AFTER = 2000;
+
+/**
+ * What a write transaction changed that its documents do not show yet: the entries it stored,
+ * and the records other entries embed (an actor renamed is in every entry naming it). Each
+ * engine finds the entries those records reach and renders them before the transaction
+ * commits, or sooner when many are waiting, so that a long import keeps little in memory.
+ */
+export class EntryDocumentChanges {
+  readonly entries = new Set<number>();
+  readonly embedded: Record<EmbeddedKind, Set<number>> = { actor: new Set(), place: new Set(), source: new Set(), event: new Set() };
+  #size = 0;
+
+  /** The entry `id` was created or replaced; true when enough changes wait to be written now. */
+  entryStored(id: number): boolean {
+    this.entries.add(id);
+    return ++this.#size >= REFRESH_AFTER;
+  }
+
+  /** A record other entries embed was replaced; true when enough changes wait to be written now. */
+  embeddedRecordStored(kind: EmbeddedKind, id: number): boolean {
+    this.embedded[kind].add(id);
+    return ++this.#size >= REFRESH_AFTER;
+  }
+}
+
+/** Entries rendered together: one query per table for the page. */
+export const ENTRY_DOCUMENTS_PAGE = 250;
+
+/**
+ * Bump when what an entry renders changes (a field added to EntryDto, another format of the
+ * documents): start-up then renders every document again, on every engine.
+ */
+export const ENTRY_DOCUMENTS_VERSION = '1';
+
+/** The `settings` row naming the version of the stored documents. */
+export const ENTRY_DOCUMENTS_VERSION_SETTING = 'entry_documents_version';
+
+/**
+ * Entry ids one step of a pass over the missing documents looks through: a few milliseconds,
+ * so that a pass over a large database holds neither the event loop nor the writers for long.
+ */
+const SCAN_IDS = 5000;
+
+/**
+ * The ids a step of the missing-documents pass looks through after `after`, up to the last
+ * entry `last` (null: no entry past `after`, the pass is done).
+ */
+export function missingDocumentsRange(after: number, last: number | null): MissingDocumentsRange | null {
+  if (last === null || after >= last) return null;
+  return { from: after, to: after + SCAN_IDS, last };
+}
+
+export interface MissingDocumentsRange {
+  /** Entry ids past `from`, up to `to` included. */
+  from: number;
+  to: number;
+  /** The last entry's id. */
+  last: number;
+}
+
+/** Where the pass goes on after a step that found `ids` (at most `limit`) without a document in `range`. */
+export function missingDocumentsNext(ids: number[], limit: number, range: MissingDocumentsRange): number {
+  return ids.length === limit ? ids[ids.length - 1]! : Math.min(range.to, range.last);
+}

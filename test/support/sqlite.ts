@@ -10,8 +10,3 @@ export function sqliteDb(app: FastifyInstance): Db {
   return app.storage.db;
 }
 
-/** Resolves once the SQLite engine behind `app.storage` has rendered every document its entries lack. */
-export async function documentsWritten(app: FastifyInstance): Promise<void> {
-  if (!(app.storage instanceof SqliteStorage)) throw new Error(`this test checks the SQLite engine, not ${app.storage.engine}`);
-  await app.storage.writeMissingDocuments();
-}

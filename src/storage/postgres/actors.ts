@@ -2,10 +2,11 @@ import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { z } from 'zod';
 import { dateValue, dayBounds } from '../dates.js';
-import { pickLanguage } from '../language.js';
+import { pickLanguage, languagePick } from '../language.js';
 import { parseEdtf } from '../../dates/edtf.js';
 import type { ActorInput } from '../../schemas/actors.js';
 import type { FieldError } from '../../schemas/problems.js';
+import { embeddedRecordStored } from './documents.js';
 import { describeChain, type PgRecordSpec } from './records.js';
 import { actorRefs } from './refs.js';
 import { actorAffiliations, actors, entries, entryActors, type LanguageMap } from './schema.js';
@@ -113,6 +114,8 @@ export const actorSpec: PgRecordSpec<z.infer<typeof ActorInput>, ActorWrite, Awa
       await indexEntries(tx, await entriesNaming(tx, 'actor', actorId));
     }
     if (affiliations.length > 0) await tx.insert(actorAffiliations).values(affiliationRows(actorId, affiliations));
+    // in the entries that name it, and in the statements of the actors affiliated to it
+    if (id !== null) await embeddedRecordStored(tx, 'actor', actorId);
     return actorId;
   },
 
@@ -220,7 +223,7 @@ export async function loadActors(tx: PgTx, ids: number[], lang?: string) {
   const others = await actorRefs(
     tx,
     affiliationRows.map((a) => a.otherActorId),
-    lang,
+    languagePick(lang),
   );
   return ids.flatMap((id) => {
     const r = found.get(id);

@@ -46,6 +46,7 @@ import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
 import { BATCH_RECORDS, holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
+import { entryStored, refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
 import { findId, kindOfKey, kindsOfKeys, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
@@ -215,6 +216,18 @@ class BulkLoad {
    * Goes on in the next batch's transaction with what the load knows: only while no other
    * write has committed since its last batch did (every record it can see is one it knew).
    */
+  /** Entries created by COPY since the last call: their documents are rendered once their rows are in. */
+  readonly #createdEntries: number[] = [];
+
+  /**
+   * Marks the entries this load created by COPY since the last call as stored, for the
+   * documents of a tracking transaction (src/storage/postgres/documents.ts): called once every
+   * buffered row is in (after drain), since their documents are rendered from their rows.
+   */
+  async entriesCopied(): Promise<void> {
+    for (const id of this.#createdEntries.splice(0)) await entryStored(this.tx, id);
+  }
+
   continueIn(tx: PgTransaction, client: pg.PoolClient): this {
     this.tx = tx;
     this.#client = client;
@@ -270,6 +283,8 @@ class BulkLoad {
     const id = await this.#nextId(TABLE_OF[kind]);
     this.#add(kind, data.key, id, newRecord.rows(id, write, this.timestamp));
     this.#changes.push({ kind, id, key: data.key, operation: 'create', fields: null, previous: null });
+    // a load that began on an empty database has no documents to keep: the pass after it renders them
+    if (!this.knowsEveryRecord && (kind === 'event' || kind === 'statement')) this.#createdEntries.push(id);
     return { outcome: 'created' };
   }
 
@@ -563,6 +578,9 @@ export async function beginBulkLoad(
     throw error;
   }
   const load = new BulkLoad(held.tx, client, specs, { knowsEveryRecord: empty, freeze: empty });
+  // on a database that holds records (a load asked for always), the documents it reaches are
+  // kept current as a batch keeps them
+  if (!empty) trackEntryDocuments(held.tx);
   let batches = 0;
   return {
     mode: 'bulk',
@@ -581,6 +599,8 @@ export async function beginBulkLoad(
         await load.drain();
         if (withoutRowTriggers) await finishWithoutRowTriggers(held.tx);
         await buildIndexes(held.tx, droppedIndexes);
+        await load.entriesCopied();
+        await refreshEntryDocuments(held.tx);
       } catch (error) {
         await end(false).catch(() => {});
         throw error;
@@ -627,10 +647,15 @@ export function copyBatchImportSession(
             last !== null && revision === last.revision + 1n
               ? last.load.continueIn(tx, client)
               : new BulkLoad(tx, client, specs, { knowsEveryRecord: false, ids });
+          trackEntryDocuments(tx);
           try {
             await work(load.writer);
             load.logBatch(author);
             await load.drain();
+            // the documents of the entries the batch created or changed, and of those embedding
+            // a record it changed, before it commits, as every write renders them
+            await load.entriesCopied();
+            await refreshEntryDocuments(tx);
           } catch (error) {
             // the rollback waits for no COPY still under way
             await load.settle();

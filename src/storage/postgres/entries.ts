@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { citationProblem, citedText, type CitationWrite, type CitedText } from '../citations.js';
 import { eventChildren, eventColumns, statementChildren, statementColumns, type EntryChildren, type EventWrite, type StatementWrite } from '../writes.js';
 import { dateValue } from '../dates.js';
-import { pickLanguage } from '../language.js';
+import { languagePick, type LanguagePick } from '../language.js';
 import type { EntryDto, EventDto, StatementDto } from '../types.js';
 import type { EventInput, StatementInput } from '../../schemas/entries.js';
 import type { FieldError } from '../../schemas/problems.js';
@@ -12,6 +12,7 @@ import { describeChain, parentChain, storedParent, type NewRecordRows, type PgRe
 import type { PgRefResolver } from './references.js';
 import { actorRefs, eventRefs, placeRefs, present, sourceRefs } from './refs.js';
 import { citations, entries, entryActors, entryEvents, entryPlaces, entryTags, sources, timelineEntries, timelines } from './schema.js';
+import { embeddedRecordStored, entryStored } from './documents.js';
 import { indexEntries } from './search.js';
 import { refuseNul } from './text.js';
 import type { PgTransaction, PgTx } from './transactions.js';
@@ -189,6 +190,9 @@ export const eventSpec: PgRecordSpec<z.infer<typeof EventInput>, EventWrite, Eve
     const entryId = await storeEntryRow(tx, id, timestamp, eventColumns(write));
     await storeChildren(tx, entryId, eventChildren(write));
     await indexEntries(tx, [entryId]);
+    await entryStored(tx, entryId);
+    // its title and date are in the entries under it, said in its context or about it
+    if (id !== null) await embeddedRecordStored(tx, 'event', entryId);
     return entryId;
   },
 
@@ -266,6 +270,7 @@ export const statementSpec: PgRecordSpec<z.infer<typeof StatementInput>, Stateme
     const entryId = await storeEntryRow(tx, id, timestamp, statementColumns(write));
     await storeChildren(tx, entryId, statementChildren(write));
     await indexEntries(tx, [entryId]);
+    await entryStored(tx, entryId);
     return entryId;
   },
 
@@ -383,20 +388,28 @@ type EntryRowOut = typeof entries.$inferSelect;
 
 /** Full events and statements for `ids`, in that order, with every reference expanded (as on SQLite). */
 export async function loadEntries(tx: PgTx, ids: number[], lang?: string): Promise<EntryDto[]> {
+  return loadEntriesWith(tx, ids, languagePick(lang));
+}
+
+/**
+ * {@link loadEntries} with each language map put in place by `pick`: what a language changes
+ * in an entry is only what `pick` returns (src/storage/documents.ts builds on that).
+ */
+export async function loadEntriesWith(tx: PgTx, ids: number[], pick: LanguagePick): Promise<EntryDto[]> {
   if (ids.length === 0) return [];
   const rows = await tx.select().from(entries).where(sql`${entries.id} = ANY(${sql.param([...new Set(ids)])}::integer[])`);
   const found = new Map(rows.map((r) => [r.id, r]));
   const children = await loadChildren(tx, ids);
   const all = <T>(groups: Map<number, T[]>) => [...groups.values()].flat();
-  const actorsById = await actorRefs(tx, all(children.actors).map((a) => a.actorId), lang);
-  const placesById = await placeRefs(tx, all(children.places).map((p) => p.placeId), lang);
-  const sourcesById = await sourceRefs(tx, all(children.citations).map((c) => c.sourceId), lang);
+  const actorsById = await actorRefs(tx, all(children.actors).map((a) => a.actorId), pick);
+  const placesById = await placeRefs(tx, all(children.places).map((p) => p.placeId), pick);
+  const sourcesById = await sourceRefs(tx, all(children.citations).map((c) => c.sourceId), pick);
   const eventsById = await eventRefs(
     tx,
     [...rows.flatMap((r) => [r.parentId, r.contextId]).filter((id): id is number => id !== null), ...all(children.events).map((e) => e.eventId)],
-    lang,
+    pick,
   );
-  const speakerRoles = await loadSpeakerRoles(tx, rows, lang);
+  const speakerRoles = await loadSpeakerRoles(tx, rows, pick);
 
   return ids.flatMap((id): EntryDto[] => {
     const r = found.get(id);
@@ -412,8 +425,8 @@ export async function loadEntries(tx: PgTx, ids: number[], lang?: string): Promi
         {
           kind: 'event' as const,
           ...common,
-          title: pickLanguage(r.title ?? {}, lang),
-          description: pickLanguage(r.description, lang),
+          title: pick(r.title ?? {}),
+          description: r.description === null ? null : pick(r.description),
           places: present((children.places.get(id) ?? []).map((p) => p.placeId), placesById),
           actors: entryActorsRows.flatMap(({ actorId, role }) => {
             const actor = actorsById.get(actorId);
@@ -434,7 +447,7 @@ export async function loadEntries(tx: PgTx, ids: number[], lang?: string): Promi
         kind: 'statement' as const,
         ...common,
         speaker: { ...speakerRef!, roles: speakerRoles.get(id) ?? [] },
-        text: pickLanguage(r.text ?? {}, lang, r.originalLang),
+        text: pick(r.text ?? {}, r.originalLang),
         originalLang: r.originalLang,
         context: r.contextId === null ? null : (eventsById.get(r.contextId) ?? null),
         about: {
@@ -451,7 +464,7 @@ export async function loadEntries(tx: PgTx, ids: number[], lang?: string): Promi
 }
 
 /** The affiliations each statement's speaker held on the statement's date (dated ones overlapping it, and undated ones). */
-async function loadSpeakerRoles(tx: PgTx, rows: EntryRowOut[], lang?: string) {
+async function loadSpeakerRoles(tx: PgTx, rows: EntryRowOut[], pick: LanguagePick) {
   const statements = rows.filter((r) => r.kind === 'statement' && r.speakerId !== null);
   const speakers = [...new Set(statements.map((s) => s.speakerId!))];
   type Affiliation = { actorId: number; otherActorId: number; role: string; date: string | null; earliest: number | null; latest: number | null };
@@ -463,7 +476,7 @@ async function loadSpeakerRoles(tx: PgTx, rows: EntryRowOut[], lang?: string) {
           WHERE actor_id = ANY(${sql.param(speakers)}::integer[]) ORDER BY actor_id, position`);
   const affiliations = new Map<number, Affiliation[]>();
   for (const a of affiliationRows) affiliations.set(a.actorId, [...(affiliations.get(a.actorId) ?? []), a]);
-  const others = await actorRefs(tx, affiliationRows.map((a) => a.otherActorId), lang);
+  const others = await actorRefs(tx, affiliationRows.map((a) => a.otherActorId), pick);
   return new Map(
     statements.map((s) => [
       s.id,

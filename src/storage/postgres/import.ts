@@ -17,6 +17,7 @@ import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { beginBulkLoad, copyBatchImportSession } from './bulk.js';
 import { IMPORT_LOCK_WAIT_MS } from '../lock-waits.js';
+import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { lockRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
@@ -111,9 +112,12 @@ export function batchImportSession(
     async batch(work) {
       await db.transaction(async (tx) => {
         await takeImportLock(tx, lockWaitMs);
+        trackEntryDocuments(tx);
         const writer = writerFor(tx, specs, author);
         await work(writer);
         await writer.logBatch();
+        // as writeTransaction does: the entries the batch changed are rendered before it commits
+        await refreshEntryDocuments(tx);
       });
     },
     async finish() {},

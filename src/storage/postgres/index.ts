@@ -22,9 +22,10 @@ import { VERIFIED_LIMIT } from '../api-key-hashes.js';
 import { RENEW_LEASE_MS } from '../idempotency.js';
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyLease } from './idempotency.js';
 import { openPool, type PgDb } from './client.js';
+import { ensureEntryDocuments, renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
-import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, type AnyPgSpec } from './records.js';
+import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, sqlState, type AnyPgSpec } from './records.js';
 import { changeLogExtent, changePrevious, changesAfter, latestSequence, pruneChanges, recordRevisions, startChangeLog } from './changes.js';
 import { notFound } from '../../schemas/problems.js';
 import { findId } from './references.js';
@@ -47,6 +48,17 @@ import { RequestCounter } from './request-counts.js';
 
 /** Records an export reads a page at a time. */
 const EXPORT_PAGE = 250;
+
+/** Entries rendered into documents in one write transaction after a bulk load: short enough not to hold writes up. */
+const DOCUMENTS_PAGE = 200;
+/** How long a page of documents waits for the write lock before the pass gives up (the next interval retries). */
+const DOCUMENTS_LOCK_WAIT_MS = 10_000;
+/** How often a server looks for entries without documents that no server is rendering (a pass cut short by a server that stopped). */
+const DOCUMENTS_INTERVAL_MS = 10 * 60_000;
+/** The SQLSTATE of a lock wait that gave up (lock_timeout). */
+const LOCK_NOT_AVAILABLE = '55P03';
+/** The advisory lock (pg_try_advisory_lock) of the server doing the missing-documents pass: one at a time. */
+const DOCUMENTS_PASS_LOCK = 0x616e6e01;
 
 /** Where each kind of record is stored on this engine. */
 const SPECS: Record<RecordKind, AnyPgSpec> = {
@@ -77,6 +89,7 @@ export async function preparePostgresDatabase(
     await startChangeLog(db);
     await ensureSearchIndex(db);
     await renewLineage(db);
+    await ensureEntryDocuments(db);
     if (options.seedWhenEmpty) await loadSeedIfEmpty(db, SPECS);
     await prepareApiKeys(db, options.bootstrapKey === undefined ? undefined : { name: 'bootstrap', secret: options.bootstrapKey });
   } catch (error) {
@@ -98,14 +111,81 @@ export class PostgresStorage implements Storage {
   readonly engine = 'postgres' as const;
   readonly #committedMigrations = committedMigrations();
   readonly #requestCounter: RequestCounter;
+  readonly #onBackgroundError: (error: unknown) => void;
+  readonly #documentsTimer: NodeJS.Timeout;
+  #documentsPass: Promise<void> | null = null;
+  #documentsAgain = false;
+  #closed = false;
 
-  constructor(readonly db: PgDb) {
+  constructor(
+    readonly db: PgDb,
+    options: {
+      /** A failure of work done between requests (documents rendered after a bulk load). */
+      onBackgroundError?: (error: unknown) => void;
+    } = {},
+  ) {
     this.#requestCounter = new RequestCounter(db.$client);
+    this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error instanceof Error ? error : String(error)));
+    this.#documentsTimer = setInterval(() => void this.writeMissingDocuments(), DOCUMENTS_INTERVAL_MS).unref();
   }
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
     if (!config.postgres) throw new Error('PostgresStorage.open needs config.postgres');
-    return new PostgresStorage(await preparePostgresDatabase(config.postgres, config));
+    const storage = new PostgresStorage(await preparePostgresDatabase(config.postgres, config));
+    // entries without documents: a new rendering version, a bulk load that did not see its pass through
+    void storage.writeMissingDocuments();
+    return storage;
+  }
+
+  /**
+   * Renders the documents that entries lack (after a bulk load, or a new rendering version), a
+   * page at a time, each page a short transaction holding the write lock. Entries without one
+   * are read from their rows meanwhile: slower, never stale. One server at a time does it (an
+   * advisory lock, held by the connection the pass runs on); a server that finds it taken
+   * leaves the pass to that one. Resolves when the pass ends (done, cut short by close, or
+   * skipped); a call while a pass runs makes it go round once more.
+   */
+  writeMissingDocuments(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#documentsPass) {
+      this.#documentsAgain = true;
+      return this.#documentsPass;
+    }
+    const pass = async () => {
+      const client = await this.db.$client.connect();
+      let failure: Error | undefined;
+      try {
+        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [DOCUMENTS_PASS_LOCK]);
+        if (rows[0]?.locked !== true) return;
+        try {
+          const connection = drizzle({ client, schema });
+          do {
+            this.#documentsAgain = false;
+            for (let after: number | null = 0; after !== null && !this.#closed; ) {
+              after = await writeMissingEntryDocuments(connection, after, DOCUMENTS_PAGE, DOCUMENTS_LOCK_WAIT_MS);
+            }
+          } while (this.#documentsAgain && !this.#closed);
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [DOCUMENTS_PASS_LOCK]);
+        }
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        // a connection that failed mid-pass may still hold the lock: not given back to the pool
+        client.release(failure);
+      }
+    };
+    this.#documentsPass = pass()
+      .catch((error: unknown) => {
+        // a write held the lock longer than a page waits (a bulk load through another server,
+        // which renders the documents it leaves itself): the next pass renders what this one left
+        if (!this.#closed && sqlState(error) !== LOCK_NOT_AVAILABLE) this.#onBackgroundError(error);
+      })
+      .finally(() => {
+        this.#documentsPass = null;
+      });
+    return this.#documentsPass;
   }
 
   async findId(table: RefTable, ref: string, expect?: 'event' | 'statement') {
@@ -181,12 +261,11 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Rendered from the rows every time: no server keeps rendered entries, so none can serve one
-   * older than a write another server acknowledged (a cache shared through the database, or
-   * invalidated by it, is for the timeline's turn).
+   * Read from the stored documents, which every write transaction keeps current on every
+   * server (src/storage/postgres/documents.ts); an entry without one is rendered from its rows.
    */
   async renderEntries(ids: number[], lang: string | undefined) {
-    return (await loadEntries(this.db, ids, lang)).map((entry) => Buffer.from(JSON.stringify(entry)));
+    return renderEntries(this.db, ids, lang);
   }
 
   async placeCoordinates(ids: number[]) {
@@ -295,7 +374,16 @@ export class PostgresStorage implements Storage {
   }
 
   async beginImport(options: ImportSessionOptions = {}): Promise<ImportSession> {
-    return beginPostgresImport(this.db, SPECS, options);
+    const session = await beginPostgresImport(this.db, SPECS, options);
+    if (session.mode !== 'bulk') return session;
+    // a bulk load leaves its entries' documents to be rendered once it has committed
+    return {
+      ...session,
+      finish: async () => {
+        await session.finish();
+        void this.writeMissingDocuments();
+      },
+    };
   }
 
   async getRecordAsOf<K extends RecordKind>(kind: K, ref: string, asOf: string, lang?: string) {
@@ -357,7 +445,11 @@ export class PostgresStorage implements Storage {
     return { verifiedSecrets: { size: verifiedSecretCount(this.db), limit: VERIFIED_LIMIT } };
   }
 
+  /** Stops the missing-documents pass after its page under way, then closes the pool. */
   async close() {
+    this.#closed = true;
+    clearInterval(this.#documentsTimer);
+    await this.#documentsPass;
     await this.db.$client.end();
   }
 }

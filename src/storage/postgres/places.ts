@@ -1,7 +1,8 @@
 import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
-import { pickLanguage } from '../language.js';
+import { pickLanguage, languagePick } from '../language.js';
 import type { PlaceInput } from '../../schemas/places.js';
+import { embeddedRecordStored } from './documents.js';
 import { describeChain, parentChain, storedParent, type PgRecordSpec } from './records.js';
 import { placeRefs } from './refs.js';
 import { entries, entryPlaces, places, type LanguageMap } from './schema.js';
@@ -72,6 +73,7 @@ export const placeSpec: PgRecordSpec<z.infer<typeof PlaceInput>, PlaceWrite, Awa
     await tx.update(places).set({ ...write, updatedAt: timestamp }).where(eq(places.id, id));
     // entries are found by their places' names: those documents change with the names
     await indexEntries(tx, await entriesNaming(tx, 'place', id));
+    await embeddedRecordStored(tx, 'place', id);
     return id;
   },
 
@@ -105,7 +107,7 @@ export async function loadPlaces(tx: PgTx, ids: number[], lang?: string) {
   const parents = await placeRefs(
     tx,
     rows.flatMap((r) => (r.parentId === null ? [] : [r.parentId])),
-    lang,
+    languagePick(lang),
   );
   return ids.flatMap((id) => {
     const r = found.get(id);

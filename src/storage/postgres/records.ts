@@ -247,7 +247,7 @@ export async function storeUpsert<Write extends { key: string }>(
 class RenderRollback extends Error {}
 
 /** The SQLSTATE of a PostgreSQL error, which drizzle wraps (DrizzleQueryError's cause). */
-function sqlState(error: unknown): string | undefined {
+export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;

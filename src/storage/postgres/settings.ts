@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { runPrepared } from './prepared.js';
 import type { PgTx } from './transactions.js';
 
 /**
@@ -54,7 +55,8 @@ export async function renewLineage(tx: PgTx): Promise<void> {
 
 /** `lineage.revision`: names one state of this database's data, for ETags. */
 export async function currentRevision(tx: PgTx): Promise<string> {
-  const { rows } = await tx.execute<{ value: string }>(sql`
+  // asked by every read that answers with an ETag: parsed and planned once per connection
+  const rows = await runPrepared<{ value: string }>(tx, sql`
     SELECT coalesce((SELECT value FROM settings WHERE name = 'lineage'), '') || '.' ||
            coalesce((SELECT value FROM settings WHERE name = 'revision'), '0') AS value`);
   return rows[0]!.value;

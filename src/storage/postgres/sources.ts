@@ -6,6 +6,7 @@ import { pickLanguage } from '../language.js';
 import { conflict } from '../../schemas/problems.js';
 import type { SourceInput } from '../../schemas/sources.js';
 import { parseEdtf } from '../../dates/edtf.js';
+import { embeddedRecordStored } from './documents.js';
 import type { PgRecordSpec } from './records.js';
 import { citations, entries, sources, type LanguageMap } from './schema.js';
 import { MAX_ID, refuseNul } from './text.js';
@@ -104,6 +105,7 @@ export const sourceSpec: PgRecordSpec<z.infer<typeof SourceInput>, SourceWrite, 
       return inserted!.id;
     }
     await tx.update(sources).set(values).where(eq(sources.id, id));
+    await embeddedRecordStored(tx, 'source', id);
     return id;
   },
 

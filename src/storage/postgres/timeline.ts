@@ -4,6 +4,7 @@ import { SPAN_CLASS_MAX_DAYS } from '../dates.js';
 import type { TimelinePosition, TimelineQuery } from '../types.js';
 import { DAY_MS, MAX_OFFSET_MS } from '../../dates/edtf.js';
 import { tsqueryLiteral } from './search-text.js';
+import { runPrepared } from './prepared.js';
 import { holdsNul } from './text.js';
 import type { PgTx } from './transactions.js';
 
@@ -112,10 +113,26 @@ export function timelinePageSql(q: TimelineQuery, after: TimelinePosition | unde
   return sql`${sql.join(branches, sql` UNION ALL `)} ORDER BY sort_start ${dir}, sort_end ${dir}, id ${dir} LIMIT ${n}`;
 }
 
+/**
+ * Whether a page's plan is the same for every value of its parameters: its window and kinds
+ * alone. A filter on actors, places, tags, types or text is not, since how selective a value
+ * is decides how to drive the page (a generic plan for the actor filter, once PostgreSQL
+ * settles on one, reads the whole window of an actor named by thousands of entries).
+ */
+const planHoldsForEveryValue = (q: TimelineQuery) =>
+  !q.actors?.length && q.places === undefined && !q.tags?.length && !q.types?.length && q.text === undefined;
+
+type PageRow = { id: number; sort_start: string | number; sort_end: string | number };
+
+/** Runs a page's statement, prepared where its plan holds for every value (planning costs more than running it). */
+async function pageRows(tx: PgTx, q: TimelineQuery, statement: SQL): Promise<PageRow[]> {
+  return planHoldsForEveryValue(q) ? runPrepared<PageRow>(tx, statement) : (await tx.execute<PageRow>(statement)).rows;
+}
+
 /** One page of entry ids in chronological order, and the position to continue after. */
 export async function timelinePage(tx: PgTx, q: TimelineQuery, afterCursor: unknown, limit: number): Promise<{ ids: number[]; next: TimelinePosition | null }> {
   const after = checkedPosition(afterCursor);
-  const { rows } = await tx.execute<{ id: number; sort_start: string | number; sort_end: string | number }>(timelinePageSql(q, after, limit + 1));
+  const rows = await pageRows(tx, q, timelinePageSql(q, after, limit + 1));
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {

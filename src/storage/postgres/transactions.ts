@@ -2,6 +2,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
 import { WRITE_LOCK_WAIT_MS } from '../lock-waits.js';
+import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { lockRevision } from './settings.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
@@ -18,7 +19,8 @@ export const now = () => new Date().toISOString();
  * committed, which the key checks and reference look-ups of a write rely on, as they do on
  * SQLite's single writer. The revision of a failed transaction rolls back with it.
  * A write waits for the row as long as SQLite's busy timeout (`lockWaitMs`, by default
- * WRITE_LOCK_WAIT_MS), then answers busy.
+ * WRITE_LOCK_WAIT_MS), then answers busy. The documents of the entries it changed are brought
+ * up to date before it commits (src/storage/postgres/documents.ts).
  */
 export async function writeTransaction<T>(
   db: PgDb,
@@ -27,6 +29,9 @@ export async function writeTransaction<T>(
 ): Promise<T> {
   return db.transaction(async (tx) => {
     await lockRevision(tx, lockWaitMs);
-    return work(tx);
+    trackEntryDocuments(tx);
+    const result = await work(tx);
+    await refreshEntryDocuments(tx);
+    return result;
   });
 }

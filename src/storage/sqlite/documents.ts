@@ -1,6 +1,18 @@
 import type Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { DocumentRenderer, LanguageChoices, documentJson } from '../documents.js';
+import {
+  DocumentRenderer,
+  EMBEDDED_KINDS,
+  ENTRY_DOCUMENTS_PAGE,
+  ENTRY_DOCUMENTS_VERSION,
+  ENTRY_DOCUMENTS_VERSION_SETTING,
+  EntryDocumentChanges,
+  LanguageChoices,
+  documentJson,
+  missingDocumentsNext,
+  missingDocumentsRange,
+  type EmbeddedKind,
+} from '../documents.js';
 import type { Db } from './client.js';
 import { loadEntries, loadEntriesWith } from './entries.js';
 import { chunked } from './rows.js';
@@ -21,29 +33,16 @@ import type { Tx } from './transactions.js';
  * calls), or sooner when many are waiting, so that a long import keeps little in memory.
  */
 
-/** Records written into the documents of entries other than their own. */
-export type EmbeddedKind = 'actor' | 'place' | 'source' | 'event';
-
-interface Changes {
-  entries: Set<number>;
-  embedded: Record<EmbeddedKind, Set<number>>;
-  size: number;
-}
+export { ENTRY_DOCUMENTS_VERSION, type EmbeddedKind } from '../documents.js';
 
 /** What the write transaction on each connection changed, not yet in documents. */
-const changesByConnection = new WeakMap<Database.Database, Changes>();
+const changesByConnection = new WeakMap<Database.Database, EntryDocumentChanges>();
 
-/** Changes past which the documents are written at once instead of at the end of the transaction. */
-const REFRESH_AFTER = 2000;
-
-/** Entries rendered together: one query per table for the page. */
-const PAGE = 250;
-
-function changesOf(tx: Tx): Changes {
+function changesOf(tx: Tx): EntryDocumentChanges {
   const client = clientOf(tx);
   let changes = changesByConnection.get(client);
   if (changes === undefined) {
-    changes = { entries: new Set(), embedded: { actor: new Set(), place: new Set(), source: new Set(), event: new Set() }, size: 0 };
+    changes = new EntryDocumentChanges();
     changesByConnection.set(client, changes);
   }
   return changes;
@@ -64,19 +63,15 @@ export function entryStored(tx: Tx, id: number): void {
     if (deferred.hadDocuments) prepared(tx, 'DELETE FROM entry_documents WHERE entry_id = ?').run(id);
     return;
   }
-  const changes = changesOf(tx);
-  changes.entries.add(id);
-  if (++changes.size >= REFRESH_AFTER) refreshEntryDocuments(tx);
+  if (changesOf(tx).entryStored(id)) refreshEntryDocuments(tx);
 }
 
 /** A record other entries embed was replaced: their documents change with it. */
 export function embeddedRecordStored(tx: Tx, kind: EmbeddedKind, id: number): void {
   const deferred = deferring.get(clientOf(tx));
   if (deferred && !deferred.hadDocuments) return;
-  const changes = changesOf(tx);
-  changes.embedded[kind].add(id);
   // a bulk load's are resolved once, by its finish, when its indexes are back
-  if (++changes.size >= REFRESH_AFTER && !deferred) refreshEntryDocuments(tx);
+  if (changesOf(tx).embeddedRecordStored(kind, id) && !deferred) refreshEntryDocuments(tx);
 }
 
 /** Forgets the changes of a transaction that rolled back. */
@@ -118,7 +113,7 @@ function takeReachedEntries(tx: Tx): Set<number> | undefined {
   if (changes === undefined) return undefined;
   changesByConnection.delete(client);
   const ids = changes.entries;
-  for (const kind of Object.keys(EMBEDDING) as EmbeddedKind[]) {
+  for (const kind of EMBEDDED_KINDS) {
     const records = changes.embedded[kind];
     if (records.size === 0) continue;
     for (const chunk of chunked([...records], 10_000)) {
@@ -148,7 +143,7 @@ export function writeEntryDocuments(tx: Tx, ids: number[]): void {
        ON CONFLICT (entry_id) DO UPDATE SET body = excluded.body, languages = excluded.languages`,
   );
   const remove = prepared(tx, 'DELETE FROM entry_documents WHERE entry_id = ?');
-  for (const page of chunked(ids, PAGE)) {
+  for (const page of chunked(ids, ENTRY_DOCUMENTS_PAGE)) {
     const renderer = new DocumentRenderer();
     const stored = new Set<number>();
     for (const entry of loadEntriesWith(tx, page, renderer.pick)) {
@@ -179,13 +174,6 @@ export function renderEntries(tx: Tx, ids: number[], lang: string | undefined): 
   return ids.flatMap((id) => found.get(id) ?? []);
 }
 
-/**
- * Bump when what an entry renders changes (a field added to EntryDto, another format of the
- * documents): start-up then renders every document again.
- */
-export const ENTRY_DOCUMENTS_VERSION = '1';
-
-const VERSION_SETTING = 'entry_documents_version';
 
 /**
  * Removes the documents rendered by another version of this code (or none, on a database from
@@ -195,7 +183,7 @@ const VERSION_SETTING = 'entry_documents_version';
  */
 export function ensureEntryDocuments(db: Db): boolean {
   const storedVersion = (tx: Tx) =>
-    prepared(tx, `SELECT value FROM settings WHERE name = '${VERSION_SETTING}'`).pluck().get() as string | undefined;
+    prepared(tx, `SELECT value FROM settings WHERE name = '${ENTRY_DOCUMENTS_VERSION_SETTING}'`).pluck().get() as string | undefined;
   if (storedVersion(db) === ENTRY_DOCUMENTS_VERSION) return false;
   return db.transaction(
     (tx) => {
@@ -203,7 +191,7 @@ export function ensureEntryDocuments(db: Db): boolean {
       prepared(tx, 'DELETE FROM entry_documents').run();
       prepared(
         tx,
-        `INSERT INTO settings (name, value) VALUES ('${VERSION_SETTING}', ?)
+        `INSERT INTO settings (name, value) VALUES ('${ENTRY_DOCUMENTS_VERSION_SETTING}', ?)
            ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
       ).run(ENTRY_DOCUMENTS_VERSION);
       return true;
@@ -225,9 +213,6 @@ export function finishBulkLoadDocuments(client: Database.Database): void {
   for (const chunk of chunked([...reached], 10_000)) remove.run(JSON.stringify(chunk));
 }
 
-/** Entry ids one step of {@link writeMissingEntryDocuments} looks through: a few milliseconds, so that a pass over a large database does not hold the event loop. */
-const SCAN_IDS = 5000;
-
 /**
  * Renders up to `limit` entries that have no document among the ids just after `after`, in
  * one write transaction of its own (the data does not change: no revision is bumped). Returns
@@ -236,7 +221,8 @@ const SCAN_IDS = 5000;
 export function writeMissingEntryDocuments(db: Db, after: number, limit: number, locked?: () => void): number | null {
   const missing = (tx: Tx) => {
     const last = prepared(tx, 'SELECT max(id) FROM entries').pluck().get() as number | null;
-    if (last === null || after >= last) return null;
+    const range = missingDocumentsRange(after, last);
+    if (range === null) return null;
     const ids = prepared(
       tx,
       `SELECT e.id FROM entries e WHERE e.id > ? AND e.id <= ?
@@ -244,8 +230,8 @@ export function writeMissingEntryDocuments(db: Db, after: number, limit: number,
         ORDER BY e.id LIMIT ?`,
     )
       .pluck()
-      .all(after, after + SCAN_IDS, limit) as number[];
-    return { ids, next: ids.length === limit ? ids[ids.length - 1]! : Math.min(after + SCAN_IDS, last) };
+      .all(range.from, range.to, limit) as number[];
+    return { ids, next: missingDocumentsNext(ids, limit, range) };
   };
   // read first, without the write lock: a range where nothing is missing (every range, once
   // the documents are all written) keeps other writers, in any process, from waiting on it
