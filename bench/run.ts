@@ -383,6 +383,20 @@ async function documentsRendered(dbPath: string): Promise<number> {
   return (Date.now() - started) / 1000;
 }
 
+/** As documentsRendered, on a PostgreSQL database: the pass of one of its servers renders them after a bulk load. */
+async function pgDocumentsRendered(url: string): Promise<number> {
+  const started = Date.now();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const missing = 'SELECT EXISTS (SELECT 1 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM entry_documents d WHERE d.entry_id = e.id)) AS missing';
+    while ((await client.query<{ missing: boolean }>(missing)).rows[0]?.missing) await new Promise((resolve) => setTimeout(resolve, 1000));
+  } finally {
+    await client.end();
+  }
+  return (Date.now() - started) / 1000;
+}
+
 /**
  * The actors linked to the most entries (in any role but `about`, as the `actor=` filter
  * reads them), with their counts: the generator's popularity is Zipf-like, so these are the
@@ -1038,6 +1052,11 @@ async function postgresRows(
         : `answered ${answer.status} after ${seconds.toFixed(1)} s: ${answer.body.replace(/\s+/g, ' ').replaceAll('|', '/').slice(0, 300)}`,
     });
     if (!report) return;
+    if (!options.importOnly) {
+      const documentSeconds = await pgDocumentsRendered(url.toString());
+      log(`[${label}] PostgreSQL: entry documents rendered by the server ${documentSeconds.toFixed(1)} s after the load`);
+      rows[rows.length - 1]!.note += `; entry documents rendered between requests in ${documentSeconds.toFixed(1)} s after (peak RSS by then ${rssOf(server.child.pid!).peak} MB)`;
+    }
     if (options.importOnly) {
       await stop(server.child);
       server = undefined;
