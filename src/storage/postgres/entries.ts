@@ -419,7 +419,7 @@ export async function loadEntriesWith(tx: PgTx, ids: number[], pick: LanguagePic
       const source = sourcesById.get(sourceId);
       return source ? [{ source, excerpt, start, end }] : [];
     });
-    const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date)! };
+    const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date) };
     if (r.kind === 'event') {
       return [
         {

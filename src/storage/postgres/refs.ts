@@ -46,7 +46,7 @@ export async function eventRefs(tx: PgTx, ids: number[], pick: LanguagePick) {
   const { rows } = await tx.execute<Row>(
     sql`SELECT id, key, type, title, date FROM entries WHERE id = ANY(${sql.param([...new Set(ids)])}::integer[]) AND kind = 'event'`,
   );
-  for (const r of rows) out.set(r.id, { ...r, title: pick(r.title ?? {}), date: dateValue(r.date)! });
+  for (const r of rows) out.set(r.id, { ...r, title: pick(r.title ?? {}), date: dateValue(r.date) });
   return out;
 }
 

@@ -424,7 +424,7 @@ export function loadEntriesWith(tx: Tx, ids: number[], pick: LanguagePick): Entr
       const source = sourcesById.get(sourceId);
       return source ? [{ source, excerpt, start, end }] : [];
     });
-    const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date)! };
+    const common = { id: r.id, key: r.key, type: r.type, date: dateValue(r.date) };
     if (r.kind === 'event') {
       return [
         {

@@ -55,7 +55,7 @@ export function eventRefs(tx: Tx, ids: number[], pick: LanguagePick) {
     ids,
   );
   return new Map(
-    rows.map((r) => [r.id, { ...r, title: pick(parseJson<LanguageMap>(r.title) ?? {}), date: dateValue(r.date)! }]),
+    rows.map((r) => [r.id, { ...r, title: pick(parseJson<LanguageMap>(r.title) ?? {}), date: dateValue(r.date) }]),
   );
 }
 
