@@ -211,6 +211,18 @@ async function apply(app: FastifyInstance, probe: DocumentsProbe, w: Write, step
   }
 }
 
+/** Records that replace an actor and a place the seed holds, which many of its entries embed. */
+const REPLACING = [
+  { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
+  { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+];
+
+/** The seed's files, then {@link REPLACING}: one load that carries those keys twice. */
+async function* seedThenReplacing() {
+  for (const file of seedFiles()) for await (const chunk of createReadStream(file)) yield chunk as Buffer;
+  yield Buffer.from(ndjson(REPLACING));
+}
+
 describeEngines('entry documents after random writes', (engine) => {
   it('equal the entries rendered from their rows, for every entry and language, after every write', async () => {
     await fc.assert(
@@ -243,15 +255,7 @@ describe('entry documents after bulk loads', () => {
       runMigrations(db);
       // the seed as one load, then records that replace an actor, a place and an event it holds
       // (a bulk load into an empty database may still carry a key twice)
-      const replacing = ndjson([
-        { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
-        { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
-      ]);
-      async function* lines() {
-        for (const file of seedFiles()) for await (const chunk of createReadStream(file)) yield chunk as Buffer;
-        yield Buffer.from(replacing);
-      }
-      const report = await importNdjson(await beginSqliteImport(db, join(dir, 'annals.db'), { bulkLoad: 'always' }), lines());
+      const report = await importNdjson(await beginSqliteImport(db, join(dir, 'annals.db'), { bulkLoad: 'always' }), seedThenReplacing());
       expect(report.refused, JSON.stringify(report.errors)).toBe(0);
       // a bulk load leaves documents to be rendered after it: none stale meanwhile
       await expectStoredDocumentsCurrent(db, 'after a bulk load');
@@ -278,8 +282,7 @@ describe('entry documents after bulk loads', () => {
       await expectDocumentsCurrent(db, 'after the seed, batch by batch');
       const before = db.$client.prepare('SELECT count(*) FROM entry_documents').pluck().get() as number;
       const replacing = ndjson([
-        { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
-        { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+        ...REPLACING,
         { kind: 'event', key: 'event:bulk-new', type: 'meeting', date: '2022-01-07', title: { en: 'New in the load' }, actors: [{ actor: 'actor:amreyev', role: 'participant' }] },
       ]);
       const report = await importNdjson(await beginSqliteImport(db, path, { bulkLoad: 'always' }), Readable.from([Buffer.from(replacing)]));
@@ -300,8 +303,7 @@ describe('entry documents after bulk loads', () => {
 
 describePg('entry documents after an import into a database that has documents', () => {
   const replacing = ndjson([
-    { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the import', ar: 'اسم' }, aliases: [] },
-    { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
+    ...REPLACING,
     { kind: 'event', key: 'event:copied-new', type: 'meeting', date: '2022-01-07', title: { en: 'New in the import' }, actors: [{ actor: 'actor:amreyev', role: 'participant' }] },
     { kind: 'statement', key: 'statement:copied-new', type: 'quote', date: '2022-01-08', speaker: 'actor:amreyev', text: { en: 'Said in the import' }, context: 'event:copied-new' },
   ]);
@@ -320,7 +322,7 @@ describePg('entry documents after an import into a database that has documents',
         expect(report.created).toBe(2);
         // rendered in the import's own transactions, not by the pass after it
         await expectDocumentsCurrent(probe, `after the import (${session.mode})`);
-        expect(await probe.containing('Renamed in the import')).toBeGreaterThan(2);
+        expect(await probe.containing('Renamed in the load')).toBeGreaterThan(2);
         const page = await t.app.inject('/v1/timeline?from=2022-01-07&to=2022-01-08&lang=en');
         expect(page.body).toContain('New in the import');
         expect(page.body).toContain('Said in the import');
@@ -335,17 +337,9 @@ describePg('entry documents after a bulk load', () => {
   it('are rendered by the pass after the load, and none is stale meanwhile', async () => {
     const t = await buildTestApp({ engine: 'postgres' });
     try {
-      const replacing = ndjson([
-        { kind: 'actor', key: 'actor:amreyev', type: 'person', name: { en: 'Renamed in the load', ar: 'اسم' }, aliases: [] },
-        { kind: 'place', key: 'place:kz', type: 'country', name: { en: 'Kazakhstan (renamed)', kk: 'Қазақстан' } },
-      ]);
-      async function* lines() {
-        for (const file of seedFiles()) for await (const chunk of createReadStream(file)) yield chunk as Buffer;
-        yield Buffer.from(replacing);
-      }
       const session = await t.app.storage.beginImport({ bulkLoad: 'always' });
       expect(session.mode).toBe('bulk');
-      const report = await importNdjson(session, lines());
+      const report = await importNdjson(session, seedThenReplacing());
       expect(report.refused, JSON.stringify(report.errors)).toBe(0);
       const probe = documentsProbe(t.app);
       // the pass runs after the load: whatever it has written by now is current
