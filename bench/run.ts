@@ -485,8 +485,8 @@ function percentiles(latencies: number[]) {
  * The cost of writes, one at a time on an otherwise idle server: creating an event (its row,
  * links, search text, document and change-log row in one transaction), the same with the
  * change log's inserts dropped by a trigger (`RAISE(IGNORE)`), so that the log's own share of
- * the write shows, and renaming one of the most linked actors, which renders again the
- * document of every entry that names it.
+ * the write shows, and renaming one of the most linked actors, whose write removes the
+ * documents of the entries that name it, left to be rendered again between requests.
  */
 async function writeCosts(label: string, base: string, pid: number, dbPath: string, popular: { key: string; links: number }[], rows: Row[]) {
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
@@ -545,7 +545,7 @@ async function writeCosts(label: string, base: string, pid: number, dbPath: stri
       size: label,
       scenario: 'write: rename one of the 30 most linked actors (PATCH /v1/actors/{id})',
       ...renames,
-      note: `${renamed.links} entries name it, each document rendered again in the write; 5 renames`,
+      note: `${renamed.links} entries name it (past a bound, the write removes their documents and the server renders them again between requests); 5 renames`,
     });
   }
 }

@@ -204,6 +204,16 @@ export class EntryDocumentChanges {
   }
 }
 
+/**
+ * Entries a write reaches only through a record they embed (an actor renamed that thousands of
+ * entries name), past which the write removes their documents instead of rendering them: the
+ * rendering would hold the write lock (and, on SQLite, the event loop) for as long as the
+ * entries take, seconds for a popular actor, while every other write waits and, on SQLite,
+ * every request. The pass over missing documents renders them again between requests, a page
+ * at a time; meanwhile each is read from its rows, as after a bulk load: slower, never stale.
+ */
+export const REACHED_RENDER_LIMIT = 1000;
+
 /** Entries rendered together: one query per table for the page. */
 export const ENTRY_DOCUMENTS_PAGE = 250;
 

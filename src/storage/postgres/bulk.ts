@@ -46,13 +46,13 @@ import { logChanges } from './changes.js';
 import type { PgDb } from './client.js';
 import { sourcesCitedAt } from './entries.js';
 import { BATCH_RECORDS, holdsNoRecords, holdTransaction, takeImportLock, type HeldTransaction } from './import.js';
-import { entryStored, refreshEntryDocuments, trackEntryDocuments } from './documents.js';
+import { afterTrackedCommit, entryStored, refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { prepareUpsert, refuseProblems, refuseUnresolved, storeUpsert, type AnyPgSpec, type NewRecordRows } from './records.js';
 import { findId, kindOfKey, kindsOfKeys, PgRefResolver } from './references.js';
 import * as schema from './schema.js';
 import { indexEntries, searchDocument } from './search.js';
 import { bumpRevision, dataRevision } from './settings.js';
-import { now, type PgTransaction } from './transactions.js';
+import { now, type PgTransaction, type PgTx } from './transactions.js';
 
 /** The tables a load copies into, each after those its foreign keys point to. */
 const COPY_ORDER: PgTable[] = [
@@ -606,6 +606,7 @@ export async function beginBulkLoad(
         throw error;
       }
       await end(true);
+      afterTrackedCommit(held.tx);
     },
     async abort() {
       await load.settle();
@@ -631,7 +632,7 @@ export function copyBatchImportSession(
 ): ImportSession {
   const ids = new Map<PgTable, IdPool>();
   /** The load of the last batch that committed, and the revision it committed. */
-  let last: { load: BulkLoad; revision: bigint } | null = null;
+  let last: { load: BulkLoad; revision: bigint; tx: PgTx } | null = null;
   return {
     mode: 'batches',
     batchRecords: BATCH_RECORDS,
@@ -661,8 +662,9 @@ export function copyBatchImportSession(
             await load.settle();
             throw error;
           }
-          return { load, revision };
+          return { load, revision, tx };
         });
+        afterTrackedCommit(last.tx);
       } catch (error) {
         last = null;
         failure = error instanceof Error ? error : new Error(String(error));

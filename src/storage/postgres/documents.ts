@@ -8,6 +8,7 @@ import {
   ENTRY_DOCUMENTS_VERSION_SETTING,
   EntryDocumentChanges,
   LanguageChoices,
+  REACHED_RENDER_LIMIT,
   documentJson,
   missingDocumentsNext,
   missingDocumentsRange,
@@ -75,23 +76,56 @@ function embedding(kind: EmbeddedKind, ids: number[]) {
   }
 }
 
-/** Writes the documents the changes of `tx` so far reach, inside it. */
+/** Tracking transactions that left documents to the missing-documents pass. */
+const leavingDocuments = new WeakSet<PgTx>();
+
+/** Passes over missing documents of this process's storages, started when a write left them documents. */
+const passStarters = new Set<() => void>();
+
+/** Calls `start` whenever a write of this process has committed leaving documents to the pass; returns its removal. */
+export function onEntryDocumentsLeft(start: () => void): () => void {
+  passStarters.add(start);
+  return () => passStarters.delete(start);
+}
+
+/**
+ * Once a tracking transaction has committed: if it left documents to the pass (see
+ * REACHED_RENDER_LIMIT), the passes start. Each storage's pass looks through its own
+ * database, which costs little where nothing is missing.
+ */
+export function afterTrackedCommit(tx: PgTx): void {
+  if (!leavingDocuments.has(tx)) return;
+  for (const start of passStarters) start();
+}
+
+/**
+ * Writes the documents the changes of `tx` so far reach, inside it; past REACHED_RENDER_LIMIT
+ * entries that only embed a changed record, those are removed instead and left to the
+ * missing-documents pass (call {@link afterTrackedCommit} once `tx` has committed).
+ */
 export async function refreshEntryDocuments(tx: PgTx): Promise<void> {
   const changes = changesByTransaction.get(tx);
   if (changes === undefined) return;
   changesByTransaction.set(tx, new EntryDocumentChanges());
-  const ids = changes.entries;
+  const stored = changes.entries;
+  const embedders = new Set<number>();
   for (const kind of EMBEDDED_KINDS) {
     const records = changes.embedded[kind];
     if (records.size === 0) continue;
     const { rows } = await tx.execute<{ id: number }>(embedding(kind, [...records]));
-    for (const row of rows) ids.add(row.id);
+    for (const row of rows) if (!stored.has(row.id)) embedders.add(row.id);
   }
-  if (ids.size === 0) return;
+  if (embedders.size > REACHED_RENDER_LIMIT) {
+    await tx.execute(sql`DELETE FROM entry_documents WHERE entry_id = ANY(${sql.param([...embedders])}::integer[])`);
+    leavingDocuments.add(tx);
+  } else {
+    for (const id of embedders) stored.add(id);
+  }
+  if (stored.size === 0) return;
   // in id order: entries written together are near each other in every table
   await writeEntryDocuments(
     tx,
-    [...ids].sort((a, b) => a - b),
+    [...stored].sort((a, b) => a - b),
   );
 }
 

@@ -17,7 +17,7 @@ import { logChanges } from './changes.js';
 import { prepareUpsert, storeUpsert, type AnyPgSpec } from './records.js';
 import { beginBulkLoad, copyBatchImportSession } from './bulk.js';
 import { IMPORT_LOCK_WAIT_MS } from '../lock-waits.js';
-import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
+import { afterTrackedCommit, refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { lockRevision } from './settings.js';
 import { now, type PgTransaction } from './transactions.js';
 
@@ -110,7 +110,7 @@ export function batchImportSession(
     mode: 'batches',
     batchRecords: BATCH_RECORDS,
     async batch(work) {
-      await db.transaction(async (tx) => {
+      const committed = await db.transaction(async (tx) => {
         await takeImportLock(tx, lockWaitMs);
         trackEntryDocuments(tx);
         const writer = writerFor(tx, specs, author);
@@ -118,7 +118,9 @@ export function batchImportSession(
         await writer.logBatch();
         // as writeTransaction does: the entries the batch changed are rendered before it commits
         await refreshEntryDocuments(tx);
+        return tx;
       });
+      afterTrackedCommit(committed);
     },
     async finish() {},
     async abort() {},

@@ -22,7 +22,7 @@ import { VERIFIED_LIMIT } from '../api-key-hashes.js';
 import { RENEW_LEASE_MS } from '../idempotency.js';
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyLease } from './idempotency.js';
 import { openPool, type PgDb } from './client.js';
-import { ensureEntryDocuments, renderEntries, writeMissingEntryDocuments } from './documents.js';
+import { ensureEntryDocuments, onEntryDocumentsLeft, renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { appliedMigrations, committedMigrations, runMigrations } from './migrate.js';
 import { createRecordIn, deleteRecord, getRecord, patchRecord, recordAsOf, sqlState, type AnyPgSpec } from './records.js';
@@ -113,6 +113,7 @@ export class PostgresStorage implements Storage {
   readonly #requestCounter: RequestCounter;
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #documentsTimer: NodeJS.Timeout;
+  readonly #stopStartingPasses: () => void;
   #documentsPass: Promise<void> | null = null;
   #documentsAgain = false;
   #closed = false;
@@ -127,6 +128,8 @@ export class PostgresStorage implements Storage {
     this.#requestCounter = new RequestCounter(db.$client);
     this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error instanceof Error ? error : String(error)));
     this.#documentsTimer = setInterval(() => void this.writeMissingDocuments(), DOCUMENTS_INTERVAL_MS).unref();
+    // the documents of the entries a write reached through a popular record, left to the pass
+    this.#stopStartingPasses = onEntryDocumentsLeft(() => void this.writeMissingDocuments());
   }
 
   static async open(config: AppConfig): Promise<PostgresStorage> {
@@ -449,6 +452,7 @@ export class PostgresStorage implements Storage {
   async close() {
     this.#closed = true;
     clearInterval(this.#documentsTimer);
+    this.#stopStartingPasses();
     await this.#documentsPass;
     await this.db.$client.end();
   }

@@ -2,7 +2,7 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDb } from './client.js';
 import type * as schema from './schema.js';
 import { WRITE_LOCK_WAIT_MS } from '../lock-waits.js';
-import { refreshEntryDocuments, trackEntryDocuments } from './documents.js';
+import { afterTrackedCommit, refreshEntryDocuments, trackEntryDocuments } from './documents.js';
 import { lockRevision } from './settings.js';
 
 /** A transaction as drizzle hands it to `db.transaction`'s callback. */
@@ -27,11 +27,15 @@ export async function writeTransaction<T>(
   work: (tx: PgTransaction) => Promise<T>,
   lockWaitMs: number = WRITE_LOCK_WAIT_MS,
 ): Promise<T> {
-  return db.transaction(async (tx) => {
+  let committed: PgTransaction | undefined;
+  const result = await db.transaction(async (tx) => {
     await lockRevision(tx, lockWaitMs);
     trackEntryDocuments(tx);
     const result = await work(tx);
     await refreshEntryDocuments(tx);
+    committed = tx;
     return result;
   });
+  if (committed !== undefined) afterTrackedCommit(committed);
+  return result;
 }

@@ -7,6 +7,7 @@ import {
   ENTRY_DOCUMENTS_VERSION,
   ENTRY_DOCUMENTS_VERSION_SETTING,
   EntryDocumentChanges,
+  REACHED_RENDER_LIMIT,
   LanguageChoices,
   documentJson,
   missingDocumentsNext,
@@ -106,32 +107,66 @@ const EMBEDDING: Record<EmbeddedKind, string> = {
     UNION SELECT entry_id FROM entry_events WHERE event_id IN (SELECT value FROM json_each(:ids))`,
 };
 
-/** The entries the changes so far reach (forgotten as changes). */
-function takeReachedEntries(tx: Tx): Set<number> | undefined {
+/**
+ * The entries the changes so far reach (forgotten as changes): those the writes stored, and
+ * the others that embed a record they changed.
+ */
+function takeReachedEntries(tx: Tx): { stored: Set<number>; embedders: Set<number> } | undefined {
   const client = clientOf(tx);
   const changes = changesByConnection.get(client);
   if (changes === undefined) return undefined;
   changesByConnection.delete(client);
-  const ids = changes.entries;
+  const stored = changes.entries;
+  const embedders = new Set<number>();
   for (const kind of EMBEDDED_KINDS) {
     const records = changes.embedded[kind];
     if (records.size === 0) continue;
     for (const chunk of chunked([...records], 10_000)) {
       const found = prepared(tx, EMBEDDING[kind]).pluck().all({ ids: JSON.stringify(chunk) }) as number[];
-      for (const id of found) ids.add(id);
+      for (const id of found) if (!stored.has(id)) embedders.add(id);
     }
   }
-  return ids;
+  return { stored, embedders };
 }
 
-/** Writes the documents the changes so far reach, inside the transaction that made them. */
+/** Whoever renders the documents a write on the connection left to the missing-documents pass. */
+const documentsLeftListeners = new WeakMap<Database.Database, () => void>();
+
+/**
+ * Calls `listener` after each write transaction on `client` that left documents to be
+ * rendered by the missing-documents pass (see REACHED_RENDER_LIMIT), once it has committed.
+ */
+export function onEntryDocumentsLeft(client: Database.Database, listener: () => void): void {
+  documentsLeftListeners.set(client, listener);
+}
+
+function removeEntryDocuments(tx: Tx, ids: Iterable<number>): void {
+  const remove = prepared(tx, 'DELETE FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))');
+  for (const chunk of chunked([...ids], 10_000)) remove.run(JSON.stringify(chunk));
+}
+
+/**
+ * Writes the documents the changes so far reach, inside the transaction that made them; past
+ * REACHED_RENDER_LIMIT entries that only embed a changed record, those are removed instead and
+ * left to the missing-documents pass.
+ */
 export function refreshEntryDocuments(tx: Tx): void {
-  const ids = takeReachedEntries(tx);
-  if (ids === undefined) return;
+  const reached = takeReachedEntries(tx);
+  if (reached === undefined) return;
+  const { stored, embedders } = reached;
+  if (embedders.size > REACHED_RENDER_LIMIT) {
+    removeEntryDocuments(tx, embedders);
+    const listener = documentsLeftListeners.get(clientOf(tx));
+    // a transaction on this connection is synchronous: by the next turn it has committed
+    // (or rolled back, and then the pass finds nothing missing)
+    if (listener !== undefined) setImmediate(listener);
+  } else {
+    for (const id of embedders) stored.add(id);
+  }
   // in id order: entries written together are near each other in every table
   writeEntryDocuments(
     tx,
-    [...ids].sort((a, b) => a - b),
+    [...stored].sort((a, b) => a - b),
   );
 }
 
@@ -209,8 +244,7 @@ export function finishBulkLoadDocuments(client: Database.Database): void {
   deferring.delete(client);
   const reached = takeReachedEntries(tx);
   if (reached === undefined) return;
-  const remove = prepared(tx, 'DELETE FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))');
-  for (const chunk of chunked([...reached], 10_000)) remove.run(JSON.stringify(chunk));
+  removeEntryDocuments(tx, [...reached.stored, ...reached.embedders]);
 }
 
 /**

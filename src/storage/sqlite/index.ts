@@ -20,7 +20,7 @@ import type { ImportSessionOptions } from '../import.js';
 import { actorSpec, listActorIds } from './actors.js';
 import { ensureApiKey, knownApiKey, upgradeApiKeys, verifiedSecretCount, verifySecret, VERIFIED_LIMIT } from './apiKeys.js';
 import { BUSY_TIMEOUT_MS, isBusyError, openDatabase, openSnapshot, whenWriteLockFree, writeLockHeldElsewhere, type Db } from './client.js';
-import { renderEntries, writeMissingEntryDocuments } from './documents.js';
+import { onEntryDocumentsLeft, renderEntries, writeMissingEntryDocuments } from './documents.js';
 import { eventSpec, loadEntries, statementSpec } from './entries.js';
 import { createExportPlan, dropExportPlan, emptyExportCounts, exportLines, exportPlanPage, exportTrailer } from './export.js';
 import { countedByDate, dateCounts, spanCounts } from './histogram.js';
@@ -120,6 +120,8 @@ export class SqliteStorage implements Storage {
     // the planner's statistics, at intervals (SQLite's advice for long-lived connections). Not at
     // close: a short-lived app on a small database (a test, a benchmark phase) would leave
     // statistics of tiny tables, by which the next start plans scans that only pay on tiny tables.
+    // the documents of the entries a write reached through a popular record, left to the pass
+    onEntryDocumentsLeft(db.$client, () => void this.writeMissingDocuments());
     const interval = options.optimizeIntervalMs ?? OPTIMIZE_INTERVAL_MS;
     this.#optimizeTimer =
       interval > 0
