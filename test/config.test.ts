@@ -91,6 +91,10 @@ describe('ANNALS_SQLITE_MMAP_MB', () => {
         try {
           // what SQLite took, read back from the serving connection
           expect(storage.db.$client.pragma('mmap_size', { simple: true }), String(mb)).toBe(bytes);
+          // the analysis after a large import reads past the map, which is back once it is done
+          await storage.refreshStatistics({ everyTable: true });
+          expect(storage.db.$client.pragma('mmap_size', { simple: true }), `${mb}, after the statistics`).toBe(bytes);
+          expect(storage.db.$client.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").pluck().get()).toBe(1);
         } finally {
           await storage.close();
         }
