@@ -28,7 +28,7 @@ export interface EntryDocument {
   languages: string | null;
 }
 
-type StoredMap = (number | string | null)[];
+export type StoredMap = (number | string | null)[];
 
 interface MapBytes {
   bytes: Buffer;
@@ -147,13 +147,42 @@ export class LanguageChoices {
  */
 export function documentJson(document: EntryDocument, lang: string | undefined, choices?: LanguageChoices): Buffer {
   if (lang === undefined || document.languages === null) return document.body;
+  return cutLanguages(document.body, JSON.parse(document.languages) as StoredMap[], lang, choices);
+}
+
+/**
+ * Documents read together as one row of aggregates, which an engine returns faster than a row
+ * per document (one buffer and one string to make, not one of each per document): the
+ * entries' ids, each body's length, the bodies one after another, and each one's language
+ * maps (its `languages` parsed; null for a document without).
+ */
+export interface DocumentBatch {
+  ids: number[];
+  lengths: number[];
+  bodies: Buffer;
+  languages: (StoredMap[] | null)[];
+}
+
+/** The JSON in `lang` of each document of the batch, by entry id. */
+export function documentBatchJson(batch: DocumentBatch, lang: string | undefined): Map<number, Buffer> {
+  const found = new Map<number, Buffer>();
+  const choices = lang === undefined ? undefined : new LanguageChoices(lang);
+  let at = 0;
+  batch.ids.forEach((id, i) => {
+    const body = batch.bodies.subarray(at, (at += batch.lengths[i]!));
+    const maps = batch.languages[i] ?? null;
+    found.set(id, lang === undefined || maps === null ? body : cutLanguages(body, maps, lang, choices));
+  });
+  return found;
+}
+
+function cutLanguages(body: Buffer, maps: StoredMap[], lang: string, choices?: LanguageChoices): Buffer {
   const choose = choices?.lang === lang ? choices : new LanguageChoices(lang);
-  const body = document.body;
   // the spans of the body to copy, in order: up to each map's `{`, the chosen member, and from its `}` on
   const spans: number[] = [];
   let length = 0;
   let at = 0;
-  for (const stored of JSON.parse(document.languages) as StoredMap[]) {
+  for (const stored of maps) {
     const tags: string[] = [];
     for (let i = 3; i < stored.length; i += 3) tags.push(stored[i] as string);
     const chosen = choose.choose(tags, stored[2] as string | null) * 3 + 3;

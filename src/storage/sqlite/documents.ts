@@ -8,11 +8,11 @@ import {
   ENTRY_DOCUMENTS_VERSION_SETTING,
   EntryDocumentChanges,
   REACHED_RENDER_LIMIT,
-  LanguageChoices,
-  documentJson,
+  documentBatchJson,
   missingDocumentsNext,
   missingDocumentsRange,
   type EmbeddedKind,
+  type StoredMap,
 } from '../documents.js';
 import type { Db } from './client.js';
 import { loadEntries, loadEntriesWith } from './entries.js';
@@ -197,12 +197,22 @@ export function writeEntryDocuments(tx: Tx, ids: number[]): void {
  */
 export function renderEntries(tx: Tx, ids: number[], lang: string | undefined): Buffer[] {
   if (ids.length === 0) return [];
-  const rows = preparedRaw(tx, 'SELECT entry_id, body, languages FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))').all(
-    JSON.stringify(ids),
-  ) as [number, Buffer, string | null][];
-  const found = new Map<number, Buffer>();
-  const choices = lang === undefined ? undefined : new LanguageChoices(lang);
-  for (const [id, body, languages] of rows) found.set(id, documentJson({ body, languages }, lang, choices));
+  // one row of aggregates (see DocumentBatch); group_concat joins the blobs' bytes as they are
+  // (JSON holds no NUL), and every aggregate takes the rows in the same order
+  const [row] = preparedRaw(
+    tx,
+    `SELECT json_group_array(entry_id), json_group_array(length(body)), CAST(group_concat(body, '') AS BLOB),
+        '[' || group_concat(coalesce(languages, 'null'), ',') || ']'
+      FROM entry_documents WHERE entry_id IN (SELECT value FROM json_each(?))`,
+  ).all(JSON.stringify(ids)) as [string, string, Buffer | null, string | null][];
+  const [batchIds, lengths, bodies, languages] = row!;
+  const found =
+    bodies === null
+      ? new Map<number, Buffer>()
+      : documentBatchJson(
+          { ids: JSON.parse(batchIds) as number[], lengths: JSON.parse(lengths) as number[], bodies, languages: JSON.parse(languages!) as (StoredMap[] | null)[] },
+          lang,
+        );
   if (found.size < new Set(ids).size) {
     for (const entry of loadEntries(tx, ids.filter((id) => !found.has(id)), lang)) found.set(entry.id, Buffer.from(JSON.stringify(entry)));
   }
