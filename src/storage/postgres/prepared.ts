@@ -1,9 +1,13 @@
-import type { SQL } from 'drizzle-orm';
+import { Param, Placeholder, SQL, StringChunk } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { compileSql } from '../compile-sql.js';
 import type { PgTx } from './transactions.js';
 
 const dialect = new PgDialect();
+
+/** The text and parameters of a query built with drizzle's `sql`, as PostgreSQL's dialect writes them. */
+const compiled = (query: SQL) => compileSql(query, { SQL, StringChunk, Param, Placeholder }, (i) => dialect.escapeParam(i)) ?? dialect.sqlToQuery(query);
 
 /** Names of the statements prepared on the connections, by their text. */
 const names = new Map<string, string>();
@@ -21,7 +25,7 @@ export async function runPrepared<T extends pg.QueryResultRow>(tx: PgTx, stateme
   // the pool, or one connection of it (an export's snapshot)
   const client: unknown = '$client' in tx ? tx.$client : undefined;
   if (client instanceof pg.Pool || client instanceof pg.Client) {
-    const { sql: text, params } = dialect.sqlToQuery(statement);
+    const { sql: text, params } = compiled(statement);
     let name = names.get(text);
     if (name === undefined && names.size < MAX_PREPARED) {
       name = `annals_${names.size}`;

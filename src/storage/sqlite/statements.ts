@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { SQL } from 'drizzle-orm';
+import { Param, Placeholder, SQL, StringChunk } from 'drizzle-orm';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import { compileSql } from '../compile-sql.js';
 
 /**
  * Prepared statements cached per connection, for the hot paths (import, timeline pages):
@@ -52,17 +53,20 @@ export const MAX_STATEMENTS = 2000;
 export const preparedStatementCount = (db: object) => cache.get(clientOf(db))?.size ?? 0;
 const dialect = new SQLiteSyncDialect();
 
+/** The text and parameters of a query built with drizzle's `sql`, as SQLite's dialect writes them. */
+const compiled = (query: SQL) => compileSql(query, { SQL, StringChunk, Param, Placeholder }, (i) => dialect.escapeParam(i)) ?? dialect.sqlToQuery(query);
+
 /**
  * The rows of a query built with drizzle's `sql`, through the statement cache: the same
  * shape of query (the same filters, whatever their values) is prepared once.
  */
 export function allRows<T>(db: object, query: SQL): T[] {
-  const { sql: sqlText, params } = dialect.sqlToQuery(query);
+  const { sql: sqlText, params } = compiled(query);
   return prepared(db, sqlText).all(...params) as T[];
 }
 
 /** The rows of a query built with drizzle's `sql` as arrays, through the statement cache. */
 export function allTuples<T extends unknown[]>(db: object, query: SQL): T[] {
-  const { sql: sqlText, params } = dialect.sqlToQuery(query);
+  const { sql: sqlText, params } = compiled(query);
   return preparedRaw(db, sqlText).all(...params) as T[];
 }
